@@ -1,0 +1,65 @@
+"""Validation shared by the public functions: dtypes, shapes, options, and their messages.
+
+Every message names the function, the problem and the values (STYLE.md, "Errors").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+_FLOAT_KINDS = "f"
+_NUMERIC_KINDS = "biuf"
+
+
+def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> str:
+    """Return ``reduction`` if it is valid for ``fn``, else raise ValueError listing the choices."""
+    if reduction in _REDUCTIONS or reduction in extra:
+        return reduction  # type: ignore[return-value]
+    valid = ", ".join(repr(r) for r in (*("mean", "sum", "none"), *extra))
+    raise ValueError(f"{fn}: reduction must be one of {valid}; got {reduction!r}")
+
+
+def float_dtype(fn: str, name: str, arr: np.ndarray) -> np.dtype:
+    """The native float dtype an array is computed in (SPEC §5)."""
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype.itemsize <= 4:  # float16 is read as float32 until half kernels land
+            return np.dtype(np.float32)
+        if arr.dtype.itemsize == 8:
+            return np.dtype(np.float64)
+        raise TypeError(f"{fn}: {arr.dtype} {name} is not supported; use float32 or float64")
+    if kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(f"{fn}: {arr.dtype} {name} is not supported; use float32 or float64")
+
+
+def same_shape(fn: str, a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{fn}: {a_name} shape {a.shape} and {b_name} shape {b.shape} must match exactly"
+        )
+
+
+def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two same-shape inputs as C-contiguous arrays of their common float dtype.
+
+    C-contiguous input of that dtype is used in place; anything else is copied once.
+    """
+    x = np.asarray(input)
+    y = np.asarray(target)
+    dtype = np.promote_types(float_dtype(fn, "input", x), float_dtype(fn, "target", y))
+    same_shape(fn, "input", x, "target", y)
+    return np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype)
+
+
+def finite_option(fn: str, name: str, value: object, *, low: float, allow_low: bool = True) -> float:
+    """A float option that must be >= low (or > low)."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: {name} must be a number; got {value!r}") from None
+    if not (v > low or (allow_low and v == low)) or v != v or v == float("inf"):
+        bound = ">=" if allow_low else ">"
+        raise ValueError(f"{fn}: {name} must be finite and {bound} {low}; got {value!r}")
+    return v

@@ -1,0 +1,23 @@
+// The kernel table and the choice of instruction set. Compiled at the ABI floor.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernel_table.hpp"
+
+namespace fastloss {
+
+// The table in use. Chosen by init_dispatch(); the best supported one until then.
+const KernelTable& active();
+
+// Chooses the best ISA the CPU and OS support, lowered by `requested` (FASTLOSS_SIMD, may be
+// null). Returns a warning to show the user, or "" when there is none.
+std::string init_dispatch(const char* requested);
+
+// Switches to the named ISA (tests visit every path this way); false if not available.
+bool set_backend(const std::string& isa);
+
+std::vector<std::string> compiled_backends();   // built into this module, best first
+std::vector<std::string> supported_backends();  // compiled and runnable here, best first
+
+}  // namespace fastloss

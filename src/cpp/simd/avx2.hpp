@@ -1,0 +1,194 @@
+// Vec<T> on AVX2 + FMA: 8 floats or 4 doubles per __m256. Same interface as simd/scalar.hpp,
+// which documents it. Masks are full-width lane masks (all ones / all zeros).
+#pragma once
+
+namespace fastloss::FASTLOSS_ISA {
+
+template <class T> struct Vec;
+
+struct MaskF32 {
+  __m256 raw;
+};
+struct MaskF64 {
+  __m256d raw;
+};
+
+// Lanes [0, n) of a kLanes-wide int32 index vector: the mask of a partial load.
+inline __m256i first_lanes_i32(std::int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+}
+inline __m256i first_lanes_i64(std::int64_t n) {
+  const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+  return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx);
+}
+
+template <>
+struct Vec<float> {
+  using Elem = float;
+  using Mask = MaskF32;
+  static constexpr int kLanes = 8;
+  __m256 raw;
+
+  static Vec set1(float x) { return {_mm256_set1_ps(x)}; }
+  static Vec load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static Vec load_n(const float* p, std::int64_t n, float fill) {
+    const __m256i m = first_lanes_i32(n);
+    // maskload never touches memory in masked-off lanes, so reading past the end is safe.
+    return {_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m))};
+  }
+  void store(float* p) const { _mm256_storeu_ps(p, raw); }
+  void store_n(float* p, std::int64_t n) const { _mm256_maskstore_ps(p, first_lanes_i32(n), raw); }
+};
+
+template <>
+struct Vec<double> {
+  using Elem = double;
+  using Mask = MaskF64;
+  static constexpr int kLanes = 4;
+  __m256d raw;
+
+  static Vec set1(double x) { return {_mm256_set1_pd(x)}; }
+  static Vec load(const double* p) { return {_mm256_loadu_pd(p)}; }
+  static Vec load_n(const double* p, std::int64_t n, double fill) {
+    const __m256i m = first_lanes_i64(n);
+    return {_mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m))};
+  }
+  void store(double* p) const { _mm256_storeu_pd(p, raw); }
+  void store_n(double* p, std::int64_t n) const { _mm256_maskstore_pd(p, first_lanes_i64(n), raw); }
+};
+
+using VecF = Vec<float>;
+using VecD = Vec<double>;
+using MaskF = VecF::Mask;
+using MaskD = VecD::Mask;
+
+// float
+inline VecF operator+(VecF a, VecF b) { return {_mm256_add_ps(a.raw, b.raw)}; }
+inline VecF operator-(VecF a, VecF b) { return {_mm256_sub_ps(a.raw, b.raw)}; }
+inline VecF operator*(VecF a, VecF b) { return {_mm256_mul_ps(a.raw, b.raw)}; }
+inline VecF operator/(VecF a, VecF b) { return {_mm256_div_ps(a.raw, b.raw)}; }
+inline VecF operator-(VecF a) { return {_mm256_xor_ps(a.raw, _mm256_set1_ps(-0.0f))}; }
+inline VecF fma(VecF a, VecF b, VecF c) { return {_mm256_fmadd_ps(a.raw, b.raw, c.raw)}; }
+inline VecF fnma(VecF a, VecF b, VecF c) { return {_mm256_fnmadd_ps(a.raw, b.raw, c.raw)}; }
+// vminps/vmaxps return the second operand when either is NaN.
+inline VecF min(VecF a, VecF b) { return {_mm256_min_ps(a.raw, b.raw)}; }
+inline VecF max(VecF a, VecF b) { return {_mm256_max_ps(a.raw, b.raw)}; }
+inline VecF abs(VecF a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.raw)}; }
+inline MaskF lt(VecF a, VecF b) { return {_mm256_cmp_ps(a.raw, b.raw, _CMP_LT_OQ)}; }
+inline MaskF le(VecF a, VecF b) { return {_mm256_cmp_ps(a.raw, b.raw, _CMP_LE_OQ)}; }
+inline MaskF gt(VecF a, VecF b) { return {_mm256_cmp_ps(a.raw, b.raw, _CMP_GT_OQ)}; }
+inline MaskF ge(VecF a, VecF b) { return {_mm256_cmp_ps(a.raw, b.raw, _CMP_GE_OQ)}; }
+inline MaskF eq(VecF a, VecF b) { return {_mm256_cmp_ps(a.raw, b.raw, _CMP_EQ_OQ)}; }
+inline MaskF is_nan(VecF a) { return {_mm256_cmp_ps(a.raw, a.raw, _CMP_UNORD_Q)}; }
+inline VecF select(MaskF m, VecF a, VecF b) { return {_mm256_blendv_ps(b.raw, a.raw, m.raw)}; }
+inline MaskF operator&(MaskF a, MaskF b) { return {_mm256_and_ps(a.raw, b.raw)}; }
+inline MaskF operator|(MaskF a, MaskF b) { return {_mm256_or_ps(a.raw, b.raw)}; }
+inline bool any(MaskF m) { return _mm256_movemask_ps(m.raw) != 0; }
+inline bool none(MaskF m) { return _mm256_movemask_ps(m.raw) == 0; }
+inline VecF round_even(VecF a) { return {_mm256_round_ps(a.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+
+// 2^n for integral n in [-126, 127], built in the exponent field.
+inline __m256 pow2_f32(__m256 n) {
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+}
+inline VecF scale_pow2(VecF v, VecF n) {
+  // Two steps keep each factor a normal number: |n| <= 250 stays exact down into subnormals.
+  const __m256 half = _mm256_round_ps(_mm256_mul_ps(n.raw, _mm256_set1_ps(0.5f)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 rest = _mm256_sub_ps(n.raw, half);
+  return {_mm256_mul_ps(_mm256_mul_ps(v.raw, pow2_f32(half)), pow2_f32(rest))};
+}
+inline VecF decompose(VecF x, VecF* e) {
+  // Subnormals: scale by 2^25 first so that the exponent field is meaningful.
+  const __m256 tiny = _mm256_cmp_ps(x.raw, _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
+  const __m256 xs = _mm256_blendv_ps(x.raw, _mm256_mul_ps(x.raw, _mm256_set1_ps(0x1p25f)), tiny);
+  const __m256 e_adj = _mm256_and_ps(tiny, _mm256_set1_ps(-25.0f));
+  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
+  const __m256i bits = _mm256_castps_si256(xs);
+  const __m256i k = _mm256_srai_epi32(_mm256_sub_epi32(bits, _mm256_set1_epi32(0x3f3504f3)), 23);
+  const __m256i m_bits = _mm256_sub_epi32(bits, _mm256_slli_epi32(k, 23));
+  *e = {_mm256_add_ps(_mm256_cvtepi32_ps(k), e_adj)};
+  return {_mm256_castsi256_ps(m_bits)};
+}
+inline float reduce_add(VecF v) {
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v.raw), _mm256_extractf128_ps(v.raw, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+inline float reduce_max(VecF v) {
+  const __m128 s4 = _mm_max_ps(_mm256_castps256_ps128(v.raw), _mm256_extractf128_ps(v.raw, 1));
+  const __m128 s2 = _mm_max_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_max_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+// double
+inline VecD operator+(VecD a, VecD b) { return {_mm256_add_pd(a.raw, b.raw)}; }
+inline VecD operator-(VecD a, VecD b) { return {_mm256_sub_pd(a.raw, b.raw)}; }
+inline VecD operator*(VecD a, VecD b) { return {_mm256_mul_pd(a.raw, b.raw)}; }
+inline VecD operator/(VecD a, VecD b) { return {_mm256_div_pd(a.raw, b.raw)}; }
+inline VecD operator-(VecD a) { return {_mm256_xor_pd(a.raw, _mm256_set1_pd(-0.0))}; }
+inline VecD fma(VecD a, VecD b, VecD c) { return {_mm256_fmadd_pd(a.raw, b.raw, c.raw)}; }
+inline VecD fnma(VecD a, VecD b, VecD c) { return {_mm256_fnmadd_pd(a.raw, b.raw, c.raw)}; }
+inline VecD min(VecD a, VecD b) { return {_mm256_min_pd(a.raw, b.raw)}; }
+inline VecD max(VecD a, VecD b) { return {_mm256_max_pd(a.raw, b.raw)}; }
+inline VecD abs(VecD a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.raw)}; }
+inline MaskD lt(VecD a, VecD b) { return {_mm256_cmp_pd(a.raw, b.raw, _CMP_LT_OQ)}; }
+inline MaskD le(VecD a, VecD b) { return {_mm256_cmp_pd(a.raw, b.raw, _CMP_LE_OQ)}; }
+inline MaskD gt(VecD a, VecD b) { return {_mm256_cmp_pd(a.raw, b.raw, _CMP_GT_OQ)}; }
+inline MaskD ge(VecD a, VecD b) { return {_mm256_cmp_pd(a.raw, b.raw, _CMP_GE_OQ)}; }
+inline MaskD eq(VecD a, VecD b) { return {_mm256_cmp_pd(a.raw, b.raw, _CMP_EQ_OQ)}; }
+inline MaskD is_nan(VecD a) { return {_mm256_cmp_pd(a.raw, a.raw, _CMP_UNORD_Q)}; }
+inline VecD select(MaskD m, VecD a, VecD b) { return {_mm256_blendv_pd(b.raw, a.raw, m.raw)}; }
+inline MaskD operator&(MaskD a, MaskD b) { return {_mm256_and_pd(a.raw, b.raw)}; }
+inline MaskD operator|(MaskD a, MaskD b) { return {_mm256_or_pd(a.raw, b.raw)}; }
+inline bool any(MaskD m) { return _mm256_movemask_pd(m.raw) != 0; }
+inline bool none(MaskD m) { return _mm256_movemask_pd(m.raw) == 0; }
+inline VecD round_even(VecD a) { return {_mm256_round_pd(a.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+
+// 2^n for integral n in [-1022, 1023]: adding 1.5*2^52 puts n in the low mantissa bits,
+// and shifting those into the exponent field drops the rest.
+inline __m256d pow2_f64(__m256d n) {
+  const __m256d shifted = _mm256_add_pd(n, _mm256_set1_pd(0x1.8p52));
+  const __m256i ebits = _mm256_slli_epi64(_mm256_castpd_si256(shifted), 52);
+  return _mm256_castsi256_pd(_mm256_add_epi64(ebits, _mm256_set1_epi64x(0x3ff0000000000000LL)));
+}
+inline VecD scale_pow2(VecD v, VecD n) {
+  const __m256d half = _mm256_round_pd(_mm256_mul_pd(n.raw, _mm256_set1_pd(0.5)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256d rest = _mm256_sub_pd(n.raw, half);
+  return {_mm256_mul_pd(_mm256_mul_pd(v.raw, pow2_f64(half)), pow2_f64(rest))};
+}
+inline VecD decompose(VecD x, VecD* e) {
+  const __m256d tiny = _mm256_cmp_pd(x.raw, _mm256_set1_pd(0x1p-1022), _CMP_LT_OQ);
+  const __m256d xs = _mm256_blendv_pd(x.raw, _mm256_mul_pd(x.raw, _mm256_set1_pd(0x1p54)), tiny);
+  const __m256d e_adj = _mm256_and_pd(tiny, _mm256_set1_pd(-54.0));
+  // AVX2 has no 64-bit arithmetic shift: bias by 1024 in the exponent field so that the
+  // difference stays non-negative and a logical shift gives k + 1024.
+  const __m256i bits = _mm256_castpd_si256(xs);
+  const __m256i biased = _mm256_add_epi64(_mm256_sub_epi64(bits, _mm256_set1_epi64x(0x3fe6a09e667f3bcdLL)),
+                                          _mm256_set1_epi64x(1024LL << 52));
+  const __m256i k_biased = _mm256_srli_epi64(biased, 52);
+  const __m256i k_field = _mm256_sub_epi64(_mm256_slli_epi64(k_biased, 52), _mm256_set1_epi64x(1024LL << 52));
+  const __m256i m_bits = _mm256_sub_epi64(bits, k_field);
+  // Small non-negative int64 -> double: OR into the mantissa of 2^52 and subtract it.
+  const __m256d k_plus = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(k_biased, _mm256_castpd_si256(_mm256_set1_pd(0x1p52)))),
+                                       _mm256_set1_pd(0x1p52));
+  *e = {_mm256_add_pd(_mm256_sub_pd(k_plus, _mm256_set1_pd(1024.0)), e_adj)};
+  return {_mm256_castsi256_pd(m_bits)};
+}
+inline double reduce_add(VecD v) {
+  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(v.raw), _mm256_extractf128_pd(v.raw, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+}
+inline double reduce_max(VecD v) {
+  const __m128d s2 = _mm_max_pd(_mm256_castpd256_pd128(v.raw), _mm256_extractf128_pd(v.raw, 1));
+  return _mm_cvtsd_f64(_mm_max_sd(s2, _mm_unpackhi_pd(s2, s2)));
+}
+
+inline void widen_add(VecD& acc_lo, VecD& acc_hi, VecF v) {
+  acc_lo.raw = _mm256_add_pd(acc_lo.raw, _mm256_cvtps_pd(_mm256_castps256_ps128(v.raw)));
+  acc_hi.raw = _mm256_add_pd(acc_hi.raw, _mm256_cvtps_pd(_mm256_extractf128_ps(v.raw, 1)));
+}
+inline void widen_add(VecD& acc, VecD v) { acc.raw = _mm256_add_pd(acc.raw, v.raw); }
+
+}  // namespace fastloss::FASTLOSS_ISA

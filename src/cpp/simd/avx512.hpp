@@ -1,0 +1,167 @@
+// Vec<T> on AVX-512 (F, DQ, BW, VL): 16 floats or 8 doubles per zmm. Same interface as
+// simd/scalar.hpp, which documents it. Masks are opmask registers; scaling uses vscalefps,
+// which handles overflow and underflow itself.
+#pragma once
+
+namespace fastloss::FASTLOSS_ISA {
+
+template <class T> struct Vec;
+
+template <class Raw>
+struct LaneMask {
+  Raw raw;
+};
+
+template <>
+struct Vec<float> {
+  using Elem = float;
+  using Mask = LaneMask<__mmask16>;
+  static constexpr int kLanes = 16;
+  __m512 raw;
+
+  static Vec set1(float x) { return {_mm512_set1_ps(x)}; }
+  static Vec load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  static Vec load_n(const float* p, std::int64_t n, float fill) {
+    // Masked-off lanes are neither read (no fault past the end) nor taken from memory.
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+    return {_mm512_mask_loadu_ps(_mm512_set1_ps(fill), m, p)};
+  }
+  void store(float* p) const { _mm512_storeu_ps(p, raw); }
+  void store_n(float* p, std::int64_t n) const {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), raw);
+  }
+};
+
+template <>
+struct Vec<double> {
+  using Elem = double;
+  using Mask = LaneMask<__mmask8>;
+  static constexpr int kLanes = 8;
+  __m512d raw;
+
+  static Vec set1(double x) { return {_mm512_set1_pd(x)}; }
+  static Vec load(const double* p) { return {_mm512_loadu_pd(p)}; }
+  static Vec load_n(const double* p, std::int64_t n, double fill) {
+    const __mmask8 m = static_cast<__mmask8>((1u << n) - 1u);
+    return {_mm512_mask_loadu_pd(_mm512_set1_pd(fill), m, p)};
+  }
+  void store(double* p) const { _mm512_storeu_pd(p, raw); }
+  void store_n(double* p, std::int64_t n) const {
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), raw);
+  }
+};
+
+using VecF = Vec<float>;
+using VecD = Vec<double>;
+using MaskF = VecF::Mask;
+using MaskD = VecD::Mask;
+
+// float
+inline VecF operator+(VecF a, VecF b) { return {_mm512_add_ps(a.raw, b.raw)}; }
+inline VecF operator-(VecF a, VecF b) { return {_mm512_sub_ps(a.raw, b.raw)}; }
+inline VecF operator*(VecF a, VecF b) { return {_mm512_mul_ps(a.raw, b.raw)}; }
+inline VecF operator/(VecF a, VecF b) { return {_mm512_div_ps(a.raw, b.raw)}; }
+inline VecF operator-(VecF a) {
+  return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.raw), _mm512_set1_epi32(INT32_MIN)))};
+}
+inline VecF fma(VecF a, VecF b, VecF c) { return {_mm512_fmadd_ps(a.raw, b.raw, c.raw)}; }
+inline VecF fnma(VecF a, VecF b, VecF c) { return {_mm512_fnmadd_ps(a.raw, b.raw, c.raw)}; }
+// vminps/vmaxps return the second operand when either is NaN.
+inline VecF min(VecF a, VecF b) { return {_mm512_min_ps(a.raw, b.raw)}; }
+inline VecF max(VecF a, VecF b) { return {_mm512_max_ps(a.raw, b.raw)}; }
+inline VecF abs(VecF a) { return {_mm512_abs_ps(a.raw)}; }
+inline MaskF lt(VecF a, VecF b) { return {_mm512_cmp_ps_mask(a.raw, b.raw, _CMP_LT_OQ)}; }
+inline MaskF le(VecF a, VecF b) { return {_mm512_cmp_ps_mask(a.raw, b.raw, _CMP_LE_OQ)}; }
+inline MaskF gt(VecF a, VecF b) { return {_mm512_cmp_ps_mask(a.raw, b.raw, _CMP_GT_OQ)}; }
+inline MaskF ge(VecF a, VecF b) { return {_mm512_cmp_ps_mask(a.raw, b.raw, _CMP_GE_OQ)}; }
+inline MaskF eq(VecF a, VecF b) { return {_mm512_cmp_ps_mask(a.raw, b.raw, _CMP_EQ_OQ)}; }
+inline MaskF is_nan(VecF a) { return {_mm512_cmp_ps_mask(a.raw, a.raw, _CMP_UNORD_Q)}; }
+inline VecF select(MaskF m, VecF a, VecF b) { return {_mm512_mask_blend_ps(m.raw, b.raw, a.raw)}; }
+inline MaskF operator&(MaskF a, MaskF b) { return {static_cast<__mmask16>(a.raw & b.raw)}; }
+inline MaskF operator|(MaskF a, MaskF b) { return {static_cast<__mmask16>(a.raw | b.raw)}; }
+inline bool any(MaskF m) { return m.raw != 0; }
+inline bool none(MaskF m) { return m.raw == 0; }
+inline VecF round_even(VecF a) { return {_mm512_roundscale_ps(a.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+inline VecF scale_pow2(VecF v, VecF n) { return {_mm512_scalef_ps(v.raw, n.raw)}; }
+inline VecF decompose(VecF x, VecF* e) {
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x.raw, _mm512_set1_ps(0x1p-126f), _CMP_LT_OQ);
+  const __m512 xs = _mm512_mask_mul_ps(x.raw, tiny, x.raw, _mm512_set1_ps(0x1p25f));
+  const __m512 e_adj = _mm512_maskz_mov_ps(tiny, _mm512_set1_ps(-25.0f));
+  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
+  const __m512i bits = _mm512_castps_si512(xs);
+  const __m512i k = _mm512_srai_epi32(_mm512_sub_epi32(bits, _mm512_set1_epi32(0x3f3504f3)), 23);
+  const __m512i m_bits = _mm512_sub_epi32(bits, _mm512_slli_epi32(k, 23));
+  *e = {_mm512_add_ps(_mm512_cvtepi32_ps(k), e_adj)};
+  return {_mm512_castsi512_ps(m_bits)};
+}
+inline float reduce_add(VecF v) {
+  // Fixed pairwise order (not _mm512_reduce_add_ps, whose order is the compiler's).
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v.raw),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v.raw), 1)));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+inline float reduce_max(VecF v) {
+  const __m256 s8 = _mm256_max_ps(_mm512_castps512_ps256(v.raw),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v.raw), 1)));
+  const __m128 s4 = _mm_max_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_max_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_max_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+// double
+inline VecD operator+(VecD a, VecD b) { return {_mm512_add_pd(a.raw, b.raw)}; }
+inline VecD operator-(VecD a, VecD b) { return {_mm512_sub_pd(a.raw, b.raw)}; }
+inline VecD operator*(VecD a, VecD b) { return {_mm512_mul_pd(a.raw, b.raw)}; }
+inline VecD operator/(VecD a, VecD b) { return {_mm512_div_pd(a.raw, b.raw)}; }
+inline VecD operator-(VecD a) {
+  return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.raw), _mm512_set1_epi64(INT64_MIN)))};
+}
+inline VecD fma(VecD a, VecD b, VecD c) { return {_mm512_fmadd_pd(a.raw, b.raw, c.raw)}; }
+inline VecD fnma(VecD a, VecD b, VecD c) { return {_mm512_fnmadd_pd(a.raw, b.raw, c.raw)}; }
+inline VecD min(VecD a, VecD b) { return {_mm512_min_pd(a.raw, b.raw)}; }
+inline VecD max(VecD a, VecD b) { return {_mm512_max_pd(a.raw, b.raw)}; }
+inline VecD abs(VecD a) { return {_mm512_abs_pd(a.raw)}; }
+inline MaskD lt(VecD a, VecD b) { return {_mm512_cmp_pd_mask(a.raw, b.raw, _CMP_LT_OQ)}; }
+inline MaskD le(VecD a, VecD b) { return {_mm512_cmp_pd_mask(a.raw, b.raw, _CMP_LE_OQ)}; }
+inline MaskD gt(VecD a, VecD b) { return {_mm512_cmp_pd_mask(a.raw, b.raw, _CMP_GT_OQ)}; }
+inline MaskD ge(VecD a, VecD b) { return {_mm512_cmp_pd_mask(a.raw, b.raw, _CMP_GE_OQ)}; }
+inline MaskD eq(VecD a, VecD b) { return {_mm512_cmp_pd_mask(a.raw, b.raw, _CMP_EQ_OQ)}; }
+inline MaskD is_nan(VecD a) { return {_mm512_cmp_pd_mask(a.raw, a.raw, _CMP_UNORD_Q)}; }
+inline VecD select(MaskD m, VecD a, VecD b) { return {_mm512_mask_blend_pd(m.raw, b.raw, a.raw)}; }
+inline MaskD operator&(MaskD a, MaskD b) { return {static_cast<__mmask8>(a.raw & b.raw)}; }
+inline MaskD operator|(MaskD a, MaskD b) { return {static_cast<__mmask8>(a.raw | b.raw)}; }
+inline bool any(MaskD m) { return m.raw != 0; }
+inline bool none(MaskD m) { return m.raw == 0; }
+inline VecD round_even(VecD a) { return {_mm512_roundscale_pd(a.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
+inline VecD scale_pow2(VecD v, VecD n) { return {_mm512_scalef_pd(v.raw, n.raw)}; }
+inline VecD decompose(VecD x, VecD* e) {
+  const __mmask8 tiny = _mm512_cmp_pd_mask(x.raw, _mm512_set1_pd(0x1p-1022), _CMP_LT_OQ);
+  const __m512d xs = _mm512_mask_mul_pd(x.raw, tiny, x.raw, _mm512_set1_pd(0x1p54));
+  const __m512d e_adj = _mm512_maskz_mov_pd(tiny, _mm512_set1_pd(-54.0));
+  const __m512i bits = _mm512_castpd_si512(xs);
+  const __m512i k = _mm512_srai_epi64(_mm512_sub_epi64(bits, _mm512_set1_epi64(0x3fe6a09e667f3bcdLL)), 52);
+  const __m512i m_bits = _mm512_sub_epi64(bits, _mm512_slli_epi64(k, 52));
+  *e = {_mm512_add_pd(_mm512_cvtepi64_pd(k), e_adj)};
+  return {_mm512_castsi512_pd(m_bits)};
+}
+inline double reduce_add(VecD v) {
+  const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(v.raw), _mm512_extractf64x4_pd(v.raw, 1));
+  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+}
+inline double reduce_max(VecD v) {
+  const __m256d s4 = _mm256_max_pd(_mm512_castpd512_pd256(v.raw), _mm512_extractf64x4_pd(v.raw, 1));
+  const __m128d s2 = _mm_max_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+  return _mm_cvtsd_f64(_mm_max_sd(s2, _mm_unpackhi_pd(s2, s2)));
+}
+
+inline void widen_add(VecD& acc_lo, VecD& acc_hi, VecF v) {
+  acc_lo.raw = _mm512_add_pd(acc_lo.raw, _mm512_cvtps_pd(_mm512_castps512_ps256(v.raw)));
+  acc_hi.raw = _mm512_add_pd(acc_hi.raw,
+                             _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v.raw), 1))));
+}
+inline void widen_add(VecD& acc, VecD v) { acc.raw = _mm512_add_pd(acc.raw, v.raw); }
+
+}  // namespace fastloss::FASTLOSS_ISA

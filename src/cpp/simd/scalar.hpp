@@ -1,0 +1,87 @@
+// Vec<T> in plain C++, one lane: the whole interface of the SIMD layer and the model for
+// simd/avx2.hpp and simd/avx512.hpp. Kernels and math are written once against it.
+//
+// Interface (every ISA provides exactly this, inside namespace fastloss::FASTLOSS_ISA):
+//   Vec<T>::kLanes, Vec<T>::Mask
+//   Vec<T>::load(p), load_n(p, n, fill) (n < kLanes lanes, the rest = fill), set1(x)
+//   v.store(p), v.store_n(p, n)
+//   + - * /, fma(a,b,c) = a*b+c (one rounding), fnma(a,b,c) = c-a*b (one rounding)
+//   min(a,b), max(a,b): return b when either is NaN (the x86 rule): put a constant first,
+//     max(kLow, x), so that a NaN in x survives.
+//   abs, lt le gt ge eq (ordered: false on NaN), is_nan, select(m, a, b) = m ? a : b,
+//   m1 & m2, m1 | m2, any(m), none(m)
+//   round_even(v): nearest integer, ties to even, as a float value
+//   scale_pow2(v, n): v * 2^n for integral n; exact, IEEE overflow/underflow; |n| <= 250 (float)
+//     or 2000 (double)
+//   decompose(x, &e): for positive finite x (subnormals included) returns m with
+//     x = m * 2^e, m in [sqrt(2)/2, sqrt(2)), e integral
+//   reduce_add(v) (fixed lane order), reduce_max(v)
+//   widen_add(acc_lo, acc_hi, v): adds the float lanes of v into two Vec<double>
+//     accumulators (lanes 0..k/2-1 into acc_lo); for Vec<double> see widen_add(acc, v)
+#pragma once
+
+namespace fastloss::FASTLOSS_ISA {
+
+template <class T>
+struct Vec {
+  using Elem = T;
+  using Mask = bool;
+  static constexpr int kLanes = 1;
+  T raw;
+
+  static Vec set1(T x) { return {x}; }
+  static Vec load(const T* p) { return {*p}; }
+  static Vec load_n(const T* p, std::int64_t n, T fill) { return {n > 0 ? *p : fill}; }
+  void store(T* p) const { *p = raw; }
+  void store_n(T* p, std::int64_t n) const {
+    if (n > 0) *p = raw;
+  }
+};
+
+using VecF = Vec<float>;
+using VecD = Vec<double>;
+
+template <class T> inline Vec<T> operator+(Vec<T> a, Vec<T> b) { return {a.raw + b.raw}; }
+template <class T> inline Vec<T> operator-(Vec<T> a, Vec<T> b) { return {a.raw - b.raw}; }
+template <class T> inline Vec<T> operator*(Vec<T> a, Vec<T> b) { return {a.raw * b.raw}; }
+template <class T> inline Vec<T> operator/(Vec<T> a, Vec<T> b) { return {a.raw / b.raw}; }
+template <class T> inline Vec<T> operator-(Vec<T> a) { return {-a.raw}; }
+template <class T> inline Vec<T> fma(Vec<T> a, Vec<T> b, Vec<T> c) { return {std::fma(a.raw, b.raw, c.raw)}; }
+template <class T> inline Vec<T> fnma(Vec<T> a, Vec<T> b, Vec<T> c) { return {std::fma(-a.raw, b.raw, c.raw)}; }
+template <class T> inline Vec<T> min(Vec<T> a, Vec<T> b) { return {a.raw < b.raw ? a.raw : b.raw}; }
+template <class T> inline Vec<T> max(Vec<T> a, Vec<T> b) { return {a.raw > b.raw ? a.raw : b.raw}; }
+template <class T> inline Vec<T> abs(Vec<T> a) { return {std::fabs(a.raw)}; }
+
+template <class T> inline bool lt(Vec<T> a, Vec<T> b) { return a.raw < b.raw; }
+template <class T> inline bool le(Vec<T> a, Vec<T> b) { return a.raw <= b.raw; }
+template <class T> inline bool gt(Vec<T> a, Vec<T> b) { return a.raw > b.raw; }
+template <class T> inline bool ge(Vec<T> a, Vec<T> b) { return a.raw >= b.raw; }
+template <class T> inline bool eq(Vec<T> a, Vec<T> b) { return a.raw == b.raw; }
+template <class T> inline bool is_nan(Vec<T> a) { return a.raw != a.raw; }
+template <class T> inline Vec<T> select(bool m, Vec<T> a, Vec<T> b) { return m ? a : b; }
+inline bool any(bool m) { return m; }
+inline bool none(bool m) { return !m; }
+
+template <class T> inline Vec<T> round_even(Vec<T> a) { return {std::nearbyint(a.raw)}; }
+template <class T> inline Vec<T> scale_pow2(Vec<T> v, Vec<T> n) {
+  return {std::ldexp(v.raw, static_cast<int>(n.raw))};
+}
+template <class T> inline Vec<T> decompose(Vec<T> x, Vec<T>* e) {
+  int k;
+  T m = std::frexp(x.raw, &k);  // m in [0.5, 1)
+  if (m < static_cast<T>(0.70710678118654752440)) {
+    m *= 2;
+    k -= 1;
+  }
+  *e = {static_cast<T>(k)};
+  return {m};
+}
+
+template <class T> inline T reduce_add(Vec<T> v) { return v.raw; }
+template <class T> inline T reduce_max(Vec<T> v) { return v.raw; }
+inline void widen_add(Vec<double>& acc_lo, Vec<double>& /*acc_hi*/, Vec<float> v) {
+  acc_lo.raw += static_cast<double>(v.raw);
+}
+inline void widen_add(Vec<double>& acc, Vec<double> v) { acc.raw += v.raw; }
+
+}  // namespace fastloss::FASTLOSS_ISA
