@@ -50,7 +50,7 @@ def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.n
     y = np.asarray(target)
     dtype = np.promote_types(float_dtype(fn, "input", x), float_dtype(fn, "target", y))
     same_shape(fn, "input", x, "target", y)
-    return np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype)
+    return np.asarray(x, dtype=dtype, order="C"), np.asarray(y, dtype=dtype, order="C")
 
 
 def finite_option(fn: str, name: str, value: object, *, low: float, allow_low: bool = True) -> float:
