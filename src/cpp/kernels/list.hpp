@@ -10,12 +10,4 @@
   X(probe_read_f64, double, ProbeReadArgs)                \
   X(probe_copy_f32, void, ProbeCopyArgs)                  \
   X(probe_copy_f64, void, ProbeCopyArgs)                  \
-  X(probe_exp_f32, double, ProbeExpArgs)                  \
-  X(bce_f32, BceResult, BceArgs)                          \
-  X(bce_f64, BceResult, BceArgs)                          \
-  X(bce_with_logits_f32, double, BceWithLogitsArgs)       \
-  X(bce_with_logits_f64, double, BceWithLogitsArgs)       \
-  X(kl_div_f32, double, KlDivArgs)                        \
-  X(kl_div_f64, double, KlDivArgs)                        \
-  X(entropy_f32, void, EntropyArgs)                       \
-  X(entropy_f64, void, EntropyArgs)
+  X(probe_exp_f32, double, ProbeExpArgs)
