@@ -34,6 +34,7 @@ __all__ = [
     "logsumexp",
     "mse_loss",
     "nll_loss",
+    "regression_metrics",
     "smooth_l1_loss",
     "softmax",
 ]
@@ -527,9 +528,7 @@ def binary_cross_entropy_with_logits(
     y = np.asarray(target, dtype=np.float64)
     _check_same_shape(name, "input", x, "target", y)
     w = np.broadcast_to(1.0 if weight is None else np.asarray(weight, np.float64), x.shape)
-    pw = np.broadcast_to(
-        1.0 if pos_weight is None else np.asarray(pos_weight, np.float64), x.shape
-    )
+    pw = np.broadcast_to(1.0 if pos_weight is None else np.asarray(pos_weight, np.float64), x.shape)
     loss = w * (pw * y * _softplus(-x) + (1.0 - y) * _softplus(x))
     return _reduce(loss, reduction, count=loss.size)
 
@@ -626,7 +625,9 @@ def _difference(name: str, input: ArrayLike, target: ArrayLike) -> Float64Array:
 
 
 @_quiet
-def mse_loss(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> np.float64 | Float64Array:
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+) -> np.float64 | Float64Array:
     """Squared error ``d²`` with ``d = input - target``.
 
     Parameters
@@ -651,7 +652,9 @@ def mse_loss(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean") ->
 
 
 @_quiet
-def l1_loss(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> np.float64 | Float64Array:
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+) -> np.float64 | Float64Array:
     """Absolute error ``|d|`` with ``d = input - target`` (mean absolute error by default).
 
     Parameters
@@ -738,3 +741,60 @@ def smooth_l1_loss(
         return _reduce(abs_d, reduction, count=d.size)
     loss = np.where(abs_d < beta, 0.5 * d * d / beta, abs_d - 0.5 * beta)
     return _reduce(loss, reduction, count=d.size)
+
+
+# ---------------------------------------------------------------------------
+# evaluation metrics
+
+
+@_quiet
+def regression_metrics(
+    input: ArrayLike, target: ArrayLike, *, sample_weight: ArrayLike | None = None, delta: float = 1.0
+) -> dict[str, float]:
+    """The metrics of :class:`fastloss.RegressionEvaluator` over one batch, in float64.
+
+    With ``d = input - target``, weights ``w`` (ones by default, broadcast to the input)
+    and ``W = Σw``: ``mse = Σw·d²/W``, ``rmse = √mse``, ``mae = Σw·|d|/W``,
+    ``huber = Σw·huber_δ(d)/W``, ``max_error = max |d|`` over elements of positive
+    weight, ``r2 = 1 - Σw·d² / Σw·(y - ȳ)²`` with ``ȳ`` the weighted mean of the target
+    (as scikit-learn: 1.0 for a constant target predicted exactly, else 0.0).
+    Metrics over nothing (no element, or ``W = 0``) are NaN.
+    """
+    x = np.asarray(input, dtype=np.float64)
+    y = np.asarray(target, dtype=np.float64)
+    _check_same_shape("regression_metrics", "input", x, "target", y)
+    w = np.ones_like(x) if sample_weight is None else _broadcast_rows(np.asarray(sample_weight, np.float64), x.shape)
+    d = x - y
+    total = w.sum()
+    nan = float("nan")
+    if x.size == 0 or total == 0:
+        return {"mse": nan, "rmse": nan, "mae": nan, "huber": nan, "max_error": nan, "r2": nan,
+                "count": x.size, "weight_sum": float(total)}
+    ad = np.abs(d)
+    huber = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+    mse = float((w * d * d).sum() / total)
+    y_mean = (w * y).sum() / total
+    sst = float((w * (y - y_mean) ** 2).sum())
+    sse = float((w * d * d).sum())
+    r2 = (1.0 if sse == 0 else 0.0) if sst == 0 else 1.0 - sse / sst
+    counted = ad[w > 0]
+    return {
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "mae": float((w * ad).sum() / total),
+        "huber": float((w * huber).sum() / total),
+        "max_error": float(np.max(counted)) if counted.size else nan,
+        "r2": r2,
+        "count": x.size,
+        "weight_sum": float(total),
+    }
+
+
+def _broadcast_rows(w: Float64Array, shape: tuple[int, ...]) -> Float64Array:
+    """A per-element weight of ``shape``, or a per-row one of ``shape[:1]`` broadcast along
+    the trailing axes."""
+    if w.shape == shape:
+        return w
+    if len(shape) >= 1 and w.shape == shape[:1]:
+        return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - 1)), shape)
+    raise ValueError(f"sample_weight shape {w.shape} must equal the input shape {shape} or its first axis {shape[:1]}")
