@@ -115,6 +115,13 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "l1_loss": (("input", "target"), dict(reduction="mean")),
     "huber_loss": (("input", "target"), dict(delta=1.0, reduction="mean")),
     "smooth_l1_loss": (("input", "target"), dict(beta=1.0, reduction="mean")),
+    # The metrics behind fastloss.evaluate / Evaluator and RegressionEvaluator.
+    "classification_metrics": (
+        ("logits", "target"),
+        dict(topk=(1, 5), weight=None, ignore_index=-100, label_smoothing=0.0, axis=-1,
+             sample_weight=None),
+    ),
+    "regression_metrics": (("input", "target"), dict(sample_weight=None, delta=1.0)),
 }
 
 

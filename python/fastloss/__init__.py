@@ -8,20 +8,34 @@ same functions in plain float64 NumPy.
 from __future__ import annotations
 
 from . import _core
+from ._binary import binary_cross_entropy, binary_cross_entropy_with_logits
+from ._classification import cross_entropy, log_softmax, logsumexp, nll_loss, softmax
 from ._config import show_config, simd_backend
+from ._divergence import entropy, kl_div
 from ._regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
+from ._regression_evaluator import RegressionEvaluator
 from ._threads import get_num_threads, set_num_threads, threads
 
 __version__ = _core.__version__
 
 __all__ = [
+    "RegressionEvaluator",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "entropy",
     "get_num_threads",
     "huber_loss",
+    "kl_div",
     "l1_loss",
+    "log_softmax",
+    "logsumexp",
     "mse_loss",
+    "nll_loss",
     "set_num_threads",
     "show_config",
     "simd_backend",
     "smooth_l1_loss",
+    "softmax",
     "threads",
 ]

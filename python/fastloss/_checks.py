@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
-_FLOAT_KINDS = "f"
-_NUMERIC_KINDS = "biuf"
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> str:
@@ -46,6 +45,16 @@ def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.n
 
     C-contiguous input of that dtype is used in place; anything else is copied once.
     """
+    if (
+        type(input) is np.ndarray
+        and type(target) is np.ndarray
+        and input.dtype == target.dtype
+        and input.dtype in _NATIVE
+        and input.shape == target.shape
+        and input.flags.c_contiguous
+        and target.flags.c_contiguous
+    ):
+        return input, target  # the common case, without the per-call cost of conversions
     x = np.asarray(input)
     y = np.asarray(target)
     dtype = np.promote_types(float_dtype(fn, "input", x), float_dtype(fn, "target", y))

@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "classification_metrics",
     "cross_entropy",
     "entropy",
     "huber_loss",
@@ -798,3 +799,69 @@ def _broadcast_rows(w: Float64Array, shape: tuple[int, ...]) -> Float64Array:
     if len(shape) >= 1 and w.shape == shape[:1]:
         return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - 1)), shape)
     raise ValueError(f"sample_weight shape {w.shape} must equal the input shape {shape} or its first axis {shape[:1]}")
+
+
+@_quiet
+def classification_metrics(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    topk: tuple[int, ...] = (1, 5),
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+    sample_weight: ArrayLike | None = None,
+) -> dict[str, float]:
+    """The metrics of :func:`fastloss.evaluate` / :class:`fastloss.Evaluator`, in float64.
+
+    Per counted row ``i`` (target not ``ignore_index``), with sample weight ``s_i``
+    (ones by default) and class weights ``w``:
+
+    - ``l_i``: the row's cross-entropy, as ``cross_entropy(..., reduction="none")``;
+    - ``rank_i = #(x_c > x_t) + #(x_c == x_t and c < t)``: ties go to the lower class
+      index, as ``np.argmax`` picks the first maximum; a row with NaN has rank ``C`` (never
+      a hit); a top-k hit is ``rank_i < k``;
+    - ``H_i = -Σ p·log p`` of ``p = softmax(row)``, and ``lse_i = logsumexp(row)``.
+
+    Returns ``cross_entropy = Σ s·l / Σ s·w[t]`` (torch's class-weighted mean, with each
+    row's weight scaled by its sample weight), ``perplexity = exp(cross_entropy)``,
+    ``accuracy`` and ``top{k}_accuracy = Σ s·[rank < k] / Σ s``, ``entropy`` and
+    ``logsumexp`` as ``Σ s·(.) / Σ s``, ``count`` (rows counted), ``weight_sum`` (``Σ s``)
+    and ``loss_weight_sum`` (``Σ s·w[t]``). Metrics over no counted row are NaN.
+    """
+    name = "classification_metrics"
+    x = np.moveaxis(np.asarray(logits, dtype=np.float64), axis, -1)
+    t = np.asarray(target)
+    lse = logsumexp(x, axis=-1)
+    p = softmax(x, axis=-1)
+    ent = -np.sum(_xlogy_self(p), axis=-1)
+    loss = cross_entropy(
+        x, t, weight=weight, ignore_index=ignore_index, reduction="none",
+        label_smoothing=label_smoothing, axis=-1,
+    )
+    counted = t != ignore_index
+    w = _class_weight(name, weight, x.shape[-1])
+    t_safe = np.where(counted, t, 0).astype(np.int64)
+    x_t = np.take_along_axis(x, t_safe[..., np.newaxis], axis=-1)
+    classes = np.arange(x.shape[-1])
+    rank = np.sum((x > x_t) | ((x == x_t) & (classes < t_safe[..., np.newaxis])), axis=-1)
+    rank = np.where(np.isnan(x).any(axis=-1), x.shape[-1], rank)
+    s = np.ones(t.shape) if sample_weight is None else np.broadcast_to(np.asarray(sample_weight, np.float64), t.shape)
+    s = np.where(counted, s, 0.0)
+    s_total = s.sum()
+    loss_weight = np.sum(s * np.where(counted, w[t_safe], 0.0))
+    nan = float("nan")
+    mean = (lambda v: float(np.sum(s * v) / s_total)) if s_total > 0 else (lambda v: nan)
+    ce = float(np.sum(s * loss) / loss_weight) if loss_weight != 0 else nan
+    result = {"cross_entropy": ce, "perplexity": float(np.exp(ce)), "accuracy": mean(rank < 1)}
+    for k in topk:
+        result[f"top{k}_accuracy"] = mean(rank < k)
+    result.update(
+        entropy=mean(np.where(counted, ent, 0.0)),
+        logsumexp=mean(np.where(counted, lse, 0.0)),
+        count=int(counted.sum()),
+        weight_sum=float(s_total),
+        loss_weight_sum=float(loss_weight),
+    )
+    return result

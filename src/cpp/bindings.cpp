@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dispatch.hpp"
+#include "stats.hpp"
 
 namespace py = pybind11;
 using fastloss::active;
@@ -51,6 +52,164 @@ double regression(const py::array& input, const py::array& target, const py::obj
   return dt == DType::kF32 ? active().regression_f32(args) : active().regression_f64(args);
 }
 
+// A weight for kernels/binary.hpp: null, or a tile of `period` (see PeriodicWeight, args.hpp).
+fastloss::PeriodicWeight periodic_weight(const py::object& w, std::int64_t period, DType dt, std::int64_t n,
+                                         const char* what) {
+  if (w.is_none()) return {nullptr, 1};
+  const py::array arr = w.cast<py::array>();
+  if (float_dtype(arr, what) != dt) throw py::type_error(std::string("_core: ") + what + " must match the input dtype");
+  const bool whole = period == n && arr.size() >= n;
+  const bool tile = period >= fastloss::kWeightTilePad && arr.size() >= period + fastloss::kWeightTilePad;
+  if (!whole && !tile) throw py::value_error(std::string("_core: ") + what + " is not a valid periodic tile");
+  return {arr.data(), period};
+}
+
+void* out_data(const py::object& out, const py::array& like, DType dt) {
+  if (out.is_none()) return nullptr;
+  py::array arr = out.cast<py::array>();
+  require_same(like, arr, dt, "out");
+  return arr.mutable_data();
+}
+
+std::pair<double, std::int64_t> bce(const py::array& input, const py::array& target, const py::object& weight,
+                                    std::int64_t weight_period, const py::object& out, int n_threads) {
+  const DType dt = float_dtype(input, "input");
+  require_same(input, target, dt, "target");
+  const fastloss::BceArgs args{input.data(), target.data(),
+                               periodic_weight(weight, weight_period, dt, input.size(), "weight"),
+                               out_data(out, input, dt), input.size(), n_threads};
+  py::gil_scoped_release release;
+  const fastloss::BceResult r = dt == DType::kF32 ? active().bce_f32(args) : active().bce_f64(args);
+  return {r.sum, r.first_bad};
+}
+
+double bce_with_logits(const py::array& input, const py::array& target, const py::object& weight,
+                       std::int64_t weight_period, const py::object& pos_weight, std::int64_t pos_weight_period,
+                       const py::object& out, int n_threads) {
+  const DType dt = float_dtype(input, "input");
+  require_same(input, target, dt, "target");
+  const fastloss::BceWithLogitsArgs args{
+      input.data(), target.data(), periodic_weight(weight, weight_period, dt, input.size(), "weight"),
+      periodic_weight(pos_weight, pos_weight_period, dt, input.size(), "pos_weight"), out_data(out, input, dt),
+      input.size(), n_threads};
+  py::gil_scoped_release release;
+  return dt == DType::kF32 ? active().bce_with_logits_f32(args) : active().bce_with_logits_f64(args);
+}
+
+double kl_div(const py::array& input, const py::array& target, const py::object& out, bool log_target,
+              int n_threads) {
+  const DType dt = float_dtype(input, "input");
+  require_same(input, target, dt, "target");
+  const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(), log_target,
+                                 n_threads};
+  py::gil_scoped_release release;
+  return dt == DType::kF32 ? active().kl_div_f32(args) : active().kl_div_f64(args);
+}
+
+void entropy(const py::array& p, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+             int n_threads) {
+  const DType dt = float_dtype(p, "p");
+  if (float_dtype(out, "out") != dt) throw py::type_error("_core: out must match the dtype of p");
+  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || p.size() != n_outer * n_classes * n_inner ||
+      out.size() != n_outer * n_inner)
+    throw py::value_error("_core: entropy shape does not match the arrays");
+  const fastloss::EntropyArgs args{p.data(), out.mutable_data(), n_outer, n_classes, n_inner, n_threads};
+  py::gil_scoped_release release;
+  dt == DType::kF32 ? active().entropy_f32(args) : active().entropy_f64(args);
+}
+
+// RegressionStats <-> a tuple of floats in the order of the struct, for the Python evaluator.
+py::tuple stats_to_tuple(const fastloss::RegressionStats& s) {
+  return py::make_tuple(s.count, s.weight_sum, s.sq_sum, s.abs_sum, s.huber_sum, s.max_abs, s.y_mean, s.y_m2);
+}
+fastloss::RegressionStats stats_from_tuple(const py::tuple& t) {
+  if (t.size() != 8) throw py::value_error("_core: regression stats are a tuple of 8 numbers");
+  return {t[0].cast<std::int64_t>(), t[1].cast<double>(), t[2].cast<double>(), t[3].cast<double>(),
+          t[4].cast<double>(), t[5].cast<double>(), t[6].cast<double>(), t[7].cast<double>()};
+}
+
+py::tuple regression_stats(const py::array& input, const py::array& target, const py::object& weight,
+                           double delta, int n_threads) {
+  const DType dt = float_dtype(input, "input");
+  require_same(input, target, dt, "target");
+  const void* weight_ptr = nullptr;
+  if (!weight.is_none()) {
+    const py::array w = weight.cast<py::array>();
+    require_same(input, w, dt, "sample_weight");
+    weight_ptr = w.data();
+  }
+  const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr, input.size(), delta, n_threads};
+  fastloss::RegressionStats s;
+  {
+    py::gil_scoped_release release;
+    s = dt == DType::kF32 ? active().regression_stats_f32(args) : active().regression_stats_f64(args);
+  }
+  return stats_to_tuple(s);
+}
+
+// softmax (kind 0), log_softmax (1), logsumexp (2) over x viewed as (n_outer, n_classes, n_inner).
+// out: x's shape and dtype; for logsumexp (n_outer, n_inner) of x's dtype or float64.
+void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+             int kind, int n_threads) {
+  const DType dt = float_dtype(x, "x");
+  const DType dto = float_dtype(out, "out");
+  if (kind < 0 || kind > 2) throw py::value_error("_core: softmax kind must be 0, 1 or 2");
+  const bool lse = kind == 2;
+  if (dto != dt && !(lse && dto == DType::kF64)) throw py::type_error("_core: out has the wrong dtype");
+  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || x.size() != n_outer * n_classes * n_inner ||
+      out.size() != (lse ? n_outer * n_inner : x.size()))
+    throw py::value_error("_core: softmax shape does not match the arrays");
+  const fastloss::SoftmaxArgs args{x.data(), out.mutable_data(), n_outer, n_classes, n_inner,
+                                   static_cast<fastloss::SoftmaxKind>(kind), dto == DType::kF64, n_threads};
+  py::gil_scoped_release release;
+  dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
+}
+
+// cross_entropy / nll_loss: (Σ loss, Σ w[t] over counted rows, first bad row or -1).
+// target_kind: 0 int32, 1 int64 (shape (n_outer, n_inner)), 2 probabilities (x's shape, dtype).
+py::tuple class_loss(bool nll, const py::array& logits, const py::array& target, const py::object& weight,
+                     const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+                     std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads) {
+  const DType dt = float_dtype(logits, "logits");
+  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
+    throw py::value_error("_core: cross_entropy shape does not match the logits");
+  const std::int64_t n_rows = n_outer * n_inner;
+  if (target_kind == 2 && !nll) {
+    require_same(logits, target, dt, "target");
+  } else if (target_kind == 0 || target_kind == 1) {
+    if (!(target.flags() & py::array::c_style) || target.dtype().kind() != 'i' ||
+        target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
+      throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
+  } else {
+    throw py::value_error("_core: bad target_kind");
+  }
+  const void* weight_ptr = nullptr;
+  if (!weight.is_none()) {
+    const py::array w = weight.cast<py::array>();
+    if (float_dtype(w, "weight") != dt || w.size() != n_classes)
+      throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
+    weight_ptr = w.data();
+  }
+  void* out_ptr = nullptr;
+  if (!out.is_none()) {
+    py::array o = out.cast<py::array>();
+    if (float_dtype(o, "out") != dt || o.size() != n_rows) throw py::type_error("_core: out must hold one loss per row");
+    out_ptr = o.mutable_data();
+  }
+  const fastloss::CrossEntropyArgs args{logits.data(), target.data(), weight_ptr, out_ptr, n_outer, n_classes,
+                                        n_inner, ignore_index, label_smoothing,
+                                        static_cast<fastloss::TargetKind>(target_kind), n_threads};
+  fastloss::CrossEntropyResult r;
+  {
+    py::gil_scoped_release release;
+    if (nll)
+      r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
+    else
+      r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
+  }
+  return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);
+}
+
 double probe_read(const py::list& arrays, int n_threads) {
   double total = 0.0;
   for (const py::handle& h : arrays) {
@@ -75,6 +234,23 @@ double probe_exp(std::int64_t n, int n_threads) {
   const fastloss::ProbeExpArgs args{n, n_threads};
   py::gil_scoped_release release;
   return active().probe_exp_f32(args);
+}
+
+// The vector math library over an array, for tests/test_math_ulp.py: out = f(x) elementwise.
+void math_eval(const std::string& fn_name, const py::array& x, py::array& out, int n_threads) {
+  fastloss::MathFn fn;
+  if (fn_name == "exp") fn = fastloss::MathFn::kExp;
+  else if (fn_name == "log") fn = fastloss::MathFn::kLog;
+  else if (fn_name == "log1p") fn = fastloss::MathFn::kLog1p;
+  else if (fn_name == "exp_reduced_p") fn = fastloss::MathFn::kExpReducedP;
+  else if (fn_name == "exp_reduced_n") fn = fastloss::MathFn::kExpReducedN;
+  else throw py::value_error("_math: fn_name must be one of 'exp', 'log', 'log1p', 'exp_reduced_p', 'exp_reduced_n', got '" + fn_name + "'");
+  const DType dt = float_dtype(x, "x");
+  require_same(x, out, dt, "out");
+  if (!out.writeable()) throw py::value_error("_math: out must be writeable");
+  const fastloss::MathArgs args{x.data(), out.mutable_data(), x.size(), fn, n_threads};
+  py::gil_scoped_release release;
+  dt == DType::kF32 ? active().math_f32(args) : active().math_f64(args);
 }
 
 std::string compiler() {
@@ -114,8 +290,45 @@ PYBIND11_MODULE(_core, m) {
   m.def("regression", &regression, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("kind"),
         py::arg("param"), py::arg("n_threads"));
 
+  m.def("bce", &bce, py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("weight_period"),
+        py::arg("out"), py::arg("n_threads"), "(sum, first index outside [0, 1] or -1)");
+  m.def("bce_with_logits", &bce_with_logits, py::arg("input"), py::arg("target"), py::arg("weight"),
+        py::arg("weight_period"), py::arg("pos_weight"), py::arg("pos_weight_period"), py::arg("out"),
+        py::arg("n_threads"));
+  m.def("kl_div", &kl_div, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("log_target"),
+        py::arg("n_threads"));
+  m.def("entropy", &entropy, py::arg("p"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"),
+        py::arg("n_inner"), py::arg("n_threads"));
+
+  m.def("regression_stats", &regression_stats, py::arg("input"), py::arg("target"), py::arg("weight"),
+        py::arg("delta"), py::arg("n_threads"));
+  m.def("merge_regression_stats", [](const py::tuple& a, const py::tuple& b) {
+    return stats_to_tuple(fastloss::merge(stats_from_tuple(a), stats_from_tuple(b)));
+  }, "The statistics of the union of two disjoint sets of rows.");
+
+  m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"),
+        py::arg("n_inner"), py::arg("kind"), py::arg("n_threads"));
+  m.def("cross_entropy", [](const py::array& logits, const py::array& target, const py::object& weight,
+                            const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+                            std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads) {
+    return class_loss(false, logits, target, weight, out, n_outer, n_classes, n_inner, ignore_index, label_smoothing,
+                      target_kind, n_threads);
+  }, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
+        py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("label_smoothing"),
+        py::arg("target_kind"), py::arg("n_threads"), "(loss sum, weight sum, first bad row or -1)");
+  m.def("nll_loss", [](const py::array& log_probs, const py::array& target, const py::object& weight,
+                       const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+                       std::int64_t ignore_index, int target_kind, int n_threads) {
+    return class_loss(true, log_probs, target, weight, out, n_outer, n_classes, n_inner, ignore_index, 0.0,
+                      target_kind, n_threads);
+  }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
+        py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
+        py::arg("n_threads"), "(loss sum, weight sum, first bad row or -1)");
+
   m.def("_noop", [] {}, "An empty call: the baseline of the per-call overhead.");
   m.def("_probe_read", &probe_read, py::arg("arrays"), py::arg("n_threads"));
   m.def("_probe_copy", &probe_copy, py::arg("src"), py::arg("dst"), py::arg("n_threads"));
   m.def("_probe_exp", &probe_exp, py::arg("n"), py::arg("n_threads"));
+  m.def("_math", &math_eval, py::arg("fn_name"), py::arg("x"), py::arg("out"), py::arg("n_threads"),
+        "The SIMD exp/log/log1p (and exp_reduced's p, n) elementwise: out = f(x).");
 }

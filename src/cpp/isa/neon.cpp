@@ -1,5 +1,6 @@
-// The kernels built for neon (for now through the portable one-lane Vec: a NEON Vec is future work). Compiled with its own flags (CMakeLists.txt).
+// The kernels built for neon: Vec<T> on AArch64 Advanced SIMD (simd/neon.hpp). NEON is the
+// aarch64 baseline, so this TU needs no extra flags (CMakeLists.txt).
 #include <arm_neon.h>
 #define FASTLOSS_ISA neon
-#define FASTLOSS_SIMD_HEADER "simd/scalar.hpp"
+#define FASTLOSS_SIMD_HEADER "simd/neon.hpp"
 #include "isa/table.inc"

@@ -30,6 +30,13 @@ struct Vec<float> {
   void store_n(float* p, std::int64_t n) const {
     _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), raw);
   }
+  // One gather per output: simple enough to be right without an AVX-512 machine to test on
+  // (a 16x16 shuffle transpose is the faster alternative where gathers are slow).
+  static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(stride)));
+    for (int i = 0; i < 16; ++i) out[i] = {_mm512_i32gather_ps(idx, p + i, 4)};
+  }
 };
 
 template <>
@@ -48,6 +55,10 @@ struct Vec<double> {
   void store(double* p) const { _mm512_storeu_pd(p, raw); }
   void store_n(double* p, std::int64_t n) const {
     _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), raw);
+  }
+  static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
+    for (int i = 0; i < 8; ++i) out[i] = {_mm512_i32gather_pd(idx, p + i, 8)};
   }
 };
 
@@ -163,5 +174,8 @@ inline void widen_add(VecD& acc_lo, VecD& acc_hi, VecF v) {
                              _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v.raw), 1))));
 }
 inline void widen_add(VecD& acc, VecD v) { acc.raw = _mm512_add_pd(acc.raw, v.raw); }
+
+inline VecF pow2_low_bits(VecF y) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(y.raw), 23))}; }
+inline VecD pow2_low_bits(VecD y) { return {_mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(y.raw), 52))}; }
 
 }  // namespace fastloss::FASTLOSS_ISA

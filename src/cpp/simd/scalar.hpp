@@ -18,6 +18,13 @@
 //   reduce_add(v) (fixed lane order), reduce_max(v)
 //   widen_add(acc_lo, acc_hi, v): adds the float lanes of v into two Vec<double>
 //     accumulators (lanes 0..k/2-1 into acc_lo); for Vec<double> see widen_add(acc, v)
+//   pow2_low_bits(y): the value whose bits are bits(y) << 23 (float) / << 52 (double). For
+//     y = 1.5*2^23 + j (float) / 1.5*2^52 + j (double) with integral j in [0, 254] / [0, 2046]
+//     that is 2^(j - 127) / 2^(j - 1023), and +0 for j = 0: the exponent scaling of an exp whose
+//     n was rounded by the "magic add", in one shift (kernels/softmax.hpp folds its shift in j).
+//   Vec<T>::load_transposed(p, stride, out): a kLanes x kLanes transpose on load: out[i] lane j
+//     = p[j*stride + i] for i, j < kLanes (reads kLanes elements at each of the kLanes row
+//     starts); kLanes*stride must fit in int32.
 #pragma once
 
 namespace fastloss::FASTLOSS_ISA {
@@ -32,6 +39,7 @@ struct Vec {
   static Vec set1(T x) { return {x}; }
   static Vec load(const T* p) { return {*p}; }
   static Vec load_n(const T* p, std::int64_t n, T fill) { return {n > 0 ? *p : fill}; }
+  static void load_transposed(const T* p, std::int64_t /*stride*/, Vec* out) { out[0] = {*p}; }
   void store(T* p) const { *p = raw; }
   void store_n(T* p, std::int64_t n) const {
     if (n > 0) *p = raw;
@@ -83,5 +91,22 @@ inline void widen_add(Vec<double>& acc_lo, Vec<double>& /*acc_hi*/, Vec<float> v
   acc_lo.raw += static_cast<double>(v.raw);
 }
 inline void widen_add(Vec<double>& acc, Vec<double> v) { acc.raw += v.raw; }
+
+inline Vec<float> pow2_low_bits(Vec<float> y) {
+  std::uint32_t b;
+  std::memcpy(&b, &y.raw, sizeof b);
+  b <<= 23;
+  float r;
+  std::memcpy(&r, &b, sizeof r);
+  return {r};
+}
+inline Vec<double> pow2_low_bits(Vec<double> y) {
+  std::uint64_t b;
+  std::memcpy(&b, &y.raw, sizeof b);
+  b <<= 52;
+  double r;
+  std::memcpy(&r, &b, sizeof r);
+  return {r};
+}
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -1,0 +1,202 @@
+"""Seeded benchmark inputs, cached on disk so every worker process reads the same bytes.
+
+Logits are spread like real model outputs: normal with std 2.5, plus 1% confident rows
+whose target logit sits 20 to 40 above the rest (SPEC §4's hard case). Targets are int64,
+the dtype torch requires, which fastloss reads in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from workloads import Workload
+
+VERSION = 1  # bump when a generator changes, so stale cache files are not reused
+IGNORE_FRACTION = 0.05  # padding positions in the "ignore" variants
+CONFIDENT_FRACTION = 0.01
+LOGIT_STD = 2.5
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fastloss-bench"
+
+
+class Cache:
+    """Arrays stored as .npy under a key; ``root=None`` disables the disk (memory only)."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self._memo: dict[str, np.ndarray] = {}
+
+    def get(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        if key in self._memo:
+            return self._memo[key]
+        arr = self._load(key)
+        if arr is None:
+            arr = np.asarray(make())
+            if not arr.flags.c_contiguous:
+                arr = arr.copy(order="C")  # (ascontiguousarray would turn a 0-d result 1-d)
+            self._store(key, arr)
+        self._memo[key] = arr
+        return arr
+
+    def forget(self) -> None:
+        """Drop the in-process copies (workloads sharing inputs run next to each other)."""
+        self._memo.clear()
+
+    def _path(self, key: str) -> Path | None:
+        if self.root is None:
+            return None
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        return self.root / f"{digest}.npy"
+
+    def _load(self, key: str) -> np.ndarray | None:
+        path = self._path(key)
+        if path is None or not path.exists():
+            return None
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            return None
+
+    def _store(self, key: str, arr: np.ndarray) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, arr)
+            os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
+        except OSError:
+            self.root = None  # read-only location: keep going without the disk cache
+
+
+def make_inputs(w: Workload, cache: Cache) -> dict[str, np.ndarray]:
+    """The named input arrays of workload ``w``, C-contiguous, touched (so warm)."""
+    dtype = np.dtype(w.dtype)
+    shape = w.shape
+    axis = w.axis % len(shape) if len(shape) > 1 else 0
+    base = f"v{VERSION}-{'x'.join(map(str, shape))}-axis{axis}"
+
+    def key(what: str, dt: np.dtype | str = dtype) -> str:
+        return f"{base}-{what}-{np.dtype(dt).name}"
+
+    def target() -> np.ndarray:
+        return cache.get(key("target", np.int64), lambda: _targets(shape, axis, _rng(base)))
+
+    def logits() -> np.ndarray:
+        return cache.get(key("logits"), lambda: _logits(shape, axis, dtype, target(), _rng(base)))
+
+    kind = w.inputs
+    if kind == "class":
+        return {"logits": logits(), "target": target()}
+    if kind == "class_ignore":
+        ignored = cache.get(
+            key("target-ignore", np.int64), lambda: _ignore(target(), _rng(base + "ignore"))
+        )
+        return {"logits": logits(), "target": ignored}
+    if kind == "logprobs":
+        lp = cache.get(key("logprobs"), lambda: _log_softmax(logits(), axis).astype(dtype))
+        return {"log_probs": lp, "target": target()}
+    if kind == "logits":
+        return {"x": logits()}
+    if kind == "kl":
+        other = f"{base}-kl"
+        inp = cache.get(key("kl-input"), lambda: _log_softmax(logits(), axis).astype(dtype))
+
+        def kl_target() -> np.ndarray:
+            lp = _log_softmax(_logits(shape, axis, dtype, None, _rng(other)), axis)
+            return np.exp(lp).astype(dtype)
+
+        tgt = cache.get(key("kl-target"), kl_target)
+        return {"input": inp, "target": tgt}
+    if kind == "probs_binary":
+        return _binary(shape, dtype, cache, key, base, probs=True)
+    if kind == "logits_binary":
+        return _binary(shape, dtype, cache, key, base, probs=False)
+    if kind == "regression":
+        x = cache.get(key("reg-x"), lambda: _rng(base + "x").standard_normal(shape, dtype=dtype))
+        y = cache.get(
+            key("reg-y"),
+            lambda: x + 1.5 * _rng(base + "y").standard_normal(shape, dtype=dtype),
+        )
+        return {"input": x, "target": y}
+    raise ValueError(f"unknown input kind {kind!r} in workload {w.name!r}")
+
+
+def _rng(key: str) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(key.encode()))
+
+
+def _targets(shape: tuple[int, ...], axis: int, rng: np.random.Generator) -> np.ndarray:
+    n_classes = shape[axis]
+    rest = shape[:axis] + shape[axis + 1 :]
+    return rng.integers(0, n_classes, size=rest, dtype=np.int64)
+
+
+def _logits(
+    shape: tuple[int, ...],
+    axis: int,
+    dtype: np.dtype,
+    target: np.ndarray | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    x = rng.standard_normal(shape, dtype=dtype)
+    x *= LOGIT_STD
+    if len(shape) == 1:
+        return x
+    # A few confident rows: the target (or a random class) 20-40 above the rest.
+    view = np.moveaxis(x, axis, -1)  # a view: writes land in x
+    rows = np.nonzero(rng.random(view.shape[:-1]) < CONFIDENT_FRACTION)
+    cls = target[rows] if target is not None else rng.integers(0, view.shape[-1], len(rows[0]))
+    view[rows + (cls,)] += rng.uniform(20.0, 40.0, len(rows[0])).astype(dtype)
+    return x
+
+
+def _ignore(target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    t = target.copy()
+    t[rng.random(t.shape) < IGNORE_FRACTION] = -100
+    return t
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    z = x.astype(np.float64)
+    z -= z.max(axis=axis, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return z
+
+
+def _binary(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    cache: Cache,
+    key: Callable[..., str],
+    base: str,
+    *,
+    probs: bool,
+) -> dict[str, np.ndarray]:
+    def z() -> np.ndarray:
+        return _rng(base + "binary-z").standard_normal(shape) * 2.0
+
+    def p() -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-z()))
+
+    # Labels drawn from the predicted probability: a calibrated model, both classes present.
+    y = cache.get(
+        key("binary-y"), lambda: (_rng(base + "binary-y").random(shape) < p()).astype(dtype)
+    )
+    if probs:
+        # Away from 0 and 1, where torch's clamp at log = -100 would set the value.
+        x = cache.get(key("binary-p"), lambda: np.clip(p(), 1e-4, 1 - 1e-4).astype(dtype))
+    else:
+        x = cache.get(key("binary-logits"), lambda: (1.5 * z()).astype(dtype))
+    return {"x": x, "target": y}

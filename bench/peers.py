@@ -1,0 +1,270 @@
+"""fastloss and its peers behind one interface: prepare a zero-argument call per workload.
+
+Conversion of the inputs (torch.from_numpy, jax.device_put) and JAX's compilation happen
+in ``prepare`` and the first call, outside the timed rounds. A peer that is not installed,
+or has no equivalent of a workload, gives None: the table shows "-".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import ops_numpy
+from workloads import Workload
+
+Call = Callable[[], Any]
+
+
+class Peer:
+    name = ""
+    numpy_only = False  # allocates only through NumPy (tracemalloc sees it)
+    warm_calls = 0  # calls before the first measured one (JAX compiles in its first call)
+
+    def load(self) -> bool:
+        """Import the library; False when it is not installed."""
+        return True
+
+    def version(self) -> str | None:
+        return None
+
+    def set_threads(self, n: int) -> None:
+        pass
+
+    def context(self) -> contextlib.AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        raise NotImplementedError
+
+    def to_numpy(self, result: Any) -> np.ndarray:
+        return np.asarray(result)
+
+    def new_bytes(self, result: Any, out: np.ndarray | None) -> int:
+        """Bytes of a freshly allocated result (0 when it was written into ``out``)."""
+        arr = self.to_numpy(result)
+        if out is not None and np.may_share_memory(arr, out):
+            return 0
+        return int(arr.nbytes) if arr.ndim else 0
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class Fastloss(Peer):
+    name = "fastloss"
+    numpy_only = False  # kernels may allocate O(threads) partials in C++
+
+    def __init__(self, module: Any) -> None:
+        self.fl = module
+
+    def version(self) -> str | None:
+        return getattr(self.fl, "__version__", None) or _dist_version("fastloss")
+
+    def set_threads(self, n: int) -> None:
+        setter = getattr(self.fl, "set_num_threads", None)
+        if setter is not None:
+            setter(n)  # else OMP_NUM_THREADS, set by run.py, applies
+
+    def missing(self, w: Workload) -> str | None:
+        return None if callable(getattr(self.fl, w.op, None)) else f"fastloss.{w.op} missing"
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        fn = getattr(self.fl, w.op, None)
+        if fn is None:
+            return None
+        kw = dict(w.kwargs)
+        if w.writes and out is not None:
+            kw["out"] = out
+        return functools.partial(fn, *(arrays[a] for a in w.args), **kw)
+
+    def reference(self, w: Workload, arrays: dict[str, np.ndarray]) -> Call | None:
+        try:
+            module = importlib.import_module(self.fl.__name__ + ".reference")
+        except ImportError:
+            return None
+        ref = getattr(module, w.op, None)
+        if ref is None:
+            return None
+        return functools.partial(ref, *(arrays[a] for a in w.args), **w.kwargs)
+
+
+class NumPy(Peer):
+    name = "numpy"
+    numpy_only = True
+
+    def version(self) -> str | None:
+        return np.__version__
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        fn = getattr(ops_numpy, w.op, None)
+        if fn is None:
+            return None
+        kw = dict(w.kwargs)
+        if w.writes and out is not None:
+            kw["out"] = out  # a careful NumPy user can write into a buffer too
+        return functools.partial(fn, *(arrays[a] for a in w.args), **kw)
+
+
+class Torch(Peer):
+    """torch.nn.functional on zero-copy tensors, under inference_mode."""
+
+    name = "torch"
+
+    def load(self) -> bool:
+        try:
+            self.torch = importlib.import_module("torch")
+            self.F = importlib.import_module("torch.nn.functional")
+        except ImportError:
+            return False
+        return True
+
+    def version(self) -> str | None:
+        return str(self.torch.__version__)
+
+    def set_threads(self, n: int) -> None:
+        self.torch.set_num_threads(n)
+
+    def context(self) -> contextlib.AbstractContextManager[object]:
+        # Entered once for the whole run, so a tiny call does not pay for it each time.
+        return self.torch.inference_mode()
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        t = [self.torch.from_numpy(arrays[a]) for a in w.args]
+        kw = dict(w.kwargs)
+        axis = int(kw.pop("axis", -1))
+        F = self.F
+        op = w.op
+        if op in ("cross_entropy", "nll_loss"):
+            # torch's class axis is 1 (and -1 is 1 for 2-D input).
+            if axis % t[0].dim() != 1:
+                return None
+            fn = F.cross_entropy if op == "cross_entropy" else F.nll_loss
+            return functools.partial(fn, *t, **kw)
+        if op in ("softmax", "log_softmax"):
+            tfn = getattr(self.torch, op)
+            if out is not None:
+                return functools.partial(tfn, t[0], axis, out=self.torch.from_numpy(out))
+            return functools.partial(tfn, t[0], axis)
+        if op == "logsumexp":
+            return functools.partial(self.torch.logsumexp, t[0], axis)
+        simple = {
+            "binary_cross_entropy": F.binary_cross_entropy,
+            "binary_cross_entropy_with_logits": F.binary_cross_entropy_with_logits,
+            "mse_loss": F.mse_loss,
+            "l1_loss": F.l1_loss,
+            "huber_loss": F.huber_loss,
+            "smooth_l1_loss": F.smooth_l1_loss,
+            "kl_div": F.kl_div,
+        }
+        fn = simple.get(op)
+        return None if fn is None else functools.partial(fn, *t, **kw)
+
+    def to_numpy(self, result: Any) -> np.ndarray:
+        return result.numpy()
+
+
+class Jax(Peer):
+    """jax.jit of the jax.nn formulation; the first call (compilation) is not timed."""
+
+    name = "jax"
+    warm_calls = 1
+
+    def load(self) -> bool:
+        try:
+            self.jax = importlib.import_module("jax")
+            # float64 inputs stay float64 (float32 ones stay float32).
+            self.jax.config.update("jax_enable_x64", True)
+            self.ops = importlib.import_module("ops_jax")
+        except ImportError:
+            return False
+        return True
+
+    def version(self) -> str | None:
+        return str(self.jax.__version__)
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        fn = getattr(self.ops, w.op, None)
+        if fn is None:
+            return None
+        jitted = self.jax.jit(functools.partial(fn, **w.kwargs))
+        args = [self.jax.device_put(arrays[a]) for a in w.args]
+
+        def call() -> Any:
+            return jitted(*args).block_until_ready()
+
+        return call
+
+    def new_bytes(self, result: Any, out: np.ndarray | None) -> int:
+        return int(result.nbytes) if result.ndim else 0  # JAX never writes into a buffer
+
+
+class SciPy(Peer):
+    """scipy.special where it computes the same quantity."""
+
+    name = "scipy"
+    numpy_only = True
+
+    def load(self) -> bool:
+        try:
+            self.sp = importlib.import_module("scipy.special")
+            self.version_ = importlib.import_module("scipy").__version__
+        except ImportError:
+            return False
+        return True
+
+    def version(self) -> str | None:
+        return str(self.version_)
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        sp = self.sp
+        a = [arrays[n] for n in w.args]
+        kw = w.kwargs
+        op = w.op
+        if op in ("logsumexp", "softmax", "log_softmax"):
+            return functools.partial(getattr(sp, op), a[0], axis=kw.get("axis", -1))
+        if op == "kl_div" and kw.get("reduction") == "batchmean" and not kw.get("log_target"):
+            x, y = a
+            return lambda: (sp.xlogy(y, y) - y * x).sum() / x.shape[0]
+        if kw.get("reduction") != "mean":
+            return None
+        if op == "binary_cross_entropy":
+            p, y = a
+            return lambda: -(sp.xlogy(y, p) + sp.xlog1py(1 - y, -p)).mean()
+        if op == "binary_cross_entropy_with_logits":
+            x, y = a
+            return lambda: -(y * sp.log_expit(x) + (1 - y) * sp.log_expit(-x)).mean()
+        if op == "huber_loss":
+            x, y = a
+            return lambda: sp.huber(kw["delta"], x - y).mean()
+        if op == "smooth_l1_loss":
+            x, y = a
+            beta = float(kw["beta"])  # type: ignore[arg-type]
+            return lambda: (sp.huber(beta, x - y) / beta).mean()
+        return None
+
+
+def all_peers() -> list[Peer]:
+    return [NumPy(), Torch(), Jax(), SciPy()]

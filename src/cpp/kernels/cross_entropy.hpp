@@ -1,0 +1,306 @@
+// Fused cross-entropy and nll_loss (SPEC §3), with lp = log_softmax(x), w the class weights
+// (ones without weight), ε = label_smoothing, W = Σ_c w_c:
+//   class indices:  l_i = (1-ε) w_t (lse_i - x_it) + (ε/C) (W lse_i - Σ_c w_c x_ic),
+//                   rows with t == ignore_index give 0 and count for nothing; "mean" divides by
+//                   Σ w_t over the counted rows (the kernel returns both sums);
+//   probabilities:  l_i = Σ_c w_c y'_ic (lse_i - x_ic) = lse_i Σ w y' - Σ w y' x,
+//                   y' = (1-ε) y + ε/C, computed per element (so that y = 0 on a masked class
+//                   gives NaN when ε = 0 and +inf when ε > 0, as torch);
+//   nll_loss:       l_i = -w_t lp_it.
+// One pass over the logits (softmax.hpp's engines): lse, the target logit (loaded directly
+// after the index check), Σ w (x - off) for label smoothing and the probability sums all come
+// out of the same read; the linear sums are taken relative to an origin `off` near the row
+// max (the fold's shift, or the max), so that W lse - Σ w x does not cancel on rows offset by
+// ±50. Per-row losses are float64, summed in row order within chunks fixed by the shape, the
+// chunk sums added in order: bitwise the same for every thread count.
+// A row whose lse is not finite (all -inf, any +inf or NaN) gives NaN, as torch. A target
+// outside [0, C) that is not ignore_index is reported as the smallest such flat row index
+// (first_bad), never read; the binding raises IndexError.
+#pragma once
+
+#include <type_traits>
+
+namespace fastloss::FASTLOSS_ISA {
+
+struct CeTotals {
+  double loss = 0.0, weight = 0.0;
+  std::int64_t bad = -1;
+  void merge(const CeTotals& o) {
+    loss += o.loss;
+    weight += o.weight;
+    if (o.bad >= 0 && (bad < 0 || o.bad < bad)) bad = o.bad;
+  }
+};
+
+// chunk(begin, end) -> CeTotals over [0, n), chunks fixed by n and min_chunk, merged in order.
+template <class Chunk>
+CeTotals parallel_totals(std::int64_t n, std::int64_t min_chunk, int n_threads, Chunk&& chunk) {
+  constexpr std::int64_t kMaxParts = 1024;
+  const std::int64_t len = std::max(min_chunk, (n + kMaxParts - 1) / kMaxParts);
+  const std::int64_t n_parts = (n + len - 1) / len;
+  CeTotals parts[kMaxParts];
+  // One item per chunk: parallel_chunks(n_parts, 1, ...) hands out single indices.
+  parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) parts[k] = chunk(k * len, std::min(n, (k + 1) * len));
+  });
+  CeTotals total;
+  for (std::int64_t k = 0; k < n_parts; ++k) total.merge(parts[k]);
+  return total;
+}
+
+template <class T>
+struct CeSetup {
+  const T* x;
+  const void* target;
+  const T* w;
+  T* out;
+  std::int64_t C, S, ignore;
+  double eps, eps_over_c, w_total;  // W = Σ w_c (C without weights)
+};
+
+template <class T>
+CeSetup<T> ce_setup(const CrossEntropyArgs& a) {
+  CeSetup<T> s{static_cast<const T*>(a.logits), a.target, static_cast<const T*>(a.weight), static_cast<T*>(a.out),
+               a.n_classes, a.n_inner, a.ignore_index, a.label_smoothing, 0.0, 0.0};
+  s.eps_over_c = a.n_classes > 0 ? a.label_smoothing / double(a.n_classes) : 0.0;
+  if (s.w) {
+    for (std::int64_t c = 0; c < a.n_classes; ++c) s.w_total += s.w[c];
+  } else {
+    s.w_total = double(a.n_classes);
+  }
+  return s;
+}
+
+// Index targets, rows engine (n_inner == 1, many classes).
+template <class T, class Idx, bool kW, bool kS>
+CeTotals ce_index_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
+  const Idx* t = static_cast<const Idx*>(s.target);
+  const std::int64_t C = s.C;
+  RowOpts<T> o;
+  o.w = s.w;
+  return parallel_totals(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
+    CeTotals tot;
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t tr = t[r];
+      double loss = 0.0;
+      if (tr == s.ignore) {
+      } else if (tr < 0 || tr >= C) {
+        if (tot.bad < 0) tot.bad = r;
+      } else {
+        const T* xr = s.x + r * C;
+        const double xt = xr[tr], wt = kW ? double(s.w[tr]) : 1.0;
+        const RowLse res = row_lse<RowFlags<false, kS, false, kW && kS>>(xr, C, xt, o);
+        if (res.finite) {
+          loss = wt * ((res.base - xt) + res.rel);
+          if constexpr (kS)
+            loss = (1.0 - s.eps) * loss + s.eps_over_c * (s.w_total * ((res.base - res.off) + res.rel) - res.sums.wx);
+        } else {
+          loss = std::numeric_limits<double>::quiet_NaN();
+        }
+        tot.loss += loss;
+        tot.weight += wt;
+      }
+      if (s.out) s.out[r] = static_cast<T>(loss);
+    }
+    return tot;
+  });
+}
+
+// Probability targets, rows engine.
+template <class T, bool kW>
+CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
+  const T* y = static_cast<const T*>(s.target);
+  const std::int64_t C = s.C;
+  return parallel_totals(n_rows, min_chunk_items(2 * C), n_threads, [&](std::int64_t begin, std::int64_t end) {
+    CeTotals tot;
+    RowOpts<T> o;
+    o.w = s.w;
+    o.one_minus_eps = static_cast<T>(1.0 - s.eps);
+    o.eps_over_c = static_cast<T>(s.eps_over_c);
+    for (std::int64_t r = begin; r < end; ++r) {
+      o.y = y + r * C;
+      const RowLse res = row_lse<RowFlags<false, false, true, kW>>(s.x + r * C, C, std::numeric_limits<double>::quiet_NaN(), o);
+      const double loss = res.finite ? ((res.base - res.off) + res.rel) * res.sums.wy - res.sums.wyx
+                                     : std::numeric_limits<double>::quiet_NaN();
+      if (s.out) s.out[r] = static_cast<T>(loss);
+      tot.loss += loss;
+    }
+    return tot;
+  });
+}
+
+// Both target kinds on the lanes engine (n_inner > 1, or few classes). Idx = void: probabilities.
+template <class T, class Idx, bool kW, bool kS>
+CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes;
+  constexpr std::int64_t G = kLaneBlocks * L;
+  constexpr bool kProb = std::is_void_v<Idx>;
+  using F = RowFlags<false, kS && !kProb, kProb, kW && (kS || kProb)>;
+  const std::int64_t C = s.C, S = s.S;
+  const T ome = static_cast<T>(1.0 - s.eps), eoc = static_cast<T>(s.eps_over_c);
+  // Lane groups (as for_lane_groups cuts them) in chunks fixed by the shape; totals per chunk.
+  const std::int64_t n_items = lane_items(n_outer, S, G);
+  const std::int64_t item_chunk = std::max(min_chunk_items(G * C), (n_items + 1023) / 1024);
+  const std::int64_t n_parts = (n_items + item_chunk - 1) / item_chunk;
+  CeTotals parts[1024];
+  const T* y = kProb ? static_cast<const T*>(s.target) : nullptr;
+  auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src,
+                   const ContiguousLanes<T>& src_y, CeTotals& tot, SumAcc<T>& acc, SumAcc<T>& acc_w) {
+    // Per lane: the target logit, its weight (0 for ignored rows and padding lanes) and, with
+    // weights, whether the row counts (a counted row of weight 0 still gives 0·NaN = NaN).
+    T xt[G], wt[G], valid[G];
+#ifdef ABL_NOPRO
+    if constexpr (false) {
+#else
+    if constexpr (!kProb) {
+#endif
+      const Idx* t = static_cast<const Idx*>(s.target);
+      const std::int64_t outer0 = row0 / S, s0 = row0 % S;
+      FASTLOSS_PREFETCH(t + row0 + kLaneAhead * G);
+      for (std::int64_t j = 0; j < G; ++j) {
+        const std::int64_t tr = j < lanes ? std::int64_t(t[row0 + j]) : s.ignore;
+        if (static_cast<std::uint64_t>(tr) < static_cast<std::uint64_t>(C) && tr != s.ignore) {
+          // Not from the scratch: a scalar load right after its vector stores stalls on forwarding.
+          xt[j] = S == 1 ? s.x[(row0 + j) * C + tr] : s.x[(outer0 * C + tr) * S + s0 + j];
+          wt[j] = kW ? s.w[tr] : T(1);
+          valid[j] = 1;
+        } else {
+          if (tr != s.ignore && tot.bad < 0) tot.bad = row0 + j;
+          xt[j] = wt[j] = valid[j] = 0;
+        }
+      }
+      for (int u = 0; u < kLaneBlocks; ++u) acc_w.add(V::load(wt + u * L));
+    } else {
+      for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
+    }
+    LaneStats<T, kLaneBlocks> st;
+#ifdef ABL_NOSTATS
+    for (int u = 0; u < kLaneBlocks; ++u) st.sum[u] = st.m[u] = src.load(0, u);
+#else
+    lane_stats<F, T, kLaneBlocks>(src, src_y, C, s.w, ome, eoc, [](std::int64_t, int, V) {}, st);
+#endif
+    const V zero = V::set1(T(0));
+    for (int u = 0; u < kLaneBlocks; ++u) {
+#ifdef ABL_NOLOG
+      const V lg = st.sum[u];
+#else
+      const V lg = log(st.sum[u]);
+#endif
+      V loss;
+      if constexpr (kProb) {
+        loss = lg * st.wy[u] - st.wyx[u];
+      } else {
+        loss = V::load(wt + u * L) * ((st.m[u] - V::load(xt + u * L)) + lg);
+        if constexpr (kS) loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(static_cast<T>(s.w_total)) * lg - st.wx[u]));
+      }
+      // select, not a product: an ignored row of NaN logits still gives exactly 0.
+      loss = select(eq(V::load(valid + u * L), zero), zero, loss);
+      const std::int64_t left = lanes - u * L;
+      if (s.out && left > 0) {
+        if (left >= L) loss.store(s.out + row0 + u * L); else loss.store_n(s.out + row0 + u * L, left);
+      }
+      acc.add(loss);
+    }
+  };
+  parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t pb, std::int64_t pe) {
+    T sx[kScratch<T>], sy[kScratch<T>];
+    for (std::int64_t p = pb; p < pe; ++p) {
+      CeTotals tot;
+      SumAcc<T> acc, acc_w;
+      const std::int64_t ib = p * item_chunk, ie = std::min(n_items, (p + 1) * item_chunk);
+      for (std::int64_t q = ib; q < ie; ++q)
+        with_lane_group(s.x, y, n_outer, C, S, q, sx, sy,
+                        [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src,
+                            const ContiguousLanes<T>& src_y) { group(row0, lanes, src, src_y, tot, acc, acc_w); });
+      tot.loss = acc.total();
+      tot.weight = acc_w.total();
+      parts[p] = tot;
+    }
+  });
+  CeTotals total;
+  for (std::int64_t p = 0; p < n_parts; ++p) total.merge(parts[p]);
+  return total;
+}
+
+template <class T, class Idx, bool kW, bool kS>
+CeTotals ce_dispatch_engine(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
+  const bool rows = s.S == 1 && s.C > kMaxLaneClasses;
+  if constexpr (std::is_void_v<Idx>) {
+    return rows ? ce_prob_rows<T, kW>(s, n_outer, n_threads) : ce_lanes<T, void, kW, false>(s, n_outer, n_threads);
+  } else {
+    return rows ? ce_index_rows<T, Idx, kW, kS>(s, n_outer, n_threads) : ce_lanes<T, Idx, kW, kS>(s, n_outer, n_threads);
+  }
+}
+
+template <class T, class Idx>
+CeTotals ce_dispatch_flags(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
+  const bool w = s.w != nullptr, sm = s.eps > 0.0;
+  if (w) return sm ? ce_dispatch_engine<T, Idx, true, true>(s, n_outer, n_threads) : ce_dispatch_engine<T, Idx, true, false>(s, n_outer, n_threads);
+  return sm ? ce_dispatch_engine<T, Idx, false, true>(s, n_outer, n_threads) : ce_dispatch_engine<T, Idx, false, false>(s, n_outer, n_threads);
+}
+
+template <class T>
+CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
+  const CeSetup<T> s = ce_setup<T>(a);
+  CeTotals tot;
+  if (a.n_outer > 0 && a.n_inner > 0) {
+    switch (a.target_kind) {
+      case TargetKind::kInt32: tot = ce_dispatch_flags<T, std::int32_t>(s, a.n_outer, a.n_threads); break;
+      case TargetKind::kInt64: tot = ce_dispatch_flags<T, std::int64_t>(s, a.n_outer, a.n_threads); break;
+      case TargetKind::kProb: tot = ce_dispatch_flags<T, void>(s, a.n_outer, a.n_threads); break;
+    }
+  }
+  return {tot.loss, tot.weight, tot.bad};
+}
+
+// nll_loss: one load per row, -w_t lp[t].
+template <class T, class Idx, bool kW>
+CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
+  const Idx* t = static_cast<const Idx*>(s.target);
+  const std::int64_t C = s.C, S = s.S;
+  return parallel_totals(n_outer * S, 1 << 14, n_threads, [&](std::int64_t begin, std::int64_t end) {
+    CeTotals tot;
+    std::int64_t outer = begin / S, inner = begin % S;
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t tr = t[r];
+      double loss = 0.0;
+      if (tr == s.ignore) {
+      } else if (tr < 0 || tr >= C) {
+        if (tot.bad < 0) tot.bad = r;
+      } else {
+        const double wt = kW ? double(s.w[tr]) : 1.0;
+        loss = -(wt * double(s.x[(outer * C + tr) * S + inner]));
+        tot.loss += loss;
+        tot.weight += wt;
+      }
+      if (s.out) s.out[r] = static_cast<T>(loss);
+      if (++inner == S) {
+        inner = 0;
+        ++outer;
+      }
+    }
+    return tot;
+  });
+}
+
+template <class T>
+CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
+  const CeSetup<T> s = ce_setup<T>(a);
+  CeTotals tot;
+  if (a.n_outer > 0 && a.n_inner > 0) {
+    const bool w = s.w != nullptr;
+    if (a.target_kind == TargetKind::kInt32)
+      tot = w ? nll_rows<T, std::int32_t, true>(s, a.n_outer, a.n_threads) : nll_rows<T, std::int32_t, false>(s, a.n_outer, a.n_threads);
+    else
+      tot = w ? nll_rows<T, std::int64_t, true>(s, a.n_outer, a.n_threads) : nll_rows<T, std::int64_t, false>(s, a.n_outer, a.n_threads);
+  }
+  return {tot.loss, tot.weight, tot.bad};
+}
+
+inline CrossEntropyResult cross_entropy_f32(const CrossEntropyArgs& a) { return cross_entropy<float>(a); }
+inline CrossEntropyResult cross_entropy_f64(const CrossEntropyArgs& a) { return cross_entropy<double>(a); }
+inline CrossEntropyResult nll_loss_f32(const CrossEntropyArgs& a) { return nll_loss<float>(a); }
+inline CrossEntropyResult nll_loss_f64(const CrossEntropyArgs& a) { return nll_loss<double>(a); }
+
+}  // namespace fastloss::FASTLOSS_ISA

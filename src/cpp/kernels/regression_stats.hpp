@@ -1,0 +1,95 @@
+// Streaming regression metrics (RegressionEvaluator): one pass over (input, target[, weight])
+// gives Σw, Σw·d², Σw·|d|, Σw·huber_δ(d), max |d| over weighted rows, and the weighted mean and
+// M2 = Σw·(y - ȳ)² of the target for R². d = input - target.
+//
+// M2 is never Σw·y² - (Σw·y)²/Σw, which cancels catastrophically: each chunk (sized to stay in
+// L2) computes its own mean, then re-reads its target from cache for Σw·(y - ȳ)²; chunks are
+// merged in order with Chan et al.'s update (stats.cpp), so the result is the same for every
+// thread count.
+#pragma once
+
+namespace fastloss::FASTLOSS_ISA {
+
+template <class T>
+RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::int64_t n, T delta_t) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes;
+  const V delta = V::set1(delta_t), half = V::set1(T(0.5)), half_delta = V::set1(T(0.5) * delta_t);
+  const V zero = V::set1(T(0)), one = V::set1(T(1));
+  SumAcc<T> w_acc, sq_acc, abs_acc, huber_acc, wy_acc;
+  V max_v = zero;
+  auto step = [&](V xv, V yv, V wv) {
+    const V d = xv - yv, ad = abs(d);
+    const V huber = select(lt(ad, delta), half * d * d, delta * (ad - half_delta));
+    w_acc.add(wv);
+    sq_acc.add(wv * d * d);
+    abs_acc.add(wv * ad);
+    huber_acc.add(wv * huber);
+    wy_acc.add(wv * yv);
+    // Rows of weight 0 do not count for the max; NaN wins (max returns its second operand
+    // when either is NaN, so max_v stays NaN once it is).
+    const V counted = select(gt(wv, zero), ad, zero);
+    max_v = select(is_nan(counted), counted, max(counted, max_v));
+  };
+  std::int64_t i = 0;
+  for (; i + L <= n; i += L) step(V::load(x + i), V::load(y + i), w ? V::load(w + i) : one);
+  const std::int64_t rest = n - i;
+  if (rest > 0) step(V::load_n(x + i, rest, 0), V::load_n(y + i, rest, 0), w ? V::load_n(w + i, rest, 0) : keep_first(one, rest));
+
+  RegressionStats s;
+  s.count = n;
+  s.weight_sum = w_acc.total();
+  s.sq_sum = sq_acc.total();
+  s.abs_sum = abs_acc.total();
+  s.huber_sum = huber_acc.total();
+  T lanes[L];
+  max_v.store(lanes);
+  s.max_abs = 0.0;
+  for (std::int64_t k = 0; k < L; ++k) s.max_abs = nan_max(s.max_abs, lanes[k]);
+  s.y_mean = s.weight_sum > 0.0 ? wy_acc.total() / s.weight_sum : 0.0;
+  // Second pass over this chunk, from cache: Σ w·(y - ȳ)².
+  const V mean_v = V::set1(static_cast<T>(s.y_mean));
+  SumAcc<T> m2_acc;
+  for (i = 0; i + L <= n; i += L) {
+    const V c = V::load(y + i) - mean_v;
+    m2_acc.add((w ? V::load(w + i) : one) * c * c);
+  }
+  if (rest > 0) {
+    const V c = V::load_n(y + i, rest, 0) - mean_v;
+    m2_acc.add(keep_first((w ? V::load_n(w + i, rest, 0) : one) * c * c, rest));
+  }
+  s.y_m2 = m2_acc.total();
+  return s;
+}
+
+template <class T>
+RegressionStats regression_stats(const RegressionStatsArgs& a) {
+  const T* x = static_cast<const T*>(a.input);
+  const T* y = static_cast<const T*>(a.target);
+  const T* w = static_cast<const T*>(a.weight);
+  // A chunk of input, target and weight stays in L2 for the second pass.
+  constexpr std::int64_t kChunk = 1 << 13;
+  const std::int64_t n_chunks = (a.n + kChunk - 1) / kChunk;
+  RegressionStats total{};
+  // Chunk results are merged in chunk order: blocks of chunks run in parallel, each block's
+  // results are stored, then merged serially.
+  constexpr std::int64_t kBlock = 256;
+  RegressionStats parts[kBlock];
+  for (std::int64_t first = 0; first < n_chunks; first += kBlock) {
+    const std::int64_t count = std::min(kBlock, n_chunks - first);
+    parallel_chunks(count, 1, count >= 8 ? a.n_threads : 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t k = begin; k < end; ++k) {
+        const std::int64_t start = (first + k) * kChunk, len = std::min(kChunk, a.n - start);
+        parts[k] = regression_stats_chunk<T>(x + start, y + start, w ? w + start : nullptr, len,
+                                             static_cast<T>(a.delta));
+      }
+    });
+    for (std::int64_t k = 0; k < count; ++k) total = merge(total, parts[k]);
+  }
+  return total;
+}
+
+inline RegressionStats regression_stats_f32(const RegressionStatsArgs& a) { return regression_stats<float>(a); }
+inline RegressionStats regression_stats_f64(const RegressionStatsArgs& a) { return regression_stats<double>(a); }
+
+}  // namespace fastloss::FASTLOSS_ISA

@@ -1,0 +1,434 @@
+"""binary_cross_entropy and binary_cross_entropy_with_logits against fastloss.reference
+(and torch.nn.functional where installed): sizes around the SIMD widths, both dtypes, every
+option, broadcast weights, extremes, the in-kernel range check, threads and determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fastloss
+from conftest import assert_matches
+from fastloss import reference
+
+BCE = "binary_cross_entropy"
+LOGITS = "binary_cross_entropy_with_logits"
+SIZES = [0, 1, 7, 15, 16, 17, 31, 33, 1000, 1_000_003]
+# Every size at 1 and 2 threads, but the largest at 2 only (its one-thread run would add
+# seconds and no path: the determinism test covers thread counts at a multi-chunk size).
+SIZE_THREADS = [(n, t) for n in SIZES for t in (1, 2) if n < 10_000 or t == 2]
+SIZE_THREAD_IDS = [f"{n}-t{t}" for n, t in SIZE_THREADS]
+REDUCTIONS = ["mean", "sum", "none"]
+DTYPES = [np.float32, np.float64]
+
+_REF_CACHE: dict = {}
+
+
+def make_inputs(name, n, dtype, labels, seed=0):
+    rng = np.random.default_rng(seed + n)
+    if name == BCE:
+        x = rng.random(n)
+        x[::11] = 0.0  # the -100 clamp
+        x[5::13] = 1.0
+    else:
+        x = rng.normal(0.0, 6.0, n)
+    y = (rng.random(n) < 0.5).astype(np.float64) if labels == "hard" else rng.random(n)
+    return x.astype(dtype), y.astype(dtype)
+
+
+def cached_reference(name, key, *args, **kwargs):
+    """The reference of the large cases is computed once per session."""
+    full_key = (name, key, tuple(sorted(kwargs.items())))
+    if full_key not in _REF_CACHE:
+        _REF_CACHE[full_key] = getattr(reference, name)(*args, **kwargs)
+    return _REF_CACHE[full_key]
+
+
+def check(name, x, y, reduction, key=None, **opts):
+    got = getattr(fastloss, name)(x, y, reduction=reduction, **opts)
+    if key is None:
+        want = getattr(reference, name)(x, y, reduction=reduction, **opts)
+    else:
+        want = cached_reference(name, key, x, y, reduction=reduction)
+    dtype = np.result_type(np.asarray(x).dtype, np.asarray(y).dtype)
+    assert_matches(got, want, dtype, terms=np.size(x), reduction=reduction)
+    if reduction == "none":
+        assert got.shape == np.shape(x)
+    else:
+        assert np.ndim(got) == 0 and isinstance(got, np.generic)
+    return got
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("n", "threads"), SIZE_THREADS, ids=SIZE_THREAD_IDS)
+@pytest.mark.parametrize("labels", ["hard", "soft"])
+def test_matches_reference(name, dtype, n, labels, threads, backend):
+    x, y = make_inputs(name, n, dtype, labels)
+    with fastloss.threads(threads):
+        for reduction in REDUCTIONS:
+            key = (np.dtype(dtype).name, n, labels) if n > 10_000 else None
+            check(name, x, y, reduction, key)
+
+
+def test_mixed_hard_and_soft_vectors(backend):
+    # Vectors of hard labels take one log, soft ones two; the bits of a hard label must not
+    # depend on which branch its vector took.
+    rng = np.random.default_rng(3)
+    p = rng.random(4099).astype(np.float32)
+    y = (rng.random(4099) < 0.5).astype(np.float32)
+    y_mixed = y.copy()
+    y_mixed[::37] = 0.25
+    hard = fastloss.binary_cross_entropy(p, y, reduction="none")
+    mixed = fastloss.binary_cross_entropy(p, y_mixed, reduction="none")
+    same = y_mixed == y
+    np.testing.assert_array_equal(hard[same], mixed[same])
+    check(BCE, p, y_mixed, "none")
+
+
+# ---------------------------------------------------------------------------
+# weights
+
+WEIGHT_CASES = [
+    # (input shape, weight shape): scalar, per last axis, trailing dims, full, and the
+    # broadcasts that are materialized (a column, a middle axis)
+    ((37, 19), ()),
+    ((37, 19), (1,)),
+    ((37, 19), (19,)),
+    ((37, 19), (1, 19)),
+    ((37, 19), (37, 19)),
+    ((37, 19), (37, 1)),
+    ((5, 3), (3,)),
+    ((3, 11, 200), (11, 200)),
+    ((3, 11, 200), (1, 1, 200)),
+    ((3, 11, 200), (3, 1, 200)),
+    ((22_001, 3), (3,)),  # the second chunk starts at an offset that is not a multiple of 3
+    ((9_000, 7), (9_000, 7)),
+    ((1000,), (1000,)),
+    ((), ()),
+]
+
+
+def weight_ids(case):
+    shape, wshape = case
+    return f"{'x'.join(map(str, shape)) or 'scalar'}-w{'x'.join(map(str, wshape)) or 'scalar'}"
+
+
+@pytest.mark.parametrize("case", WEIGHT_CASES, ids=[weight_ids(c) for c in WEIGHT_CASES])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weight_broadcasts(case, dtype, backend):
+    shape, wshape = case
+    rng = np.random.default_rng(len(shape) + int(np.prod(wshape)))
+    p = rng.random(shape).astype(dtype)
+    y = (rng.random(shape) < 0.5).astype(dtype)
+    x = rng.normal(0, 4, shape).astype(dtype)
+    w = rng.uniform(0.1, 3.0, wshape).astype(dtype)
+    pw = rng.uniform(0.1, 5.0, wshape).astype(dtype)
+    with fastloss.threads(2):
+        for reduction in REDUCTIONS:
+            check(BCE, p, y, reduction, weight=w)
+            check(LOGITS, x, y, reduction, weight=w)
+            check(LOGITS, x, y, reduction, pos_weight=pw)
+            check(LOGITS, x, y, reduction, weight=w, pos_weight=pw)
+
+
+def test_weight_dtype_is_cast_to_the_inputs():
+    p = np.array([0.2, 0.7, 0.9], np.float32)
+    y = np.array([1.0, 0.0, 1.0], np.float32)
+    got = fastloss.binary_cross_entropy(p, y, weight=np.array([1.0, 2.0, 3.0]), reduction="none")
+    assert got.dtype == np.float32
+    assert_matches(
+        got,
+        reference.binary_cross_entropy(p, y, weight=[1.0, 2.0, 3.0], reduction="none"),
+        np.float32,
+    )
+    got = fastloss.binary_cross_entropy_with_logits(p, y, weight=[1, 2, 3], pos_weight=2)
+    assert got.dtype == np.float32
+
+
+def test_weight_errors():
+    p = np.full((4, 5), 0.5)
+    with pytest.raises(
+        ValueError,
+        match=r"binary_cross_entropy: weight shape \(3,\) does not broadcast to input shape "
+        r"\(4, 5\)",
+    ):
+        fastloss.binary_cross_entropy(p, p, weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"weight shape \(2, 4, 5\) does not broadcast"):
+        fastloss.binary_cross_entropy(p, p, weight=np.ones((2, 4, 5)))  # never enlarges the result
+    with pytest.raises(
+        ValueError, match=r"binary_cross_entropy_with_logits: pos_weight shape \(4,\) does not"
+    ):
+        fastloss.binary_cross_entropy_with_logits(p, p, pos_weight=np.ones(4))
+    with pytest.raises(
+        TypeError, match=r"binary_cross_entropy: complex128 weight is not supported"
+    ):
+        fastloss.binary_cross_entropy(p, p, weight=np.ones(5, complex))
+
+
+# ---------------------------------------------------------------------------
+# extremes
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_extreme_probabilities(dtype, backend):
+    tiny = np.finfo(dtype).smallest_subnormal
+    p = np.array(
+        [
+            0,
+            1,
+            0,
+            1,
+            tiny,
+            1e-30,
+            1e-7,
+            0.5,
+            1 - 1e-7,
+            np.nextafter(dtype(1), dtype(0)),
+            -0.0,
+            1e-40,
+            0.3,
+            0,
+            1,
+            0.999,
+        ]
+        * 3,
+        dtype=dtype,
+    )
+    for y in (
+        np.zeros_like(p),
+        np.ones_like(p),
+        np.full_like(p, 0.25),
+        np.tile(np.array([0, 1], dtype), 24),
+    ):
+        got = check(BCE, p, y, "none")
+        assert np.all(np.isfinite(got)) and np.all(got <= 100.0)
+        check(BCE, p, y, "sum")
+    # each log is clamped at -100, as torch
+    assert fastloss.binary_cross_entropy(np.float32([0.0]), np.float32([1.0])) == np.float32(100)
+    assert fastloss.binary_cross_entropy(np.float32([1.0]), np.float32([0.0])) == np.float32(100)
+    assert fastloss.binary_cross_entropy(np.float32([1.0, 0.0]), np.float32([1.0, 0.0])) == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logits_extremes(dtype, backend):
+    big = 1e4 if dtype == np.float32 else 1e300
+    x = np.array(
+        [big, -big, 100, -100, 88.8, -88.8, 50, -50, 20, -20, 1e-8, -1e-8, 0, 3, -3, 745, -745],
+        dtype=dtype,
+    )
+    for y in (np.zeros_like(x), np.ones_like(x), np.full_like(x, 0.3)):
+        got = check(LOGITS, x, y, "none")
+        assert np.all(np.isfinite(got)) and np.all(got >= 0)
+        check(LOGITS, x, y, "sum", pos_weight=np.full(x.shape, 3.0, dtype))
+    # the exactly known values: log(2) at 0, |x| for a confident wrong guess
+    got = fastloss.binary_cross_entropy_with_logits(
+        np.array([0.0, -big, big], dtype), np.array([1.0, 1.0, 0.0], dtype), reduction="none"
+    )
+    np.testing.assert_allclose(got, [np.log(2.0), big, big], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logits_nonfinite(dtype, backend):
+    x = np.array(
+        [np.nan, np.inf, -np.inf, np.inf, -np.inf, 1.0, 2.0, 3.0, np.nan] + [0.5] * 8, dtype=dtype
+    )
+    y = np.array([1.0, 1.0, 0.0, 0.0, 1.0, np.nan, 0.0, 1.0, 0.0] + [1.0] * 8, dtype=dtype)
+    got = fastloss.binary_cross_entropy_with_logits(x, y, reduction="none")
+    want = reference.binary_cross_entropy_with_logits(x, y, reduction="none")
+    assert_matches(got, want, dtype)
+    assert np.isnan(got[0]) and np.isnan(got[5]) and np.isnan(got[8])
+    assert got[3] == np.inf and got[4] == np.inf
+    assert np.isnan(fastloss.binary_cross_entropy_with_logits(x, y))
+
+
+# ---------------------------------------------------------------------------
+# the range check of binary_cross_entropy, inside the kernel pass
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.25, np.nan, -np.inf, 1.0000001])
+@pytest.mark.parametrize("position", [0, 5, 17, 65_536, 79_999])
+def test_out_of_range_raises(bad, position, backend):
+    shape = (4, 20_000)
+    index = ", ".join(map(str, np.unravel_index(position, shape)))
+    value = str(np.float32(bad))
+    for where in ("input", "target"):
+        p = np.full(shape, 0.5, np.float32)
+        y = np.zeros(shape, np.float32)
+        target = p if where == "input" else y
+        target.reshape(-1)[position] = bad
+        target.reshape(-1)[-1] = bad  # a later one is not the one reported
+        for reduction in REDUCTIONS:
+            for threads in (1, 2):
+                with fastloss.threads(threads), pytest.raises(ValueError) as info:
+                    fastloss.binary_cross_entropy(p, y, reduction=reduction)
+                assert (
+                    str(info.value)
+                    == f"binary_cross_entropy: {where}[{index}] = {value} is outside [0, 1]"
+                )
+
+
+def test_out_of_range_small_and_scalar():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input = 2.0 is outside \[0, 1\]"):
+        fastloss.binary_cross_entropy(2.0, 1.0)
+    with pytest.raises(
+        ValueError, match=r"binary_cross_entropy: target\[2\] = nan is outside \[0, 1\]"
+    ):
+        fastloss.binary_cross_entropy([0.1, 0.2, 0.3], [0.0, 1.0, float("nan")])
+    # -0.0 is inside [0, 1]; the logits version checks nothing, as torch
+    assert fastloss.binary_cross_entropy([-0.0], [-0.0]) == 0
+    assert np.isfinite(fastloss.binary_cross_entropy_with_logits([3.0], [7.0]))
+
+
+# ---------------------------------------------------------------------------
+# layouts, dtypes, empties, determinism
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+def test_views_and_layouts(name, backend):
+    rng = np.random.default_rng(1)
+    base = rng.random((3, 423, 31)).astype(np.float32)
+    other = (rng.random((3, 423, 31)) < 0.3).astype(np.float32)
+    for x, y in [
+        (base[:, ::2, :], other[:, ::2, :]),
+        (base.transpose(2, 0, 1), other.transpose(2, 0, 1)),
+        (base[..., 0], other[..., 0]),
+        (np.asfortranarray(base), other),
+    ]:
+        for reduction in REDUCTIONS:
+            check(name, x, y, reduction)
+            check(name, x, y, reduction, weight=np.arange(1, x.shape[-1] + 1, dtype=np.float32))
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+def test_dtypes(name):
+    p32 = np.linspace(0.05, 0.95, 20, dtype=np.float32)
+    y32 = (np.arange(20) % 2).astype(np.float32)
+    cases = [
+        (p32, y32, np.float32),
+        (p32, y32.astype(np.float64), np.float64),
+        (p32.astype(np.float16), y32.astype(np.float16), np.float32),
+        (p32.astype(np.float64), np.arange(20) % 2, np.float64),
+        (p32.tolist(), (np.arange(20) % 2 == 1), np.float64),
+    ]
+    for x, y, dtype in cases:
+        got = getattr(fastloss, name)(x, y)
+        assert type(got) is np.dtype(dtype).type
+        want = getattr(reference, name)(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        assert_matches(got, want, dtype)
+    with pytest.raises(
+        TypeError, match=rf"{name}: complex128 input is not supported; use float32 or float64"
+    ):
+        getattr(fastloss, name)(np.zeros(3, complex), np.zeros(3))
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+def test_empty_and_scalar(name):
+    empty = np.zeros((0, 3), np.float32)
+    assert np.isnan(getattr(fastloss, name)(empty, empty))
+    assert getattr(fastloss, name)(empty, empty, reduction="sum") == 0
+    assert getattr(fastloss, name)(empty, empty, reduction="none").shape == (0, 3)
+    assert getattr(fastloss, name)(empty, empty, weight=np.ones(3), reduction="sum") == 0
+    got = getattr(fastloss, name)(np.float32(0.5), np.float32(1), reduction="none")
+    assert got.shape == () and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+def test_errors(name):
+    fn = getattr(fastloss, name)
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: input shape \(4, 1\) and target shape \(4,\) must match exactly",
+    ):
+        fn(np.full((4, 1), 0.5), np.zeros(4))
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: reduction must be one of 'mean', 'sum', 'none'; got 'batchmean'",
+    ):
+        fn([0.5], [1.0], reduction="batchmean")
+    with pytest.raises(TypeError):
+        fn([0.5], [1.0], None)  # options are keyword-only
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [300_007])
+def test_same_bits_for_any_thread_count(name, dtype, n, backend):
+    x, y = make_inputs(name, n, dtype, "soft", seed=7)
+    weight = np.linspace(0.5, 2.0, 101, dtype=dtype)
+    n_rows = n // 101
+    x, y = x[: n_rows * 101].reshape(n_rows, 101), y[: n_rows * 101].reshape(n_rows, 101)
+    fn = getattr(fastloss, name)
+    results = set()
+    for t in (1, 2, 3, 4, 2):  # and a repeated call
+        with fastloss.threads(t):
+            results.add(fn(x, y, reduction="sum").tobytes())
+            results.add(fn(x, y, weight=weight, reduction="sum").tobytes() + b"w")
+    assert len(results) == 2
+
+
+@pytest.mark.parametrize("name", [BCE, LOGITS])
+def test_inputs_not_modified(name):
+    rng = np.random.default_rng(0)
+    x = rng.random((37, 19)).astype(np.float32)
+    y = rng.random((37, 19)).astype(np.float32)
+    w = rng.random(19).astype(np.float32)
+    copies = [a.copy() for a in (x, y, w)]
+    for reduction in REDUCTIONS:
+        getattr(fastloss, name)(x, y, weight=w, reduction=reduction)
+    for a, c in zip((x, y, w), copies, strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(DTYPES),
+    reduction=st.sampled_from(REDUCTIONS),
+)
+def test_property_matches_reference_and_nonnegative(data, dtype, reduction):
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=30))
+    width = np.dtype(dtype).itemsize * 8
+    p = data.draw(hnp.arrays(dtype, shape, elements=st.floats(0, 1, width=width)))
+    y = data.draw(hnp.arrays(dtype, shape, elements=st.floats(0, 1, width=width)))
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-1e3, 1e3, width=width)))
+    assert not np.any(check(BCE, p, y, reduction) < 0)  # an empty mean is NaN
+    assert not np.any(check(LOGITS, x, y, reduction) < 0)
+
+
+# ---------------------------------------------------------------------------
+# torch
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matches_torch(dtype):
+    torch = pytest.importorskip(
+        "torch", reason="torch is the semantic model; compared where installed"
+    )
+    F = torch.nn.functional
+    rng = np.random.default_rng(5)
+    shape = (64, 33)
+    p = rng.random(shape).astype(dtype)
+    p[0, :5] = [0, 1, 0, 1, 1e-30]
+    y = (rng.random(shape) < 0.5).astype(dtype)
+    y[1] = 0.3
+    x = rng.normal(0, 8, shape).astype(dtype)
+    w = rng.uniform(0.5, 2, shape[1]).astype(dtype)
+    pw = rng.uniform(0.5, 4, shape[1]).astype(dtype)
+    tp, ty, tx, tw, tpw = (torch.from_numpy(a) for a in (p, y, x, w, pw))
+    for reduction in REDUCTIONS:
+        got = fastloss.binary_cross_entropy(p, y, weight=w, reduction=reduction)
+        want = F.binary_cross_entropy(tp, ty, weight=tw.expand(shape), reduction=reduction).numpy()
+        assert_matches(got, want.astype(np.float64), dtype, terms=p.size, reduction=reduction)
+        got = fastloss.binary_cross_entropy_with_logits(
+            x, y, weight=w, pos_weight=pw, reduction=reduction
+        )
+        want = F.binary_cross_entropy_with_logits(
+            tx, ty, weight=tw, pos_weight=tpw, reduction=reduction
+        ).numpy()
+        assert_matches(got, want.astype(np.float64), dtype, terms=p.size, reduction=reduction)
+    with pytest.raises(RuntimeError):
+        F.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))  # torch raises too
