@@ -12,6 +12,7 @@ from ._binary import binary_cross_entropy, binary_cross_entropy_with_logits
 from ._classification import cross_entropy, log_softmax, logsumexp, nll_loss, softmax
 from ._config import show_config, simd_backend
 from ._divergence import entropy, kl_div
+from ._evaluate import Evaluator, evaluate, evaluate_chunked
 from ._regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from ._regression_evaluator import RegressionEvaluator
 from ._threads import get_num_threads, set_num_threads, threads
@@ -19,11 +20,14 @@ from ._threads import get_num_threads, set_num_threads, threads
 __version__ = _core.__version__
 
 __all__ = [
+    "Evaluator",
     "RegressionEvaluator",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "entropy",
+    "evaluate",
+    "evaluate_chunked",
     "get_num_threads",
     "huber_loss",
     "kl_div",

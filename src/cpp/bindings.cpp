@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "dispatch.hpp"
 #include "stats.hpp"
@@ -210,6 +211,64 @@ py::tuple class_loss(bool nll, const py::array& logits, const py::array& target,
   return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);
 }
 
+// evaluate: the fused metrics (kernels/evaluate.hpp). Returns (Σ s·l, Σ s·w_t, Σ s, Σ s·H,
+// Σ s·lse, (Σ s·[rank < k] for k in topk), counted rows, first bad row or -1).
+py::tuple evaluate(const py::array& logits, const py::array& target, const py::object& weight,
+                   const py::object& sample_weight, const std::vector<std::int64_t>& topk, const py::object& out_loss,
+                   const py::object& out_rank, const py::object& out_entropy, const py::object& out_lse,
+                   std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
+                   double label_smoothing, int target_kind, int n_threads) {
+  const DType dt = float_dtype(logits, "logits");
+  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
+    throw py::value_error("_core: evaluate shape does not match the logits");
+  const std::int64_t n_rows = n_outer * n_inner;
+  if (target_kind != 0 && target_kind != 1) throw py::value_error("_core: bad target_kind");
+  if (!(target.flags() & py::array::c_style) || target.dtype().kind() != 'i' ||
+      target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
+    throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
+  if (topk.size() > static_cast<std::size_t>(fastloss::kMaxTopk))
+    throw py::value_error("_core: too many topk values");
+  const void* weight_ptr = nullptr;
+  if (!weight.is_none()) {
+    const py::array w = weight.cast<py::array>();
+    if (float_dtype(w, "weight") != dt || w.size() != n_classes)
+      throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
+    weight_ptr = w.data();
+  }
+  const double* sw_ptr = nullptr;
+  if (!sample_weight.is_none()) {
+    const py::array sw = sample_weight.cast<py::array>();
+    if (float_dtype(sw, "sample_weight") != DType::kF64 || sw.size() != n_rows)
+      throw py::type_error("_core: sample_weight must be float64 with one entry per row");
+    sw_ptr = static_cast<const double*>(sw.data());
+  }
+  auto row_out = [&](const py::object& o, bool f64_int) -> void* {
+    if (o.is_none()) return nullptr;
+    py::array arr = o.cast<py::array>();
+    if (!(arr.flags() & py::array::c_style) || arr.size() != n_rows)
+      throw py::type_error("_core: evaluate outputs must be C-contiguous with one entry per row");
+    if (f64_int ? (arr.dtype().kind() != 'i' || arr.itemsize() != 8) : float_dtype(arr, "out") != dt)
+      throw py::type_error("_core: evaluate output of the wrong dtype");
+    return arr.mutable_data();
+  };
+  void* o_loss = row_out(out_loss, false);
+  auto* o_rank = static_cast<std::int64_t*>(row_out(out_rank, true));
+  void* o_ent = row_out(out_entropy, false);
+  void* o_lse = row_out(out_lse, false);
+  const fastloss::EvaluateArgs args{logits.data(), target.data(), weight_ptr, sw_ptr, topk.data(),
+                                    static_cast<int>(topk.size()), o_loss, o_rank, o_ent, o_lse, n_outer, n_classes,
+                                    n_inner, ignore_index, label_smoothing,
+                                    static_cast<fastloss::TargetKind>(target_kind), n_threads};
+  fastloss::EvaluateResult r;
+  {
+    py::gil_scoped_release release;
+    r = dt == DType::kF32 ? active().evaluate_f32(args) : active().evaluate_f64(args);
+  }
+  py::tuple hits(topk.size());
+  for (std::size_t j = 0; j < topk.size(); ++j) hits[j] = py::float_(r.hits[j]);
+  return py::make_tuple(r.loss, r.loss_weight, r.weight, r.entropy, r.lse, hits, r.count, r.first_bad);
+}
+
 double probe_read(const py::list& arrays, int n_threads) {
   double total = 0.0;
   for (const py::handle& h : arrays) {
@@ -324,6 +383,12 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
         py::arg("n_threads"), "(loss sum, weight sum, first bad row or -1)");
+
+  m.def("evaluate", &evaluate, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("sample_weight"),
+        py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),
+        py::arg("n_outer"), py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"),
+        py::arg("label_smoothing"), py::arg("target_kind"), py::arg("n_threads"),
+        "(Σ s·loss, Σ s·w[t], Σ s, Σ s·entropy, Σ s·lse, (Σ s·hit_k), count, first bad row or -1)");
 
   m.def("_noop", [] {}, "An empty call: the baseline of the per-call overhead.");
   m.def("_probe_read", &probe_read, py::arg("arrays"), py::arg("n_threads"));

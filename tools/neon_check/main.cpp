@@ -54,9 +54,12 @@ std::string entry(const char* base) {
 // What one kernel call produced: scalar results (sums, counts) and an output array.
 template <class T>
 struct Out {
+  Out(std::vector<double> v = {}, std::vector<T> a = {}, bool g = true, std::vector<std::int64_t> i = {})
+      : vals(std::move(v)), arr(std::move(a)), guards(g), ints(std::move(i)) {}
   std::vector<double> vals;
   std::vector<T> arr;
-  bool guards = true;
+  bool guards;
+  std::vector<std::int64_t> ints;  // integer outputs (ranks): must be equal
 };
 
 struct Tols {
@@ -80,10 +83,20 @@ void run_and_compare(const std::string& e, const std::string& what, const std::v
   bool det = n1.vals.size() == n3.vals.size() && n1.arr.size() == n3.arr.size();
   for (std::size_t i = 0; det && i < n1.vals.size(); ++i) det = same_bits(n1.vals[i], n3.vals[i]);
   if (det && !n1.arr.empty()) det = std::memcmp(n1.arr.data(), n3.arr.data(), n1.arr.size() * sizeof(T)) == 0;
+  if (det) det = n1.ints == n3.ints;
   record(e, det, what + ": neon differs between 1 and 3 threads");
   for (std::size_t i = 0; i < s.vals.size(); ++i) {
     const Tols t = i < tol_vals.size() ? tol_vals[i] : tol_vals.back();
     check_value(e, fmt("%s value[%zu]", what.c_str(), i), s.vals[i], n1.vals[i], t.rtol, t.atol);
+  }
+  if (!s.ints.empty() || !n1.ints.empty()) {
+    std::size_t bad = s.ints.size() == n1.ints.size() ? 0 : 1, first = 0;
+    for (std::size_t i = 0; i < std::min(s.ints.size(), n1.ints.size()); ++i)
+      if (s.ints[i] != n1.ints[i] && bad++ == 0) first = i;
+    record(e, bad == 0,
+           fmt("%s ints: %zu of %zu differ, first at %zu: scalar %lld neon %lld", what.c_str(), bad, s.ints.size(),
+               first, first < s.ints.size() ? (long long)s.ints[first] : -1LL,
+               first < n1.ints.size() ? (long long)n1.ints[first] : -1LL));
   }
   if (!s.arr.empty()) {
     const ArrayDiff<T> d = compare_arrays(s.arr.data(), n1.arr.data(), s.arr.size(), tol_arr.rtol, tol_arr.atol);
@@ -646,6 +659,88 @@ void test_ce_family(bool nll) {
     }
 }
 
+// ---------------------------------------------------------------- evaluate
+template <class T>
+void test_evaluate() {
+  const std::string e = entry<T>("evaluate");
+  const double r = Tol<T>::r;
+  long combo = 0;
+  for (const Shape& sh : kSoftmaxShapes)
+    for (bool edge : {false, true}) {
+      const std::int64_t rows = sh.outer * sh.inner, total = rows * sh.classes;
+      const std::int64_t ignore = combo++ % 2 ? -100 : 2;
+      const CeData<T> d = make_ce<T>(sh, edge, false, ignore);
+      std::vector<double> swv(rows);
+      for (auto& v : swv) v = coin(0.1) ? 0.0 : uni(0, 2);
+      const Guarded<T> x(d.x), w(d.w);
+      const Guarded<double> sw(swv);
+      const Guarded<std::int32_t> t32(d.t32);
+      const Guarded<std::int64_t> t64(d.t64);
+      const std::vector<std::int64_t> ks = combo % 3 ? std::vector<std::int64_t>{1, 3, 5, 17}
+                                                     : std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                                                 12, 13, 14, 15, 1000};
+      const Guarded<std::int64_t> kg(ks);
+      const int nk = static_cast<int>(ks.size());
+      const double xs = finite_max_abs(d.x) + std::log(double(std::max<std::int64_t>(sh.classes, 1))) + 1;
+      const bool big = total > 200000;
+      for (int c = 0; c < 16; ++c) {
+        if (big && (c + combo) % 8 != 0) continue;  // big shapes: a rotating subset (qemu time)
+        const int kind = c & 1, wmode = (c >> 1) & 1, swmode = (c >> 3) & 1;
+        const double eps = (c >> 2) & 1 ? 0.1 : 0.0;
+        const std::string what = fmt("shape=(%lld,%lld,%lld) %s target=%d weight=%d eps=%g sample_weight=%d nk=%d",
+                                     (long long)sh.outer, (long long)sh.classes, (long long)sh.inner,
+                                     edge ? "edge" : "clean", kind, wmode, eps, swmode, nk);
+        auto call = [&](const KernelTable& t, int threads, T* o_loss, std::int64_t* o_rank, T* o_ent, T* o_lse) {
+          EvaluateArgs a{x.data(), kind ? static_cast<const void*>(t64.data()) : static_cast<const void*>(t32.data()),
+                         wmode ? w.data() : nullptr, swmode ? sw.data() : nullptr, kg.data(), nk, o_loss, o_rank,
+                         o_ent, o_lse, sh.outer, sh.classes, sh.inner, ignore, eps,
+                         kind ? TargetKind::kInt64 : TargetKind::kInt32, threads};
+          return PICK(t, evaluate)(a);
+        };
+        auto vals_of = [&](const EvaluateResult& res) {
+          std::vector<double> v{res.loss, res.loss_weight, res.weight, res.entropy, res.lse};
+          for (int j = 0; j < nk; ++j) v.push_back(res.hits[j]);
+          v.push_back(double(res.count));
+          v.push_back(double(res.first_bad));
+          return v;
+        };
+        auto tols = [&](double a_loss, double a_ent, double a_lse) {
+          std::vector<Tols> t{{r, a_loss}, {r, 0}, {r, 0}, {r, a_ent}, {r, a_lse}};
+          for (int j = 0; j < nk; ++j) t.push_back({r, 0});
+          t.push_back({0, 0});
+          t.push_back({0, 0});
+          return t;
+        };
+        std::vector<T> s_loss, s_ent, s_lse;
+        const double loose = r * xs * double(rows);
+        run_and_compare<T>(e, what + " out", tols(loose, loose, loose), {r, r * xs},
+                           [&](const KernelTable& t, int threads) {
+                             OutBuf<T> ol(rows), oe(rows), os(rows);
+                             OutBuf<std::int64_t> ork(rows);
+                             const EvaluateResult res = call(t, threads, ol.data(), ork.data(), oe.data(), os.data());
+                             Out<T> o{vals_of(res), copy_out(ol), ol.guards_ok() && oe.guards_ok() && os.guards_ok() &&
+                                                                       ork.guards_ok(),
+                                      copy_out(ork)};
+                             const std::vector<T> ve = copy_out(oe), vs = copy_out(os);
+                             if (&t == &kS) {
+                               s_loss = o.arr;
+                               s_ent = ve;
+                               s_lse = vs;
+                             }
+                             o.arr.insert(o.arr.end(), ve.begin(), ve.end());
+                             o.arr.insert(o.arr.end(), vs.begin(), vs.end());
+                             return o;
+                           });
+        const double n_r = double(rows);
+        run_and_compare<T>(e, what + " sums",
+                           tols(r * (abs_sum(s_loss) + n_r), r * (abs_sum(s_ent) + n_r), r * (abs_sum(s_lse) + n_r)),
+                           {0, 0}, [&](const KernelTable& t, int threads) {
+                             return Out<T>{vals_of(call(t, threads, nullptr, nullptr, nullptr, nullptr)), {}, true, {}};
+                           });
+      }
+    }
+}
+
 struct Test {
   const char* name;
   void (*run)();
@@ -675,6 +770,8 @@ const Test kTests[] = {
     {"cross_entropy_f64", [] { test_ce_family<double>(false); }},
     {"nll_loss_f32", [] { test_ce_family<float>(true); }},
     {"nll_loss_f64", [] { test_ce_family<double>(true); }},
+    {"evaluate_f32", test_evaluate<float>},
+    {"evaluate_f64", test_evaluate<double>},
 };
 
 }  // namespace

@@ -153,6 +153,38 @@ struct CrossEntropyResult {
   std::int64_t first_bad;
 };
 
+// evaluate (kernels/evaluate.hpp): the fused classification metrics. logits and target as in
+// CrossEntropyArgs (index targets only); sample_weight: n_outer * n_inner float64, or null
+// (ones); topk: n_topk (<= kMaxTopk) values of k. Per-row outputs (each may be null): the
+// loss, entropy and lse in the logits' type, the rank as int64 (-1 for ignored rows).
+constexpr int kMaxTopk = 16;
+struct EvaluateArgs {
+  const void* logits;
+  const void* target;
+  const void* weight;
+  const double* sample_weight;
+  const std::int64_t* topk;
+  int n_topk;
+  void* out_loss;
+  std::int64_t* out_rank;
+  void* out_entropy;
+  void* out_lse;
+  std::int64_t n_outer;
+  std::int64_t n_classes;
+  std::int64_t n_inner;
+  std::int64_t ignore_index;
+  double label_smoothing;
+  TargetKind target_kind;  // kInt32 or kInt64
+  int n_threads;
+};
+// Sums over the counted rows (s = sample weight): Σ s·l, Σ s·w[t], Σ s, Σ s·H, Σ s·lse,
+// Σ s·[rank < topk[j]]; the number of counted rows; the smallest bad row or -1.
+struct EvaluateResult {
+  double loss = 0.0, loss_weight = 0.0, weight = 0.0, entropy = 0.0, lse = 0.0;
+  double hits[kMaxTopk] = {};
+  std::int64_t count = 0, first_bad = -1;
+};
+
 // The vector math library over an array (kernels/math_eval.hpp, for tests/test_math_ulp.py):
 // out[i] = f(x[i]), x and out n elements of one float type.
 enum class MathFn : int { kExp = 0, kLog = 1, kLog1p = 2, kExpReducedP = 3, kExpReducedN = 4 };

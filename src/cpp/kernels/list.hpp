@@ -28,4 +28,6 @@
   X(cross_entropy_f32, CrossEntropyResult, CrossEntropyArgs) \
   X(cross_entropy_f64, CrossEntropyResult, CrossEntropyArgs) \
   X(nll_loss_f32, CrossEntropyResult, CrossEntropyArgs)   \
-  X(nll_loss_f64, CrossEntropyResult, CrossEntropyArgs)
+  X(nll_loss_f64, CrossEntropyResult, CrossEntropyArgs)   \
+  X(evaluate_f32, EvaluateResult, EvaluateArgs)           \
+  X(evaluate_f64, EvaluateResult, EvaluateArgs)

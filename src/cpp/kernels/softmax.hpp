@@ -59,6 +59,7 @@ constexpr double kMaxFoldK = 32768.0;
 constexpr std::int64_t kMaxLaneClasses = 48;
 // Vectors per accumulator between two widenings of the float32 partial sums.
 constexpr int kWidenEvery = 8;
+constexpr std::int64_t kLaneNoWiden = 16;
 constexpr std::int64_t kPrefetchBytes = 2048;
 
 template <class T>
@@ -341,65 +342,82 @@ struct LaneStats {
 
 // Pass 1 (max) and pass 2 (Σ e^{x - m} and the linear sums of RowSums, relative to m) over
 // the C classes of U lane blocks. store_exp(c, u, e) receives the terms when F::kStore.
+// Everything stays in locals until the end: st may alias nothing, but the compiler cannot know
+// that, and a running max or sum kept in memory is a store-forwarding chain per class.
 template <class F, class T, int U, class Src, class StoreExp>
 void lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
                 StoreExp&& store_exp, LaneStats<T, U>& st) {
   using V = Vec<T>;
-  constexpr bool kLin = F::kLinear || F::kProb;
   const V zero = V::set1(T(0));
-  for (int u = 0; u < U; ++u) st.m[u] = V::set1(-std::numeric_limits<T>::infinity());
+  V m[U];
+  for (int u = 0; u < U; ++u) m[u] = V::set1(-std::numeric_limits<T>::infinity());
   for (std::int64_t c = 0; c < n_classes; ++c)
-    for (int u = 0; u < U; ++u) st.m[u] = max(st.m[u], x.load(c, u));
+    for (int u = 0; u < U; ++u) m[u] = max(m[u], x.load(c, u));
   FoldedExp<T, false> ex;
   ex.init(0.0);
   const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
   V e_acc[U], wx_acc[U], wy_acc[U], wyx_acc[U];
-  LaneSum<T> e_tot[U], wx_tot[U], wy_tot[U], wyx_tot[U];
   for (int u = 0; u < U; ++u) e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
+  auto step = [&](std::int64_t c) {
+    const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
+    for (int u = 0; u < U; ++u) {
+      const V d = x.load(c, u) - m[u];
+      const V e = ex(d);
+      if constexpr (F::kStore) store_exp(c, u, e);
+      e_acc[u] = e_acc[u] + e;
+      if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fma(w_c, d, wx_acc[u]) : wx_acc[u] + d;
+      if constexpr (F::kProb) {
+        const V yp = fma(y.load(c, u), ome, eoc);
+        const V wy = F::kWeighted ? w_c * yp : yp;
+        wy_acc[u] = wy_acc[u] + wy;
+        wyx_acc[u] = fma(wy, d, wyx_acc[u]);
+      }
+    }
+  };
+  // Up to kLaneNoWiden classes the float32 lane sums are kept: a lane holding the dominant 1
+  // drops at most 15 terms below its half-ulp (< 5e-7 in all, within SPEC §4's 1e-6).
+  if (n_classes <= kLaneNoWiden) {
+    for (std::int64_t c = 0; c < n_classes; ++c) step(c);
+    for (int u = 0; u < U; ++u) {
+      st.m[u] = m[u];
+      st.sum[u] = e_acc[u];
+      st.wx[u] = wx_acc[u];
+      st.wy[u] = wy_acc[u];
+      st.wyx[u] = wyx_acc[u];
+    }
+    return;
+  }
+  LaneSum<T> e_tot[U], wx_tot[U], wy_tot[U], wyx_tot[U];
   for (std::int64_t c0 = 0; c0 < n_classes; c0 += kWidenEvery) {
     const std::int64_t c1 = std::min(n_classes, c0 + kWidenEvery);
-    for (std::int64_t c = c0; c < c1; ++c) {
-      const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
-      for (int u = 0; u < U; ++u) {
-        const V d = x.load(c, u) - st.m[u];
-        const V e = ex(d);
-        if constexpr (F::kStore) store_exp(c, u, e);
-        e_acc[u] = e_acc[u] + e;
-        if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fma(w_c, d, wx_acc[u]) : wx_acc[u] + d;
-        if constexpr (F::kProb) {
-          const V yp = fma(y.load(c, u), ome, eoc);
-          const V wy = F::kWeighted ? w_c * yp : yp;
-          wy_acc[u] = wy_acc[u] + wy;
-          wyx_acc[u] = fma(wy, d, wyx_acc[u]);
-        }
+    for (std::int64_t c = c0; c < c1; ++c) step(c);
+    for (int u = 0; u < U; ++u) {
+      e_tot[u].add(e_acc[u]);
+      if constexpr (F::kLinear) wx_tot[u].add(wx_acc[u]);
+      if constexpr (F::kProb) {
+        wy_tot[u].add(wy_acc[u]);
+        wyx_tot[u].add(wyx_acc[u]);
       }
-    }
-    if (c1 < n_classes || c0 > 0) {  // a row of <= kWidenEvery classes needs no widening
-      for (int u = 0; u < U; ++u) {
-        e_tot[u].add(e_acc[u]);
-        if constexpr (F::kLinear) wx_tot[u].add(wx_acc[u]);
-        if constexpr (F::kProb) {
-          wy_tot[u].add(wy_acc[u]);
-          wyx_tot[u].add(wyx_acc[u]);
-        }
-        e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
-      }
+      e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
     }
   }
-  const bool widened = n_classes > kWidenEvery;
   for (int u = 0; u < U; ++u) {
-    st.sum[u] = widened ? e_tot[u].value() : e_acc[u];
-    if constexpr (F::kLinear) st.wx[u] = widened ? wx_tot[u].value() : wx_acc[u];
+    st.m[u] = m[u];
+    st.sum[u] = e_tot[u].value();
+    if constexpr (F::kLinear) st.wx[u] = wx_tot[u].value();
     if constexpr (F::kProb) {
-      st.wy[u] = widened ? wy_tot[u].value() : wy_acc[u];
-      st.wyx[u] = widened ? wyx_tot[u].value() : wyx_acc[u];
+      st.wy[u] = wy_tot[u].value();
+      st.wyx[u] = wyx_tot[u].value();
     }
   }
-  (void)kLin;
 }
 
 // Lane blocks per group: two vectors of lanes hide the exp latency without spilling.
+#ifndef ABL_U
 constexpr int kLaneBlocks = 2;
+#else
+constexpr int kLaneBlocks = ABL_U;
+#endif
 
 // Cuts n_items work items into chunks that depend only on n_items and the work per item.
 inline std::int64_t min_chunk_items(std::int64_t work_per_item) {
@@ -414,7 +432,11 @@ constexpr std::int64_t kGroup = kLaneBlocks * Vec<T>::kLanes;
 template <class T>
 constexpr std::int64_t kScratch = (kMaxLaneClasses + Vec<T>::kLanes) * kGroup<T>;
 // The rows engine streams ahead with prefetch; the lanes engine fetches kLaneAhead groups ahead.
+#ifndef ABL_AHEAD
 constexpr std::int64_t kLaneAhead = 4;
+#else
+constexpr std::int64_t kLaneAhead = ABL_AHEAD;
+#endif
 
 template <class T>
 inline void prefetch_span(const T* p, std::int64_t n) {

@@ -67,11 +67,11 @@ struct ExpConst<double> {
 };
 
 // e^r on |r| <= ln2/2 (a little beyond is fine), r already reduced.
-inline Vec<float> exp_poly(Vec<float> r) {
+FASTLOSS_INLINE Vec<float> exp_poly(Vec<float> r) {
   return horner(r, 1.0f, 1.0f, 0.499999933f, 0.166665184f, 0.0416684142f, 0.00836898595f,
                 0.00138140412f);
 }
-inline Vec<double> exp_poly(Vec<double> r) {
+FASTLOSS_INLINE Vec<double> exp_poly(Vec<double> r) {
   return horner(r, 1.0, 1.0, 0.50000000000000110, 0.16666666666666403, 0.041666666666526015,
                 0.0083333333334994306, 0.0013888888944876124, 0.00019841269498845133,
                 2.4801491671323722e-5, 2.7557590495213602e-6, 2.7630799979297122e-7,
@@ -88,7 +88,7 @@ inline Vec<double> exp_poly(Vec<double> r) {
 // scale_pow2(p, *n) itself is meaningful only while |n| is within scale_pow2's range
 // (|x| <~ 87 float / 708 double without a fold). NaN gives NaN p and n; +-inf give NaN p.
 template <class V>
-inline V exp_reduced(V x, V* n) {
+FASTLOSS_INLINE V exp_reduced(V x, V* n) {
   using C = ExpConst<typename V::Elem>;
   const V k = round_even(x * V::set1(C::kLog2e));
   V r = fnma(k, V::set1(C::kLn2Hi), x);
@@ -99,7 +99,7 @@ inline V exp_reduced(V x, V* n) {
 
 // e^x for every input; see the header for the cut-offs and special values.
 template <class V>
-inline V exp(V x) {
+FASTLOSS_INLINE V exp(V x) {
   using C = ExpConst<typename V::Elem>;
   // x first: on NaN max/min return the constant, so NaN lanes compute finite garbage.
   const V xc = min(max(x, V::set1(C::kUnderflow)), V::set1(C::kOverflow));

@@ -58,10 +58,10 @@ struct LogConst<double> {
 };
 
 // hfsq + R(z) = hfsq + z H(z).
-inline Vec<float> log_tail(Vec<float> z, Vec<float> hfsq) {
+FASTLOSS_INLINE Vec<float> log_tail(Vec<float> z, Vec<float> hfsq) {
   return fma(z, horner(z, 0.666667764f, 0.399775415f, 0.298717305f), hfsq);
 }
-inline Vec<double> log_tail(Vec<double> z, Vec<double> hfsq) {
+FASTLOSS_INLINE Vec<double> log_tail(Vec<double> z, Vec<double> hfsq) {
   return fma(z,
              horner(z, 0.66666666666667344, 0.39999999999414672, 0.28571428742389226,
                     0.22222198573003157, 0.18183564336350303, 0.15314050271110184,
@@ -72,7 +72,7 @@ inline Vec<double> log_tail(Vec<double> z, Vec<double> hfsq) {
 // log(x) + corr for positive finite x (subnormals included) and a correction |corr| much
 // smaller than ulp(1) that is added before the final rounding. Other x give garbage.
 template <class V>
-inline V log_positive(V x, V corr) {
+FASTLOSS_INLINE V log_positive(V x, V corr) {
   using T = typename V::Elem;
   using C = LogConst<T>;
   V e;
@@ -85,7 +85,7 @@ inline V log_positive(V x, V corr) {
 }
 
 template <class V>
-inline V log(V x) {
+FASTLOSS_INLINE V log(V x) {
   using T = typename V::Elem;
   const V zero = V::set1(T(0)), inf = V::set1(std::numeric_limits<T>::infinity());
   V y = log_positive(x, zero);
@@ -96,7 +96,7 @@ inline V log(V x) {
 }
 
 template <class V>
-inline V log1p(V x) {
+FASTLOSS_INLINE V log1p(V x) {
   using T = typename V::Elem;
   const V one = V::set1(T(1)), inf = V::set1(std::numeric_limits<T>::infinity());
   const V u = one + x;

@@ -13,17 +13,23 @@
 //   scale_pow2: two steps 2^h 2^(n-h), h = trunc(n/2), as avx2.hpp, so every factor is normal.
 //   decompose: the bit trick of avx2.hpp; 64-bit lanes use the arithmetic shift SSHR.
 //   reduce_add: fixed order ((v0 + v2) + (v1 + v3)) for float, v0 + v1 for double.
+//   load_transposed: kLanes row loads and TRN1/TRN2 (no gather on NEON).
+// scale_pow2 is ldexp bit for bit whenever v 2^h stays normal (always for exp's v in [0.5, 2));
+// like avx2.hpp it may round twice when v is already tiny and the result subnormal.
 //
 // Verified without Arm hardware (tools/neon_check/, README there): an aarch64 executable,
 // cross-compiled with aarch64-linux-gnu-g++ 12 and run under qemu-aarch64 (qemu-user), holds
-// both the scalar and the neon kernel tables (two TUs, as isa/scalar.cpp and isa/neon.cpp) and
-//   - checks every primitive of this header lane by lane against the scalar definitions on
-//     edge values (NaN in every lane position, +-0, +-inf, subnormals, ties), including
-//     scale_pow2 against ldexp and decompose against frexp over the whole ranges;
+// both the scalar and the neon kernel tables (the real isa/scalar.cpp and isa/neon.cpp) and
+//   - checks every primitive of this header lane by lane against simd/scalar.hpp on edge
+//     values (two NaN payloads in every lane position, +-0, +-inf, subnormals, ties), with
+//     scale_pow2 over all n in [-250, 250] / [-2000, 2000] and decompose over every exponent;
 //   - calls every entry of the KernelTable on random data of odd sizes (1 ... 100003) with
 //     NaN/+-inf/subnormal inputs, inputs placed against a PROT_NONE page (a read past the end
 //     faults) and outputs followed by guard values (a write past the end is caught), and
-//     compares neon against scalar (1e-5 relative for float32, 1e-12 for float64).
+//     compares neon against scalar (1e-5 relative for float32, 1e-12 for float64), and neon
+//     with 1 thread against 3 threads (bitwise).
+// Mutations (vmaxq for max, vminnmq for min, vaddvq for reduce_add, a full-vector load_n) were
+// each caught by it. Not run on Arm hardware; not timed (qemu says nothing about speed).
 #pragma once
 
 namespace fastloss::FASTLOSS_ISA {

@@ -1,0 +1,480 @@
+"""Fused classification metrics: evaluate, Evaluator, evaluate_chunked.
+
+One kernel pass over the logits (src/cpp/kernels/evaluate.hpp) gives, per row, the
+cross-entropy, the target's rank (top-1 / top-k hits), the entropy of the softmax and the
+log-sum-exp; the kernel returns their float64 sums over the counted rows. ``Evaluator`` keeps
+those sums (plain Python floats) across batches, so streamed batches, merged evaluators and
+one call over the concatenation agree to float64 rounding (the order of the per-batch sums).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from . import _core
+from ._checks import float_dtype
+from ._classification import (
+    _axis,
+    _class_setup,
+    _ignore_index,
+    _index_target,
+    _kernel_ignore,
+    _layout,
+    _raise_bad_target,
+    _weight,
+)
+from ._threads import get_num_threads
+
+__all__ = ["Evaluator", "evaluate", "evaluate_chunked"]
+
+_INT32, _INT64 = 0, 1
+_MAX_TOPK = 16
+_CHUNK_BYTES = 64 << 20
+
+
+def _topk(fn: str, topk) -> tuple[int, ...]:
+    try:
+        ks = tuple(topk)
+    except TypeError:
+        ks = (topk,)
+    out = []
+    for k in ks:
+        if isinstance(k, bool | np.bool_):
+            raise ValueError(f"{fn}: topk must hold positive integers; got {topk!r}")
+        try:
+            v = operator.index(k)
+        except TypeError:
+            raise ValueError(f"{fn}: topk must hold positive integers; got {topk!r}") from None
+        if v < 1:
+            raise ValueError(f"{fn}: topk must hold positive integers; got {topk!r}")
+        out.append(v)
+    if len(set(out) | {1}) > _MAX_TOPK:
+        raise ValueError(
+            f"{fn}: at most {_MAX_TOPK - 1} distinct topk values besides 1; got {topk!r}"
+        )
+    return tuple(out)
+
+
+def _smoothing(fn: str, label_smoothing) -> float:
+    try:
+        eps = float(label_smoothing)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
+        ) from None
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
+    return eps
+
+
+def _sample_weight(fn: str, sample_weight, row_shape: tuple[int, ...]) -> np.ndarray | None:
+    """sample_weight as C-contiguous float64 of the row shape (broadcast as NumPy, one copy of
+    the N row weights at most); must be >= 0 and not NaN."""
+    if sample_weight is None:
+        return None
+    s = np.asarray(sample_weight)
+    if s.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{fn}: sample_weight of dtype {s.dtype} is not supported; use a real dtype"
+        )
+    try:
+        s = np.broadcast_to(s, row_shape)
+    except ValueError:
+        raise ValueError(
+            f"{fn}: sample_weight shape {s.shape} does not broadcast to the target shape "
+            f"{row_shape}"
+        ) from None
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    if s.size and not (np.min(s) >= 0):  # also catches NaN
+        raise ValueError(f"{fn}: sample_weight must be >= 0 and not NaN; got min {np.min(s)!r}")
+    return s
+
+
+class _Batch:
+    """One batch checked and laid out for the kernel (nothing is computed yet)."""
+
+    def __init__(
+        self, fn, logits, target, *, weight, ignore_index, axis, sample_weight, n_classes=None
+    ):
+        self.ignore_index = _ignore_index(fn, ignore_index)
+        a, ax, row_shape = _class_setup(fn, logits, axis)
+        dtype = float_dtype(fn, "logits", a)
+        self.a = np.asarray(a, dtype=dtype, order="C")
+        self.t = _index_target(fn, np.asarray(target), row_shape, self.a.shape)
+        self.n_outer, self.n_classes, self.n_inner = _layout(self.a.shape, ax, ax)
+        if n_classes is not None and self.n_classes != n_classes:
+            raise ValueError(
+                f"{fn}: logits have {self.n_classes} classes along axis {axis}; earlier "
+                f"batches had {n_classes}"
+            )
+        self.w = _weight(fn, weight, self.n_classes, dtype)
+        self.sw = _sample_weight(fn, sample_weight, row_shape)
+        self.kernel_ignore = _kernel_ignore(fn, self.ignore_index, self.t, self.n_classes)
+        self.kind = _INT32 if self.t.dtype == np.int32 else _INT64
+        self.row_shape, self.dtype, self.fn = row_shape, dtype, fn
+
+    def run(self, ks, eps, outs=(None, None, None, None)):
+        """Kernel sums ``(loss, loss_weight, weight, entropy, lse, hits, count)``; raises
+        IndexError on a bad target."""
+        n_rows = self.n_outer * self.n_inner
+        if n_rows and self.n_classes == 0:
+            # No class is valid: every target must be ignored.
+            bad = np.flatnonzero(self.t.reshape(-1) != self.kernel_ignore)
+            if bad.size:
+                _raise_bad_target(self.fn, self.t, int(bad[0]), 0, self.ignore_index)
+            for o, v in zip(outs, (0, -1, np.nan, -np.inf), strict=True):
+                if o is not None:
+                    o.fill(v)
+            return (0.0, 0.0, 0.0, 0.0, 0.0, (0.0,) * len(ks), 0)
+        res = _core.evaluate(
+            self.a,
+            self.t,
+            self.w,
+            self.sw,
+            list(ks),
+            *outs,
+            self.n_outer,
+            self.n_classes,
+            self.n_inner,
+            self.kernel_ignore,
+            eps,
+            self.kind,
+            get_num_threads(),
+        )
+        if res[7] >= 0:
+            _raise_bad_target(self.fn, self.t, res[7], self.n_classes, self.ignore_index)
+        return res[:7]
+
+
+def _metrics(topk, sums) -> dict[str, float]:
+    """The public dict from the running sums (ks = sorted unique {1} ∪ topk)."""
+    loss, loss_weight, weight, entropy, lse, hits, count = sums
+    nan = float("nan")
+    ks = sorted(set(topk) | {1})
+    hit = dict(zip(ks, hits, strict=True))
+    mean = (lambda v: v / weight) if weight > 0 else (lambda v: nan)
+    ce = loss / loss_weight if loss_weight != 0 else nan
+    try:
+        ppl = math.exp(ce)
+    except OverflowError:
+        ppl = math.inf
+    out = {"cross_entropy": ce, "perplexity": ppl, "accuracy": mean(hit[1])}
+    for k in topk:
+        out[f"top{k}_accuracy"] = mean(hit[k])
+    out.update(
+        entropy=mean(entropy),
+        logsumexp=mean(lse),
+        count=int(count),
+        weight_sum=float(weight),
+        loss_weight_sum=float(loss_weight),
+    )
+    return out
+
+
+def evaluate(
+    logits,
+    target,
+    *,
+    topk: tuple[int, ...] = (1, 5),
+    weight=None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+    sample_weight=None,
+    reduction: str = "mean",
+):
+    """Cross-entropy, accuracy, top-k accuracy, entropy and log-sum-exp in one pass.
+
+    Per counted row ``i`` (target not ``ignore_index``) with sample weight ``s_i`` and class
+    weights ``w``: ``l_i`` as :func:`fastloss.cross_entropy` (same ``weight``,
+    ``ignore_index``, ``label_smoothing``, ``axis``); ``rank_i = #(x_c > x_t) + #(x_c == x_t
+    and c < t)`` (ties go to the lower class index, as ``np.argmax``; a row with NaN has rank
+    ``C``); a top-k hit is ``rank_i < k``; ``H_i`` the entropy of ``softmax(row)``;
+    ``lse_i = logsumexp(row)``.
+
+    Parameters
+    ----------
+    logits : array_like
+        Scores, classes along ``axis``; float32/float64 native (float16 through one float32
+        copy).
+    target : array_like of int
+        Class indices, shape ``logits.shape`` without ``axis``.
+    topk : tuple of int, default (1, 5)
+        The k of the ``top{k}_accuracy`` entries (at most 15 distinct values besides 1).
+    weight, ignore_index, label_smoothing, axis
+        As :func:`fastloss.cross_entropy`.
+    sample_weight : array_like, optional
+        Per-row weights ``s >= 0``, broadcast to the target's shape.
+    reduction : {"mean", "none"}, default "mean"
+
+    Returns
+    -------
+    dict
+        ``"mean"``: ``cross_entropy = Σ s·l / Σ s·w[t]``, ``perplexity = exp(cross_entropy)``,
+        ``accuracy`` and ``top{k}_accuracy = Σ s·[rank < k] / Σ s``, ``entropy`` and
+        ``logsumexp = Σ s·(.) / Σ s``, ``count`` (rows counted), ``weight_sum`` (Σ s),
+        ``loss_weight_sum`` (Σ s·w[t]); Python floats, NaN over no counted row.
+        ``"none"``: per-row arrays of the target's shape: ``"cross_entropy"`` (0 on ignored
+        rows), ``"rank"`` (int64, -1 on ignored rows), ``"entropy"`` and ``"logsumexp"``
+        (computed for every row), in the logits' float dtype.
+
+    Raises
+    ------
+    ValueError, IndexError, TypeError
+        As :func:`fastloss.cross_entropy`; ``topk`` values must be positive integers.
+
+    Notes
+    -----
+    Equals ``fastloss.reference.classification_metrics``. The logits are read once (rows
+    with NaN/inf, or far from their first values, are redone exactly); the sums are float64
+    in an order fixed by the shape, so every thread count gives the same bits.
+
+    Examples
+    --------
+    >>> import fastloss
+    >>> m = fastloss.evaluate([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]], [0, 2], topk=(2,))
+    >>> m["accuracy"], m["top2_accuracy"]
+    (0.5, 1.0)
+    """
+    fn = "evaluate"
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"{fn}: reduction must be one of 'mean', 'none'; got {reduction!r}")
+    ks_public = _topk(fn, topk)
+    eps = _smoothing(fn, label_smoothing)
+    b = _Batch(
+        fn,
+        logits,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        axis=axis,
+        sample_weight=sample_weight,
+    )
+    ks = sorted(set(ks_public) | {1})
+    if reduction == "none":
+        outs = (
+            np.empty(b.row_shape, b.dtype),
+            np.empty(b.row_shape, np.int64),
+            np.empty(b.row_shape, b.dtype),
+            np.empty(b.row_shape, b.dtype),
+        )
+        b.run(ks, eps, outs)
+        return dict(zip(("cross_entropy", "rank", "entropy", "logsumexp"), outs, strict=True))
+    return _metrics(ks_public, b.run(ks, eps))
+
+
+class Evaluator:
+    """Streaming classification metrics over any number of batches.
+
+    ``update`` adds a batch of logits and targets; ``merge`` adds another evaluator's
+    batches; ``result`` gives the metrics of :func:`fastloss.evaluate` over everything seen,
+    the same (to float64 rounding) as one call over the concatenation. The state is a few
+    Python floats and ints and the options: it pickles.
+
+    Parameters
+    ----------
+    topk, weight, ignore_index, label_smoothing, axis
+        As :func:`fastloss.evaluate`; fixed for the evaluator's life.
+
+    Notes
+    -----
+    Every batch must have the same number of classes. Bad input (shapes, dtypes, a class
+    index out of range, ...) raises before the state changes. For arrays larger than
+    memory, see :func:`fastloss.evaluate_chunked`.
+
+    Examples
+    --------
+    >>> import fastloss
+    >>> ev = fastloss.Evaluator(topk=(2,))
+    >>> ev.update([[2.0, 1.0, 0.0]], [0]).update([[0.0, 3.0, 1.0]], [2]).result()["accuracy"]
+    0.5
+    """
+
+    _fn = "Evaluator"
+
+    def __init__(
+        self,
+        *,
+        topk=(1, 5),
+        weight=None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+    ) -> None:
+        fn = self._fn
+        self.topk = _topk(fn, topk)
+        self.ignore_index = _ignore_index(fn, ignore_index)
+        self.label_smoothing = _smoothing(fn, label_smoothing)
+        try:
+            self.axis = operator.index(axis)
+        except TypeError:
+            raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+        if weight is None:
+            self.weight = None
+        else:
+            w = np.asarray(weight)
+            if w.dtype.kind not in "biuf" or w.ndim != 1:
+                raise TypeError(
+                    f"{fn}: weight must be a 1-d real array; got {w.dtype} of shape {w.shape}"
+                )
+            self.weight = tuple(float(v) for v in w)
+        self.reset()
+
+    def reset(self) -> Evaluator:
+        """Forget every batch (the options stay). Returns ``self``."""
+        self.n_classes: int | None = None
+        self._sums = (0.0, 0.0, 0.0, 0.0, 0.0, (0.0,) * len(self._ks()), 0)
+        return self
+
+    def _ks(self) -> list[int]:
+        return sorted(set(self.topk) | {1})
+
+    def update(self, logits, target, *, sample_weight=None) -> Evaluator:
+        """Add one batch (any array-like, np.memmap included). Returns ``self``."""
+        fn = f"{self._fn}.update"
+        b = _Batch(
+            fn,
+            logits,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            axis=self.axis,
+            sample_weight=sample_weight,
+            n_classes=self.n_classes,
+        )
+        res = b.run(self._ks(), self.label_smoothing)
+        # Nothing above changed the state: commit.
+        self._sums = self._add(self._sums, res)
+        self.n_classes = b.n_classes
+        return self
+
+    @staticmethod
+    def _add(a, b):
+        return (
+            a[0] + b[0],
+            a[1] + b[1],
+            a[2] + b[2],
+            a[3] + b[3],
+            a[4] + b[4],
+            tuple(x + y for x, y in zip(a[5], b[5], strict=True)),
+            a[6] + b[6],
+        )
+
+    def _options(self):
+        return (self.topk, self.weight, self.ignore_index, self.label_smoothing, self.axis)
+
+    def merge(self, other: Evaluator) -> Evaluator:
+        """Add the batches another evaluator has seen (same options and class count)."""
+        fn = f"{self._fn}.merge"
+        if not isinstance(other, Evaluator):
+            raise TypeError(f"{fn}: expected an Evaluator; got {type(other).__name__}")
+        if other._options() != self._options():
+            raise ValueError(f"{fn}: options differ: {other._options()!r} vs {self._options()!r}")
+        if None not in (self.n_classes, other.n_classes) and self.n_classes != other.n_classes:
+            raise ValueError(f"{fn}: class counts differ: {other.n_classes} vs {self.n_classes}")
+        self._sums = self._add(self._sums, other._sums)
+        if self.n_classes is None:
+            self.n_classes = other.n_classes
+        return self
+
+    def result(self) -> dict[str, float]:
+        """``cross_entropy``, ``perplexity``, ``accuracy``, ``top{k}_accuracy``, ``entropy``,
+        ``logsumexp``, ``count``, ``weight_sum``, ``loss_weight_sum`` (see :func:`evaluate`)."""
+        return _metrics(self.topk, self._sums)
+
+    def __repr__(self) -> str:
+        return f"Evaluator(topk={self.topk}, count={self._sums[6]})"
+
+
+def evaluate_chunked(
+    evaluator,
+    logits,
+    target,
+    *,
+    sample_weight=None,
+    rows_per_chunk: int | None = None,
+    progress: bool = False,
+):
+    """Feed ``evaluator`` arrays larger than memory in chunks of rows; returns the evaluator.
+
+    Works for :class:`Evaluator` (``logits`` with classes along ``evaluator.axis``, rows
+    along axis 0) and :class:`fastloss.RegressionEvaluator` (``logits`` = its ``input``).
+    ``logits``, ``target`` and ``sample_weight`` may be anything sliceable along the first
+    axis: np.memmap, h5py or zarr datasets, NumPy arrays. Each chunk is read with
+    ``np.asarray(logits[i:j])``, so only one chunk of rows is in memory at a time.
+
+    Parameters
+    ----------
+    rows_per_chunk : int, optional
+        Rows per chunk; default: about 64 MB of ``logits`` per chunk.
+    progress : bool, default False
+        Show a progress bar with tqdm when it is installed (silently none otherwise).
+
+    Notes
+    -----
+    The result equals one ``update`` over the whole arrays to float64 rounding (the chunks'
+    sums are added in order), and is the same for every run with the same chunking. If any
+    chunk raises, the chunks before it stay in the evaluator: validate first, or use a fresh
+    evaluator.
+    """
+    fn = "evaluate_chunked"
+    shape = getattr(logits, "shape", None)
+    if shape is None:
+        logits = np.asarray(logits)
+        shape = logits.shape
+    if len(shape) == 0:
+        raise ValueError(f"{fn}: logits must have at least one dimension")
+    n = int(shape[0])
+    tshape = getattr(target, "shape", None)
+    if tshape is None:
+        target = np.asarray(target)
+        tshape = target.shape
+    if len(tshape) == 0 or int(tshape[0]) != n:
+        raise ValueError(
+            f"{fn}: logits shape {tuple(shape)} and target shape {tuple(tshape)} differ "
+            "along axis 0"
+        )
+    if (
+        isinstance(evaluator, Evaluator)
+        and len(shape) > 1
+        and _axis(fn, evaluator.axis, len(shape)) == 0
+    ):
+        raise ValueError(f"{fn}: the class axis is axis 0; chunking needs rows along axis 0")
+    if rows_per_chunk is None:
+        itemsize = getattr(getattr(logits, "dtype", None), "itemsize", 8)
+        row_bytes = max(1, itemsize * math.prod(int(d) for d in shape[1:]))
+        rows_per_chunk = max(1, _CHUNK_BYTES // row_bytes)
+    else:
+        rows_per_chunk = operator.index(rows_per_chunk)
+        if rows_per_chunk < 1:
+            raise ValueError(f"{fn}: rows_per_chunk must be >= 1; got {rows_per_chunk}")
+    starts = range(0, n, rows_per_chunk)
+    bar = None
+    if progress:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=n, unit="row", desc=fn)
+    sw_sliceable = (
+        sample_weight is not None
+        and np.ndim(sample_weight) > 0
+        and getattr(sample_weight, "shape", np.shape(sample_weight))[0] == n
+    )
+    try:
+        for i in starts:
+            j = min(n, i + rows_per_chunk)
+            kw = {}
+            if sample_weight is not None:
+                kw["sample_weight"] = sample_weight[i:j] if sw_sliceable else sample_weight
+            evaluator.update(np.asarray(logits[i:j]), np.asarray(target[i:j]), **kw)
+            if bar is not None:
+                bar.update(j - i)
+    finally:
+        if bar is not None:
+            bar.close()
+    return evaluator
