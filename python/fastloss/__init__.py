@@ -13,6 +13,7 @@ from ._classification import cross_entropy, log_softmax, logsumexp, nll_loss, so
 from ._config import show_config, simd_backend
 from ._divergence import entropy, kl_div
 from ._evaluate import Evaluator, evaluate, evaluate_chunked
+from ._files import FileArray
 from ._regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from ._regression_evaluator import RegressionEvaluator
 from ._threads import get_num_threads, set_num_threads, threads
@@ -21,6 +22,7 @@ __version__ = _core.__version__
 
 __all__ = [
     "Evaluator",
+    "FileArray",
     "RegressionEvaluator",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
