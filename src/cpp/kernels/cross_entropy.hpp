@@ -145,16 +145,12 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   const std::int64_t n_parts = (n_items + item_chunk - 1) / item_chunk;
   CeTotals parts[1024];
   const T* y = kProb ? static_cast<const T*>(s.target) : nullptr;
-  auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src,
-                   const ContiguousLanes<T>& src_y, CeTotals& tot, SumAcc<T>& acc, SumAcc<T>& acc_w) {
+  auto group = [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y, CeTotals& tot,
+                   SumAcc<T>& acc, SumAcc<T>& acc_w) {
     // Per lane: the target logit, its weight (0 for ignored rows and padding lanes) and, with
     // weights, whether the row counts (a counted row of weight 0 still gives 0·NaN = NaN).
     T xt[G], wt[G], valid[G];
-#ifdef ABL_NOPRO
-    if constexpr (false) {
-#else
     if constexpr (!kProb) {
-#endif
       const Idx* t = static_cast<const Idx*>(s.target);
       const std::int64_t outer0 = row0 / S, s0 = row0 % S;
       FASTLOSS_PREFETCH(t + row0 + kLaneAhead * G);
@@ -175,18 +171,10 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
     }
     LaneStats<T, kLaneBlocks> st;
-#ifdef ABL_NOSTATS
-    for (int u = 0; u < kLaneBlocks; ++u) st.sum[u] = st.m[u] = src.load(0, u);
-#else
     lane_stats<F, T, kLaneBlocks>(src, src_y, C, s.w, ome, eoc, [](std::int64_t, int, V) {}, st);
-#endif
     const V zero = V::set1(T(0));
     for (int u = 0; u < kLaneBlocks; ++u) {
-#ifdef ABL_NOLOG
-      const V lg = st.sum[u];
-#else
       const V lg = log(st.sum[u]);
-#endif
       V loss;
       if constexpr (kProb) {
         loss = lg * st.wy[u] - st.wyx[u];
@@ -210,9 +198,10 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       SumAcc<T> acc, acc_w;
       const std::int64_t ib = p * item_chunk, ie = std::min(n_items, (p + 1) * item_chunk);
       for (std::int64_t q = ib; q < ie; ++q)
-        with_lane_group(s.x, y, n_outer, C, S, q, sx, sy,
-                        [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src,
-                            const ContiguousLanes<T>& src_y) { group(row0, lanes, src, src_y, tot, acc, acc_w); });
+        with_row_group(s.x, y, n_outer, C, S, q, sx, sy,
+                        [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y) {
+                          group(row0, lanes, src, src_y, tot, acc, acc_w);
+                        });
       tot.loss = acc.total();
       tot.weight = acc_w.total();
       parts[p] = tot;

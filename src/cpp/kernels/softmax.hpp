@@ -37,6 +37,8 @@
 // shape, so every thread count gives the same bits.
 #pragma once
 
+#include <type_traits>
+
 #include "math/exp.hpp"
 #include "math/log.hpp"
 
@@ -412,18 +414,15 @@ void lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, 
   }
 }
 
-// Lane blocks per group: two vectors of lanes hide the exp latency without spilling.
-#ifndef ABL_U
-constexpr int kLaneBlocks = 2;
-#else
-constexpr int kLaneBlocks = ABL_U;
-#endif
 
 // Cuts n_items work items into chunks that depend only on n_items and the work per item.
 inline std::int64_t min_chunk_items(std::int64_t work_per_item) {
   const std::int64_t target = 1 << 15;  // elements per chunk, at least
   return std::max<std::int64_t>(1, target / std::max<std::int64_t>(1, work_per_item));
 }
+
+// Lane blocks per group: two vectors of lanes hide the exp latency without spilling.
+constexpr int kLaneBlocks = 2;
 
 // Lanes per group, and the scratch a group of rows (n_inner == 1) is transposed into: class c
 // of lane j at scratch[c * kGroup + j], with kLanes spare class rows for the transposing stores.
@@ -432,11 +431,7 @@ constexpr std::int64_t kGroup = kLaneBlocks * Vec<T>::kLanes;
 template <class T>
 constexpr std::int64_t kScratch = (kMaxLaneClasses + Vec<T>::kLanes) * kGroup<T>;
 // The rows engine streams ahead with prefetch; the lanes engine fetches kLaneAhead groups ahead.
-#ifndef ABL_AHEAD
 constexpr std::int64_t kLaneAhead = 4;
-#else
-constexpr std::int64_t kLaneAhead = ABL_AHEAD;
-#endif
 
 template <class T>
 inline void prefetch_span(const T* p, std::int64_t n) {
@@ -475,6 +470,99 @@ void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) 
     }
 }
 
+// A group of kGroup rows of C classes (n_inner == 1), row-major at `rows` with G*C + L - 1
+// readable elements, and a kScratch<T> scratch for a class-major copy.
+template <class T>
+struct RowBlockLanes {
+  const T* rows;
+  std::int64_t C;
+  T* scratch;
+  ContiguousLanes<T> class_major() const {
+    transpose_in(rows, C, scratch);
+    return {scratch, kGroup<T>, kGroup<T>};
+  }
+};
+
+// The largest Σ e^{x - m0} the single pass below accepts: log Σ <= 8.4 keeps the float32 log
+// of the epilogue within 5e-7 absolute.
+constexpr double kMaxSeedSum = 4096.0;
+
+// lane_stats for a group of rows, in one pass straight from the transposing loads (no
+// scratch, no separate max pass): the shift m0 is the max of the first kLanes classes (the
+// exact max when C <= kLanes), and a later class above it is still summed exactly by the
+// folded exp. If a lane's Σ exceeds kMaxSeedSum or is not a number (a max far above m0, an
+// all -inf first block, +inf, NaN), the group is redone by the exact two-pass lane_stats on a
+// class-major copy.
+template <class F, class T, int U, class StoreExp>
+void lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
+                T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes;
+  const std::int64_t C = n_classes;
+  const V zero = V::set1(T(0)), limit = V::set1(static_cast<T>(kMaxSeedSum));
+  const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
+  FoldedExp<T> ex;
+  ex.init(0.0);
+  const bool widen = C > kLaneNoWiden;
+  bool ok = true;
+  for (int u = 0; u < U; ++u) {
+    const T* xr = x.rows + u * L * C;
+    const T* yr = F::kProb ? y.rows + u * L * C : nullptr;
+    V m0 = zero, e_acc = zero, wx_acc = zero, wy_acc = zero, wyx_acc = zero;
+    LaneSum<T> e_tot, wx_tot, wy_tot, wyx_tot;
+    auto term = [&](std::int64_t c, V xv, V yv) {
+      const V d = xv - m0;
+      const V e = ex(d);
+      if constexpr (F::kStore) store_exp(c, u, e);
+      e_acc = e_acc + e;
+      const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
+      if constexpr (F::kLinear) wx_acc = F::kWeighted ? fma(w_c, d, wx_acc) : wx_acc + d;
+      if constexpr (F::kProb) {
+        const V yp = fma(yv, ome, eoc);
+        const V wy = F::kWeighted ? w_c * yp : yp;
+        wy_acc = wy_acc + wy;
+        wyx_acc = fma(wy, d, wyx_acc);
+      }
+    };
+    for (std::int64_t c0 = 0; c0 < C; c0 += L) {
+      V t[L], ty[L];
+      V::load_transposed(xr + c0, C, t);
+      if constexpr (F::kProb) V::load_transposed(yr + c0, C, ty);
+      const std::int64_t n = std::min(L, C - c0);
+      if (c0 == 0) {
+        m0 = t[0];
+        for (std::int64_t i = 1; i < n; ++i) m0 = max(m0, t[i]);
+      }
+      if (n == L) {
+        for (std::int64_t i = 0; i < L; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero);
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero);
+      }
+      if (widen) {
+        e_tot.add(e_acc);
+        if constexpr (F::kLinear) wx_tot.add(wx_acc);
+        if constexpr (F::kProb) {
+          wy_tot.add(wy_acc);
+          wyx_tot.add(wyx_acc);
+        }
+        e_acc = wx_acc = wy_acc = wyx_acc = zero;
+      }
+    }
+    st.m[u] = m0;
+    st.sum[u] = widen ? e_tot.value() : e_acc;
+    if constexpr (F::kLinear) st.wx[u] = widen ? wx_tot.value() : wx_acc;
+    if constexpr (F::kProb) {
+      st.wy[u] = widen ? wy_tot.value() : wy_acc;
+      st.wyx[u] = widen ? wyx_tot.value() : wyx_acc;
+    }
+    ok = ok && none(gt(st.sum[u], limit) | is_nan(st.sum[u]));
+  }
+  if (!ok) {
+    const ContiguousLanes<T> cy = F::kProb ? y.class_major() : ContiguousLanes<T>{nullptr, kGroup<T>, kGroup<T>};
+    lane_stats<F, T, U>(x.class_major(), cy, n_classes, w, one_minus_eps, eps_over_c, store_exp, st);
+  }
+}
+
 // Lane groups of an (n_outer, C, n_inner) array: for n_inner == 1, groups of kGroup rows; else
 // tiles of kGroup inner positions of one outer index.
 inline std::int64_t lane_items(std::int64_t n_outer, std::int64_t n_inner, std::int64_t G) {
@@ -482,11 +570,12 @@ inline std::int64_t lane_items(std::int64_t n_outer, std::int64_t n_inner, std::
 }
 
 // Calls fn(row0, lanes, src_x, src_y) for lane group q, with row0 the flat (outer, inner) index
-// of its lane 0. Rows (n_inner == 1) are transposed into the scratch buffers sx, sy
-// (kScratch<T> elements each) first; tiles of the inner axis are read in place.
+// of its lane 0: RowBlockLanes over the rows in place (n_inner == 1; near the end of the array
+// a zero-padded copy, since the transposing loads read up to G*C + L - 1 elements), or
+// ContiguousLanes over a tile of the inner axis. sx, sy: kScratch<T> elements each.
 template <class T, class Fn>
-void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
-                     std::int64_t q, T* sx, T* sy, Fn&& fn) {
+void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                    std::int64_t q, T* sx, T* sy, Fn&& fn) {
   constexpr std::int64_t L = Vec<T>::kLanes, G = kGroup<T>;
   if (n_inner == 1) {
     const std::int64_t row0 = q * G, rows = std::min(G, n_outer - row0);
@@ -494,25 +583,16 @@ void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t 
       prefetch_span(x + (row0 + kLaneAhead * G) * C, G * C);
       if (y) prefetch_span(y + (row0 + kLaneAhead * G) * C, G * C);
     }
-    // The transposes read up to G*C + L - 1 elements from the group's start: near the end of
-    // the array they read a zero-padded copy instead.
-    const bool in_place = (row0 + G) * C + L - 1 <= n_outer * C;
-    for (int k = 0; k < (y ? 2 : 1); ++k) {
-      const T* src = (k == 0 ? x : y) + row0 * C;
-      T* dst = k == 0 ? sx : sy;
-      if (in_place) {
-#ifdef ABL_NOTR
-        (void)src; (void)dst;
-#else
-        transpose_in(src, C, dst);
-#endif
-      } else {
-        T pad[kMaxLaneClasses * G + L] = {};
-        std::memcpy(pad, src, sizeof(T) * static_cast<std::size_t>(rows * C));
-        transpose_in(pad, C, dst);
-      }
+    const T* gx = x + row0 * C;
+    const T* gy = y ? y + row0 * C : nullptr;
+    if ((row0 + G) * C + L - 1 <= n_outer * C) {
+      fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
+      return;
     }
-    fn(row0, rows, ContiguousLanes<T>{sx, G, G}, ContiguousLanes<T>{sy, G, G});
+    T pad_x[kMaxLaneClasses * G + L] = {}, pad_y[kMaxLaneClasses * G + L] = {};
+    std::memcpy(pad_x, gx, sizeof(T) * static_cast<std::size_t>(rows * C));
+    if (gy) std::memcpy(pad_y, gy, sizeof(T) * static_cast<std::size_t>(rows * C));
+    fn(row0, rows, RowBlockLanes<T>{pad_x, C, sx}, RowBlockLanes<T>{gy ? pad_y : nullptr, C, sy});
     return;
   }
   const std::int64_t tiles = (n_inner + G - 1) / G;
@@ -522,7 +602,23 @@ void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t 
      ContiguousLanes<T>{y ? y + off : nullptr, n_inner, lanes});
 }
 
-// with_lane_group over every group, in parallel chunks fixed by the shape.
+// As with_row_group, but rows always come class-major (transposed into sx, sy first), so fn
+// sees ContiguousLanes in both layouts (evaluate.hpp reads the classes of a group repeatedly).
+template <class T, class Fn>
+void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                     std::int64_t q, T* sx, T* sy, Fn&& fn) {
+  with_row_group(x, y, n_outer, C, n_inner, q, sx, sy, [&](std::int64_t row0, std::int64_t lanes, const auto& sxl,
+                                                           const auto& syl) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(sxl)>, RowBlockLanes<T>>) {
+      const ContiguousLanes<T> cy = y ? syl.class_major() : ContiguousLanes<T>{nullptr, kGroup<T>, kGroup<T>};
+      fn(row0, lanes, sxl.class_major(), cy);
+    } else {
+      fn(row0, lanes, sxl, syl);
+    }
+  });
+}
+
+// with_row_group over every group, in parallel chunks fixed by the shape.
 template <class T, class Fn>
 void for_lane_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
                      int n_threads, Fn&& fn) {
@@ -530,7 +626,7 @@ void for_lane_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t 
   parallel_chunks(lane_items(n_outer, n_inner, G), min_chunk_items(G * C), n_threads,
                   [&](std::int64_t begin, std::int64_t end) {
     T sx[kScratch<T>], sy[kScratch<T>];
-    for (std::int64_t q = begin; q < end; ++q) with_lane_group(x, y, n_outer, C, n_inner, q, sx, sy, fn);
+    for (std::int64_t q = begin; q < end; ++q) with_row_group(x, y, n_outer, C, n_inner, q, sx, sy, fn);
   });
 }
 
@@ -553,7 +649,7 @@ void logsumexp_kernel(const SoftmaxArgs& a) {
   }
   const std::int64_t cstride = a.n_inner;
   for_lane_groups(x, static_cast<const T*>(nullptr), a.n_outer, C, a.n_inner, a.n_threads,
-                  [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, const ContiguousLanes<T>& src_y) {
+                  [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y) {
     LaneStats<T, kLaneBlocks> st;
     lane_stats<PlainRow, T, kLaneBlocks>(src, src_y, C, nullptr, T(1), T(0), [](std::int64_t, int, V) {}, st);
     T res[kLaneBlocks * L];
@@ -631,12 +727,21 @@ void softmax_lanes(const T* x, T* out, std::int64_t n_outer, std::int64_t C, std
   constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
   const bool rows_mode = n_inner == 1;
   for_lane_groups(x, static_cast<const T*>(nullptr), n_outer, C, n_inner, n_threads,
-                  [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, const ContiguousLanes<T>& src_y) {
-    // Class c of lane block u goes to res(c, u): the scratch itself (rows), or out (tiles).
-    T* res = rows_mode ? const_cast<T*>(src.base) : out + (row0 / n_inner) * C * n_inner + row0 % n_inner;
-    const std::int64_t res_stride = rows_mode ? G : n_inner;
+                  [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y) {
+    constexpr bool kRows = std::is_same_v<std::decay_t<decltype(src)>, RowBlockLanes<T>>;
+    // Class c of lane block u goes to res(c, u): the group's scratch (rows, transposed out at
+    // the end) or out itself (tiles of the inner axis).
+    T* res;
+    std::int64_t res_stride;
+    if constexpr (kRows) {
+      res = src.scratch;
+      res_stride = G;
+    } else {
+      res = out + (row0 / n_inner) * C * n_inner + row0 % n_inner;
+      res_stride = n_inner;
+    }
     auto put = [&](std::int64_t c, int u, V v) {
-      const std::int64_t left = rows_mode ? L : lanes - u * L;
+      const std::int64_t left = kRows ? L : lanes - u * L;
       T* p = res + c * res_stride + u * L;
       if (left >= L) v.store(p); else if (left > 0) v.store_n(p, left);
     };
@@ -645,17 +750,21 @@ void softmax_lanes(const T* x, T* out, std::int64_t n_outer, std::int64_t C, std
       lane_stats<RowFlags<true, false, false, false>, T, kLaneBlocks>(src, src_y, C, nullptr, T(1), T(0), put, st);
       V inv[kLaneBlocks];
       for (int u = 0; u < kLaneBlocks; ++u) inv[u] = V::set1(T(1)) / st.sum[u];
-      const ContiguousLanes<T> terms{res, res_stride, rows_mode ? G : lanes};
+      const ContiguousLanes<T> terms{res, res_stride, kRows ? G : lanes};
       for (std::int64_t c = 0; c < C; ++c)
         for (int u = 0; u < kLaneBlocks; ++u) put(c, u, terms.load(c, u) * inv[u]);
     } else {
-      lane_stats<PlainRow, T, kLaneBlocks>(src, src_y, C, nullptr, T(1), T(0), [](std::int64_t, int, V) {}, st);
+      // x is needed again for x - lse: class-major in the scratch (rows) or in place (tiles).
+      ContiguousLanes<T> xs;
+      if constexpr (kRows) xs = src.class_major(); else xs = src;
+      lane_stats<PlainRow, T, kLaneBlocks>(xs, xs, C, nullptr, T(1), T(0), [](std::int64_t, int, V) {}, st);
       V lg[kLaneBlocks];
       for (int u = 0; u < kLaneBlocks; ++u) lg[u] = log(st.sum[u]);
       for (std::int64_t c = 0; c < C; ++c)
-        for (int u = 0; u < kLaneBlocks; ++u) put(c, u, (src.load(c, u) - st.m[u]) - lg[u]);
+        for (int u = 0; u < kLaneBlocks; ++u) put(c, u, (xs.load(c, u) - st.m[u]) - lg[u]);
     }
-    if (rows_mode) transpose_out(res, C, lanes, out + row0 * C);
+    if constexpr (kRows) transpose_out(res, C, lanes, out + row0 * C);
+    (void)src_y;
   });
 }
 
