@@ -305,9 +305,11 @@ def main(argv: list[str] | None = None) -> int:
             "load_average": {"before": load_before, "after": load_after},
             "results": [{k: v for k, v in r.items() if k != "event"} for r in records],
         }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
         print(f"\nsaved {args.json}")
     if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         why = plot.save(args.plot, records, peers, title)
         print(f"saved {args.plot}" if why is None else f"no plot: {why}")
     return 0

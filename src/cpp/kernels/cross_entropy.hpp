@@ -166,7 +166,6 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
           xt[j] = wt[j] = valid[j] = 0;
         }
       }
-      for (int u = 0; u < kLaneBlocks; ++u) acc_w.add(V::load(wt + u * L));
     } else {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
     }
@@ -179,7 +178,11 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       if constexpr (kProb) {
         loss = lg * st.wy[u] - st.wyx[u];
       } else {
-        loss = V::load(wt + u * L) * ((st.m[u] - V::load(xt + u * L)) + lg);
+        // Read back only now, after lane_stats: a vector load right after the prologue's scalar
+        // stores would stall on store forwarding.
+        const V w_u = V::load(wt + u * L);
+        acc_w.add(w_u);
+        loss = w_u * ((st.m[u] - V::load(xt + u * L)) + lg);
         if constexpr (kS) loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(static_cast<T>(s.w_total)) * lg - st.wx[u]));
       }
       // select, not a product: an ignored row of NaN logits still gives exactly 0.
