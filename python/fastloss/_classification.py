@@ -23,7 +23,13 @@ __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
 
 _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _INT32, _INT64, _PROB = 0, 1, 2
-_AxisError = getattr(getattr(np, "exceptions", np), "AxisError")
+# The fast paths' dtypes: computed natively, read in place.
+_NATIVE_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_INDEX_KINDS = {np.dtype(np.int32): _INT32, np.dtype(np.int64): _INT64}
+_REDUCTIONS = frozenset(("mean", "sum", "none"))
+# The binding's reduction argument: -1 returns (Σ loss, Σ w, first bad row).
+_REDUCTION_CODES = {"none": -1, "mean": 1, "sum": 2}
+_AxisError = getattr(np, "exceptions", np).AxisError
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -56,6 +62,32 @@ def _layout(shape: tuple[int, ...], first: int, last: int) -> tuple[int, int, in
 
 
 def _softmax_common(fn: str, kind: int, x, axis, out):
+    # Fast path (per-call overhead, SPEC §6): a C-contiguous float32/float64 ndarray, no out.
+    if (
+        out is None
+        and type(x) is np.ndarray
+        and x.dtype in _NATIVE_FLOATS
+        and x.flags.c_contiguous
+        and type(axis) is int
+        and x.ndim > 0
+        and -x.ndim <= axis < x.ndim
+    ):
+        shape = x.shape
+        ax = axis % x.ndim
+        result = np.empty(shape, dtype=x.dtype)
+        if x.size:
+            n_classes = shape[ax]
+            n_inner = prod(shape[ax + 1 :])
+            _core.softmax(
+                x,
+                result,
+                x.size // (n_classes * n_inner),
+                n_classes,
+                n_inner,
+                kind,
+                get_num_threads(),
+            )
+        return result
     a = _float_input(fn, "input", x)
     shape = a.shape
     if a.ndim == 0:  # one class, as torch
@@ -110,7 +142,8 @@ def softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
     Notes
     -----
     Equals ``torch.softmax``. One read of ``x`` per row, each exp evaluated once; the row is
-    scaled while it is still in cache. Non-C-contiguous input is copied once.
+    scaled while it is still in cache. Non-C-contiguous input is copied once. SIMD backends
+    may differ from one another in the last bits.
 
     Examples
     --------
@@ -149,7 +182,7 @@ def log_softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
     --------
     >>> import fastloss
     >>> print(fastloss.log_softmax([0.0, 0.0]))
-    [-0.6931472 -0.6931472]
+    [-0.69314718 -0.69314718]
     """
     return _softmax_common("log_softmax", _LOG_SOFTMAX, x, axis, out)
 
@@ -195,10 +228,33 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
     Examples
     --------
     >>> import fastloss
-    >>> print(fastloss.logsumexp([0.0, 0.0]) == np.float32(np.log(2.0)))
-    True
+    >>> print(round(float(fastloss.logsumexp([0.0, 0.0])), 8))
+    0.69314718
+    >>> fastloss.logsumexp(np.zeros((2, 3, 4), np.float32), axis=(0, 2)).shape
+    (3,)
     """
     fn = "logsumexp"
+    # Fast path (per-call overhead, SPEC §6): one int axis of a C-contiguous float ndarray.
+    if (
+        type(x) is np.ndarray
+        and type(axis) is int
+        and not keepdims
+        and x.dtype in _NATIVE_FLOATS
+        and x.flags.c_contiguous
+        and x.ndim > 0
+        and -x.ndim <= axis < x.ndim
+        and x.shape[axis] > 0
+    ):
+        shape = x.shape
+        ax = axis % x.ndim
+        res = np.empty(shape[:ax] + shape[ax + 1 :], dtype=x.dtype)
+        if res.size:
+            n_classes = shape[ax]
+            n_inner = prod(shape[ax + 1 :])
+            _core.softmax(
+                x, res, res.size // n_inner, n_classes, n_inner, _LOGSUMEXP, get_num_threads()
+            )
+        return res[()] if res.ndim == 0 else res
     a = _float_input(fn, "input", x)
     dtype = a.dtype
     if a.ndim == 0:
@@ -386,24 +442,68 @@ def cross_entropy(
     gives +inf, as does label smoothing over a row with a masked class; a probability
     target of 0 on a masked class gives NaN (0·-inf). Logits are read once, with no
     temporary of their size; the sum is accumulated in float64 in an order fixed by the
-    shape, so every thread count gives the same bits. Non-C-contiguous logits are copied
-    once.
+    shape, so every thread count gives the same bits; the SIMD backends (``simd_backend()``)
+    may differ from one another in the last bits. Non-C-contiguous logits are copied once.
 
     Examples
     --------
     >>> import fastloss
-    >>> print(fastloss.cross_entropy([[0.0, 0.0]], [1]) == np.float32(np.log(2.0)))
+    >>> print(fastloss.cross_entropy([[0.0, 0.0]], [1]) == np.log(2.0))
     True
     >>> p = np.array([[.3, .3, .4], [.3, .4, .3], [.1, .2, .7]])
     >>> print(round(float(fastloss.cross_entropy(np.log(p), [2, 1, 0])), 8))
     1.37838885
     """
     fn = "cross_entropy"
+    # Fast path (per-call overhead, SPEC §6): C-contiguous float32/float64 logits (N, C), class
+    # axis 1, C-contiguous int32/int64 targets (N,), no weight, plain option values.
+    if (
+        type(logits) is np.ndarray
+        and type(target) is np.ndarray
+        and weight is None
+        and logits.ndim == 2
+        and (axis == -1 or axis == 1)
+        and type(ignore_index) is int
+        and type(label_smoothing) is float
+        and 0.0 <= label_smoothing <= 1.0
+        and reduction in _REDUCTIONS
+        and logits.dtype in _NATIVE_FLOATS
+        and logits.flags.c_contiguous
+        and target.dtype in _INDEX_KINDS
+        and target.flags.c_contiguous
+        and target.shape == logits.shape[:1]
+        and _INT64_MIN <= ignore_index <= _INT64_MAX
+    ):
+        n_rows, n_classes = logits.shape
+        out = np.empty(n_rows, dtype=logits.dtype) if reduction == "none" else None
+        res = _core.cross_entropy(
+            logits,
+            target,
+            None,
+            out,
+            n_rows,
+            n_classes,
+            1,
+            ignore_index,
+            label_smoothing,
+            _INDEX_KINDS[target.dtype],
+            get_num_threads(),
+            _REDUCTION_CODES[reduction],
+        )
+        if out is not None:
+            res = res[2]
+        if type(res) is int:  # the first bad row
+            if res >= 0:
+                _raise_bad_target(fn, target, res, n_classes, ignore_index)
+            return out
+        return res
     reduction_code(fn, reduction)
     try:
         eps = float(label_smoothing)
     except (TypeError, ValueError):
-        raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}") from None
+        raise ValueError(
+            f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
+        ) from None
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     ignore = _ignore_index(fn, ignore_index)
@@ -502,6 +602,44 @@ def nll_loss(
     0.63910756
     """
     fn = "nll_loss"
+    # Fast path (per-call overhead, SPEC §6), as in cross_entropy.
+    if (
+        type(log_probs) is np.ndarray
+        and type(target) is np.ndarray
+        and weight is None
+        and log_probs.ndim == 2
+        and (axis == -1 or axis == 1)
+        and type(ignore_index) is int
+        and reduction in _REDUCTIONS
+        and log_probs.dtype in _NATIVE_FLOATS
+        and log_probs.flags.c_contiguous
+        and target.dtype in _INDEX_KINDS
+        and target.flags.c_contiguous
+        and target.shape == log_probs.shape[:1]
+        and _INT64_MIN <= ignore_index <= _INT64_MAX
+    ):
+        n_rows, n_classes = log_probs.shape
+        out = np.empty(n_rows, dtype=log_probs.dtype) if reduction == "none" else None
+        res = _core.nll_loss(
+            log_probs,
+            target,
+            None,
+            out,
+            n_rows,
+            n_classes,
+            1,
+            ignore_index,
+            _INDEX_KINDS[target.dtype],
+            get_num_threads(),
+            _REDUCTION_CODES[reduction],
+        )
+        if out is not None:
+            res = res[2]
+        if type(res) is int:  # the first bad row
+            if res >= 0:
+                _raise_bad_target(fn, target, res, n_classes, ignore_index)
+            return out
+        return res
     reduction_code(fn, reduction)
     ignore = _ignore_index(fn, ignore_index)
     a, ax, row_shape = _class_setup(fn, log_probs, axis)

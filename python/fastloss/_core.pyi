@@ -34,9 +34,9 @@ def compiled_backends() -> list[str]:
     """
     Instruction sets built into this module, best first.
     """
-def cross_entropy(logits: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, out: typing.Any, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, target_kind: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+def cross_entropy(logits: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, out: typing.Any, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, target_kind: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
     """
-    (loss sum, weight sum, first bad row or -1)
+    (loss sum, weight sum, first bad row or -1); with reduction 1 (mean) or 2 (sum) the finished scalar, or the first bad row as an int
     """
 def entropy(p: numpy.ndarray, out: numpy.ndarray, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
@@ -50,9 +50,9 @@ def merge_regression_stats(arg0: tuple, arg1: tuple) -> tuple:
     """
     The statistics of the union of two disjoint sets of rows.
     """
-def nll_loss(log_probs: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, out: typing.Any, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex, ignore_index: typing.SupportsInt | typing.SupportsIndex, target_kind: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+def nll_loss(log_probs: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, out: typing.Any, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex, ignore_index: typing.SupportsInt | typing.SupportsIndex, target_kind: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex = -1) -> typing.Any:
     """
-    (loss sum, weight sum, first bad row or -1)
+    as cross_entropy
     """
 def regression(input: numpy.ndarray, target: numpy.ndarray, out: typing.Any, kind: typing.SupportsInt | typing.SupportsIndex, param: typing.SupportsFloat | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> float:
     ...

@@ -168,9 +168,13 @@ void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int6
 
 // cross_entropy / nll_loss: (Σ loss, Σ w[t] over counted rows, first bad row or -1).
 // target_kind: 0 int32, 1 int64 (shape (n_outer, n_inner)), 2 probabilities (x's shape, dtype).
-py::tuple class_loss(bool nll, const py::array& logits, const py::array& target, const py::object& weight,
-                     const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                     std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads) {
+// reduction < 0: returns the tuple. 1 (mean) or 2 (sum): returns the finished NumPy scalar of the
+// logits' dtype (mean over Σ w[t], NaN for none), or the first bad row as a Python int: one
+// call and no Python arithmetic on the fast path (SPEC §6's per-call budget).
+py::object class_loss(bool nll, const py::array& logits, const py::array& target, const py::object& weight,
+                      const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+                      std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads,
+                      int reduction) {
   const DType dt = float_dtype(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: cross_entropy shape does not match the logits");
@@ -208,7 +212,12 @@ py::tuple class_loss(bool nll, const py::array& logits, const py::array& target,
     else
       r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
   }
-  return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);
+  if (reduction < 0) return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);
+  if (r.first_bad >= 0) return py::int_(r.first_bad);
+  // 0/0 is NaN: an empty or all-ignored mean, as torch.
+  const double v = reduction == 2 ? r.loss_sum : r.loss_sum / r.weight_sum;
+  if (dt == DType::kF32) return py::cast(py::make_scalar(static_cast<float>(v)));
+  return py::cast(py::make_scalar(v));
 }
 
 // evaluate: the fused metrics (kernels/evaluate.hpp). Returns (Σ s·l, Σ s·w_t, Σ s, Σ s·H,
@@ -369,20 +378,23 @@ PYBIND11_MODULE(_core, m) {
         py::arg("n_inner"), py::arg("kind"), py::arg("n_threads"));
   m.def("cross_entropy", [](const py::array& logits, const py::array& target, const py::object& weight,
                             const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                            std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads) {
+                            std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads,
+                            int reduction) {
     return class_loss(false, logits, target, weight, out, n_outer, n_classes, n_inner, ignore_index, label_smoothing,
-                      target_kind, n_threads);
+                      target_kind, n_threads, reduction);
   }, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("label_smoothing"),
-        py::arg("target_kind"), py::arg("n_threads"), "(loss sum, weight sum, first bad row or -1)");
+        py::arg("target_kind"), py::arg("n_threads"), py::arg("reduction") = -1,
+        "(loss sum, weight sum, first bad row or -1); with reduction 1 (mean) or 2 (sum) the finished "
+        "scalar, or the first bad row as an int");
   m.def("nll_loss", [](const py::array& log_probs, const py::array& target, const py::object& weight,
                        const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                       std::int64_t ignore_index, int target_kind, int n_threads) {
+                       std::int64_t ignore_index, int target_kind, int n_threads, int reduction) {
     return class_loss(true, log_probs, target, weight, out, n_outer, n_classes, n_inner, ignore_index, 0.0,
-                      target_kind, n_threads);
+                      target_kind, n_threads, reduction);
   }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
-        py::arg("n_threads"), "(loss sum, weight sum, first bad row or -1)");
+        py::arg("n_threads"), py::arg("reduction") = -1, "as cross_entropy");
 
   m.def("evaluate", &evaluate, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("sample_weight"),
         py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),

@@ -22,9 +22,12 @@
 
 namespace fastloss::FASTLOSS_ISA {
 
+// Trivially constructible, so that the per-chunk array costs nothing until it is written:
+// use CeTotals::zero() for a fresh value.
 struct CeTotals {
-  double loss = 0.0, weight = 0.0;
-  std::int64_t bad = -1;
+  double loss, weight;
+  std::int64_t bad;
+  static CeTotals zero() { return {0.0, 0.0, -1}; }
   void merge(const CeTotals& o) {
     loss += o.loss;
     weight += o.weight;
@@ -43,7 +46,7 @@ CeTotals parallel_totals(std::int64_t n, std::int64_t min_chunk, int n_threads, 
   parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t k = b; k < e; ++k) parts[k] = chunk(k * len, std::min(n, (k + 1) * len));
   });
-  CeTotals total;
+  CeTotals total = CeTotals::zero();
   for (std::int64_t k = 0; k < n_parts; ++k) total.merge(parts[k]);
   return total;
 }
@@ -79,7 +82,7 @@ CeTotals ce_index_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) 
   RowOpts<T> o;
   o.w = s.w;
   return parallel_totals(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
-    CeTotals tot;
+    CeTotals tot = CeTotals::zero();
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int64_t tr = t[r];
       double loss = 0.0;
@@ -112,7 +115,7 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
   const T* y = static_cast<const T*>(s.target);
   const std::int64_t C = s.C;
   return parallel_totals(n_rows, min_chunk_items(2 * C), n_threads, [&](std::int64_t begin, std::int64_t end) {
-    CeTotals tot;
+    CeTotals tot = CeTotals::zero();
     RowOpts<T> o;
     o.w = s.w;
     o.one_minus_eps = static_cast<T>(1.0 - s.eps);
@@ -197,7 +200,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t pb, std::int64_t pe) {
     T sx[kScratch<T>], sy[kScratch<T>];
     for (std::int64_t p = pb; p < pe; ++p) {
-      CeTotals tot;
+      CeTotals tot = CeTotals::zero();
       SumAcc<T> acc, acc_w;
       const std::int64_t ib = p * item_chunk, ie = std::min(n_items, (p + 1) * item_chunk);
       for (std::int64_t q = ib; q < ie; ++q)
@@ -210,7 +213,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       parts[p] = tot;
     }
   });
-  CeTotals total;
+  CeTotals total = CeTotals::zero();
   for (std::int64_t p = 0; p < n_parts; ++p) total.merge(parts[p]);
   return total;
 }
@@ -235,7 +238,7 @@ CeTotals ce_dispatch_flags(const CeSetup<T>& s, std::int64_t n_outer, int n_thre
 template <class T>
 CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
   const CeSetup<T> s = ce_setup<T>(a);
-  CeTotals tot;
+  CeTotals tot = CeTotals::zero();
   if (a.n_outer > 0 && a.n_inner > 0) {
     switch (a.target_kind) {
       case TargetKind::kInt32: tot = ce_dispatch_flags<T, std::int32_t>(s, a.n_outer, a.n_threads); break;
@@ -252,7 +255,7 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   const Idx* t = static_cast<const Idx*>(s.target);
   const std::int64_t C = s.C, S = s.S;
   return parallel_totals(n_outer * S, 1 << 14, n_threads, [&](std::int64_t begin, std::int64_t end) {
-    CeTotals tot;
+    CeTotals tot = CeTotals::zero();
     std::int64_t outer = begin / S, inner = begin % S;
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int64_t tr = t[r];
@@ -279,7 +282,7 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
 template <class T>
 CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
   const CeSetup<T> s = ce_setup<T>(a);
-  CeTotals tot;
+  CeTotals tot = CeTotals::zero();
   if (a.n_outer > 0 && a.n_inner > 0) {
     const bool w = s.w != nullptr;
     if (a.target_kind == TargetKind::kInt32)

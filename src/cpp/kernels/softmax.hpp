@@ -618,9 +618,15 @@ void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C
       fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
       return;
     }
-    T pad_x[kMaxLaneClasses * G + L] = {}, pad_y[kMaxLaneClasses * G + L] = {};
-    std::memcpy(pad_x, gx, sizeof(T) * static_cast<std::size_t>(rows * C));
-    if (gy) std::memcpy(pad_y, gy, sizeof(T) * static_cast<std::size_t>(rows * C));
+    // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
+    T pad_x[kMaxLaneClasses * G + L], pad_y[kMaxLaneClasses * G + L];
+    const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
+    std::memcpy(pad_x, gx, sizeof(T) * used);
+    std::memset(pad_x + used, 0, sizeof(T) * (span - used));
+    if (gy) {
+      std::memcpy(pad_y, gy, sizeof(T) * used);
+      std::memset(pad_y + used, 0, sizeof(T) * (span - used));
+    }
     fn(row0, rows, RowBlockLanes<T>{pad_x, C, sx}, RowBlockLanes<T>{gy ? pad_y : nullptr, C, sy});
     return;
   }
