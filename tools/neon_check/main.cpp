@@ -538,7 +538,7 @@ void test_softmax() {
       const std::int64_t total = sh.outer * sh.classes * sh.inner, rows = sh.outer * sh.inner;
       const std::string base = fmt("shape=(%lld,%lld,%lld) %s", (long long)sh.outer, (long long)sh.classes,
                                    (long long)sh.inner, edge ? "edge" : "clean");
-      // softmax: outputs below ~2^-126 (2^-1022) depend on the ISA's fold shift (see softmax.hpp).
+      // softmax: outputs below ~2^-126 (2^-1022) depend on the ISA's fold shift (see row_engine.hpp).
       run_and_compare<T>(e, base + " softmax", {{0, 0}}, {r, tiny_out}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(total);
         SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kSoftmax, false, threads};

@@ -7,7 +7,7 @@
 //                   y' = (1-ε) y + ε/C, computed per element (so that y = 0 on a masked class
 //                   gives NaN when ε = 0 and +inf when ε > 0, as torch);
 //   nll_loss:       l_i = -w_t lp_it.
-// One pass over the logits (softmax.hpp's engines): lse, the target logit (loaded directly
+// One pass over the logits (row_engine.hpp and lane_engine.hpp): lse, the target logit (loaded directly
 // after the index check), Σ w (x - off) for label smoothing and the probability sums all come
 // out of the same read; the linear sums are taken relative to an origin `off` near the row
 // max (the fold's shift, or the max), so that W lse - Σ w x does not cancel on rows offset by

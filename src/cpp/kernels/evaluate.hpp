@@ -7,7 +7,7 @@
 // and the kernel returns Σ s·l, Σ s·w_t, Σ s, Σ s·H, Σ s·lse, Σ s·[rank < k] for each k over
 // the counted rows (s = sample weight), or writes them per row.
 //
-// Rows engine (n_inner == 1, C > kMaxLaneClasses): softmax.hpp's folded exp (FoldedExp: fixed
+// Rows engine (n_inner == 1, C > kMaxLaneClasses): row_engine.hpp's folded exp (FoldedExp: fixed
 // shift k ln2 from the first vector and the target logit, folded into the exponent), with
 // three more sums in the same pass: Σ e·(x_c - off) for the entropy (x clamped at the fold's
 // low cut-off first, so a masked -inf class gives 0·finite = 0, not 0·-inf), Σ w (x - off) for
@@ -15,14 +15,14 @@
 // nextafter(x_t, -inf) for c < t (so "x > thr" is "x >= x_t" below t): one compare per vector,
 // ties included, no second pass. Extreme rows (non-finite seed, Σ outside [0.5, 2^100]) take
 // the exact path: a max pass, then the same sums with the full exp shifted by the max
-// (softmax.hpp's row_max / MaxShiftedExp / nonfinite_lse). A row with NaN, +inf or only -inf
+// (row_engine.hpp's row_max / MaxShiftedExp / nonfinite_lse). A row with NaN, +inf or only -inf
 // gives NaN loss and entropy and torch's lse; its rank (and that of a -inf target) is counted
 // by a scalar pass: NaN anywhere gives rank C, never a hit.
-// row_pass of softmax.hpp keeps no Σ e·x and no count, so this file has its own pass
-// (eval_pass); everything else is called from softmax.hpp as is.
+// row_pass of row_engine.hpp keeps no Σ e·x and no count, so this file has its own pass
+// (eval_pass); everything else is called from the engines as is.
 //
 // Lanes engine (n_inner > 1, or C <= kMaxLaneClasses): one row per lane, groups from
-// softmax.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis). Per
+// lane_engine.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis). Per
 // lane: a max pass, then Σ e^{x-m}, Σ e·(x - m), Σ w (x - m) and the rank count (thr chosen per
 // lane by class index < t), lse = m + log Σ with the vector log; the per-row values are
 // finished in T, as cross_entropy.hpp's lanes engine does.

@@ -21,7 +21,7 @@
 //   pow2_low_bits(y): the value whose bits are bits(y) << 23 (float) / << 52 (double). For
 //     y = 1.5*2^23 + j (float) / 1.5*2^52 + j (double) with integral j in [0, 254] / [0, 2046]
 //     that is 2^(j - 127) / 2^(j - 1023), and +0 for j = 0: the exponent scaling of an exp whose
-//     n was rounded by the "magic add", in one shift (kernels/softmax.hpp folds its shift in j).
+//     n was rounded by the "magic add", in one shift (kernels/row_engine.hpp folds its shift in j).
 //   Vec<T>::load_transposed(p, stride, out): a kLanes x kLanes transpose on load: out[i] lane j
 //     = p[j*stride + i] for i, j < kLanes (reads kLanes elements at each of the kLanes row
 //     starts); kLanes*stride must fit in int32.

@@ -1,0 +1,367 @@
+// The lanes engine of the softmax family (KERNELS.md §3): one row per lane.
+//
+// Lanes (n_inner > 1, or n_inner == 1 with C <= kMaxLaneClasses): one row per lane, kGroup
+// rows per group (2 vectors: 16 on AVX2). For n_inner > 1 the lanes are the contiguous inner
+// positions (axis=1 of (N, C, H, W)), read in place: per lane a max over the classes, then
+// Σ e^{x - max} (float32 partials widened every 8 classes beyond 16), lse = max + log Σ with
+// the vector log, the per-row log included. For rows (n_inner == 1) the group is loaded
+// through kLanes x kLanes register transposes (Vec::load_transposed; a gather costs ~11
+// cycles on Zen 3, as much as a scalar transpose) and summed in the same pass, shifted by
+// m0 = the max of the first kLanes classes (the exact max when C <= kLanes). A later class
+// above m0 is still summed accurately while Σ <= kMaxSeedSum: its argument x - m0 < 8.4
+// rounds by < 3e-7. A lane whose Σ ends above kMaxSeedSum (beyond which the float32 log of
+// Σ would also lose accuracy) or is not a number sends its group to the exact two-pass code
+// on a class-major copy. Measured on Zen 3 (AVX2) for N=1M, C=10: 2.3-2.5x the
+// exp limit, with the exp pass ~half of it and transposes, per-row targets and logs the rest.
+//
+// Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
+// shape, so every thread count gives the same bits.
+#pragma once
+
+#include <type_traits>
+
+#include "kernels/row_engine.hpp"
+
+namespace fastloss::FASTLOSS_ISA {
+
+// Rows of at most this many classes (n_inner == 1) run on the lanes engine.
+constexpr std::int64_t kMaxLaneClasses = 48;
+constexpr std::int64_t kLaneNoWiden = 16;
+
+// Lanes that are contiguous in memory (the inner axis): class c of lane block u at
+// base + c * class_stride + u * L; `valid` lanes in all (the last tile may be partial).
+template <class T>
+struct ContiguousLanes {
+  const T* base;
+  std::int64_t class_stride;
+  std::int64_t valid;
+  Vec<T> load(std::int64_t c, int u) const {
+    constexpr std::int64_t L = Vec<T>::kLanes;
+    const std::int64_t left = valid - u * L;
+    const T* p = base + c * class_stride + u * L;
+    return left >= L ? Vec<T>::load(p) : Vec<T>::load_n(p, left, 0);
+  }
+};
+
+// Per-lane float64 accumulation of Vec<T> values, read back as a Vec<T>.
+template <class T>
+struct LaneSum;
+template <>
+struct LaneSum<float> {
+  VecD lo = VecD::set1(0.0), hi = VecD::set1(0.0);
+  void add(VecF v) { widen_add(lo, hi, v); }
+  VecF value() const {
+    double d[VecF::kLanes];
+    lo.store(d);
+    if constexpr (VecF::kLanes > 1) hi.store(d + VecD::kLanes);
+    float f[VecF::kLanes];
+    for (int i = 0; i < VecF::kLanes; ++i) f[i] = static_cast<float>(d[i]);
+    return VecF::load(f);
+  }
+};
+template <>
+struct LaneSum<double> {
+  VecD acc = VecD::set1(0.0);
+  void add(VecD v) { acc = acc + v; }
+  VecD value() const { return acc; }
+};
+
+template <class T, int U>
+struct LaneStats {
+  Vec<T> m[U], sum[U], wx[U], wy[U], wyx[U];  // linear sums are relative to m
+};
+
+// Pass 1 (max) and pass 2 (Σ e^{x - m} and the linear sums of RowSums, relative to m) over
+// the C classes of U lane blocks. store_exp(c, u, e) receives the terms when F::kStore.
+// Everything stays in locals until the end: st may alias nothing, but the compiler cannot know
+// that, and a running max or sum kept in memory is a store-forwarding chain per class.
+template <class F, class T, int U, class Src, class StoreExp>
+void lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
+                StoreExp&& store_exp, LaneStats<T, U>& st) {
+  using V = Vec<T>;
+  const V zero = V::set1(T(0));
+  V m[U];
+  for (int u = 0; u < U; ++u) m[u] = V::set1(-std::numeric_limits<T>::infinity());
+  for (std::int64_t c = 0; c < n_classes; ++c)
+    for (int u = 0; u < U; ++u) m[u] = max(m[u], x.load(c, u));
+  FoldedExp<T, false> ex;
+  ex.init(0.0);
+  const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
+  V e_acc[U], wx_acc[U], wy_acc[U], wyx_acc[U];
+  for (int u = 0; u < U; ++u) e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
+  auto step = [&](std::int64_t c) {
+    const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
+    for (int u = 0; u < U; ++u) {
+      const V d = x.load(c, u) - m[u];
+      const V e = ex(d);
+      if constexpr (F::kStore) store_exp(c, u, e);
+      e_acc[u] = e_acc[u] + e;
+      if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fma(w_c, d, wx_acc[u]) : wx_acc[u] + d;
+      if constexpr (F::kProb) {
+        const V yp = fma(y.load(c, u), ome, eoc);
+        const V wy = F::kWeighted ? w_c * yp : yp;
+        wy_acc[u] = wy_acc[u] + wy;
+        wyx_acc[u] = fma(wy, d, wyx_acc[u]);
+      }
+    }
+  };
+  // Up to kLaneNoWiden classes the float32 lane sums are kept: a lane holding the dominant 1
+  // drops at most 15 terms below its half-ulp (< 5e-7 in all, within SPEC §4's 1e-6).
+  if (n_classes <= kLaneNoWiden) {
+    for (std::int64_t c = 0; c < n_classes; ++c) step(c);
+    for (int u = 0; u < U; ++u) {
+      st.m[u] = m[u];
+      st.sum[u] = e_acc[u];
+      st.wx[u] = wx_acc[u];
+      st.wy[u] = wy_acc[u];
+      st.wyx[u] = wyx_acc[u];
+    }
+    return;
+  }
+  LaneSum<T> e_tot[U], wx_tot[U], wy_tot[U], wyx_tot[U];
+  for (std::int64_t c0 = 0; c0 < n_classes; c0 += kWidenEvery) {
+    const std::int64_t c1 = std::min(n_classes, c0 + kWidenEvery);
+    for (std::int64_t c = c0; c < c1; ++c) step(c);
+    for (int u = 0; u < U; ++u) {
+      e_tot[u].add(e_acc[u]);
+      if constexpr (F::kLinear) wx_tot[u].add(wx_acc[u]);
+      if constexpr (F::kProb) {
+        wy_tot[u].add(wy_acc[u]);
+        wyx_tot[u].add(wyx_acc[u]);
+      }
+      e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
+    }
+  }
+  for (int u = 0; u < U; ++u) {
+    st.m[u] = m[u];
+    st.sum[u] = e_tot[u].value();
+    if constexpr (F::kLinear) st.wx[u] = wx_tot[u].value();
+    if constexpr (F::kProb) {
+      st.wy[u] = wy_tot[u].value();
+      st.wyx[u] = wyx_tot[u].value();
+    }
+  }
+}
+
+
+// Cuts n_items work items into chunks that depend only on n_items and the work per item.
+inline std::int64_t min_chunk_items(std::int64_t work_per_item) {
+  const std::int64_t target = 1 << 15;  // elements per chunk, at least
+  return std::max<std::int64_t>(1, target / std::max<std::int64_t>(1, work_per_item));
+}
+
+// Lane blocks per group: two vectors of lanes hide the exp latency without spilling.
+constexpr int kLaneBlocks = 2;
+
+// Lanes per group, and the scratch a group of rows (n_inner == 1) is transposed into: class c
+// of lane j at scratch[c * kGroup + j], with kLanes spare class rows for the transposing stores.
+template <class T>
+constexpr std::int64_t kGroup = kLaneBlocks * Vec<T>::kLanes;
+template <class T>
+constexpr std::int64_t kScratch = (kMaxLaneClasses + Vec<T>::kLanes) * kGroup<T>;
+// The rows engine streams ahead with prefetch; the lanes engine fetches kLaneAhead groups ahead.
+constexpr std::int64_t kLaneAhead = 4;
+
+template <class T>
+inline void prefetch_span(const T* p, std::int64_t n) {
+  const char* c = reinterpret_cast<const char*>(p);
+  for (std::int64_t b = 0; b < n * static_cast<std::int64_t>(sizeof(T)); b += 64) FASTLOSS_PREFETCH(c + b);
+}
+
+// Rows [0, rows) of C classes (row-major, rows + kLanes readable elements past the last row's
+// start... see with_lane_group) into scratch, class-major: kLanes x kLanes register transposes.
+template <class T>
+void transpose_in(const T* src, std::int64_t C, T* scratch) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
+  for (int u = 0; u < kLaneBlocks; ++u)
+    for (std::int64_t c0 = 0; c0 < C; c0 += L) {
+      V t[L];
+      V::load_transposed(src + u * L * C + c0, C, t);
+      for (std::int64_t i = 0; i < L; ++i) t[i].store(scratch + (c0 + i) * G + u * L);
+    }
+}
+
+// The inverse: class-major scratch back into `rows` rows of C classes at dst (row-major).
+template <class T>
+void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
+  for (int u = 0; u < kLaneBlocks && u * L < rows; ++u)
+    for (std::int64_t c0 = 0; c0 < C; c0 += L) {
+      V t[L];
+      V::load_transposed(scratch + c0 * G + u * L, G, t);
+      const std::int64_t n = std::min(L, C - c0);
+      for (std::int64_t i = 0; i < L && u * L + i < rows; ++i) {
+        T* row = dst + (u * L + i) * C + c0;
+        if (n == L) t[i].store(row); else t[i].store_n(row, n);
+      }
+    }
+}
+
+// A group of kGroup rows of C classes (n_inner == 1), row-major at `rows` with G*C + L - 1
+// readable elements, and a kScratch<T> scratch for a class-major copy.
+template <class T>
+struct RowBlockLanes {
+  const T* rows;
+  std::int64_t C;
+  T* scratch;
+  ContiguousLanes<T> class_major() const {
+    transpose_in(rows, C, scratch);
+    return {scratch, kGroup<T>, kGroup<T>};
+  }
+};
+
+// The largest Σ e^{x - m0} the single pass below accepts: log Σ <= 8.4 keeps the float32 log
+// of the epilogue within 5e-7 absolute.
+constexpr double kMaxSeedSum = 4096.0;
+
+// lane_stats for a group of rows, in one pass straight from the transposing loads (no
+// scratch, no separate max pass): the shift m0 is the max of the first kLanes classes (the
+// exact max when C <= kLanes), and a later class above it is still summed exactly by the
+// folded exp. If a lane's Σ exceeds kMaxSeedSum or is not a number (a max far above m0, an
+// all -inf first block, +inf, NaN), the group is redone by the exact two-pass lane_stats on a
+// class-major copy.
+template <class F, class T, int U, class StoreExp>
+void lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
+                T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes;
+  const std::int64_t C = n_classes;
+  const V zero = V::set1(T(0)), limit = V::set1(static_cast<T>(kMaxSeedSum));
+  const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
+  FoldedExp<T> ex;
+  ex.init(0.0);
+  const bool widen = C > kLaneNoWiden;
+  bool ok = true;
+  for (int u = 0; u < U; ++u) {
+    const T* xr = x.rows + u * L * C;
+    const T* yr = F::kProb ? y.rows + u * L * C : nullptr;
+    V m0 = zero, e_acc = zero, wx_acc = zero, wy_acc = zero, wyx_acc = zero;
+    LaneSum<T> e_tot, wx_tot, wy_tot, wyx_tot;
+    auto term = [&](std::int64_t c, V xv, V yv) {
+      const V d = xv - m0;
+      const V e = ex(d);
+      if constexpr (F::kStore) store_exp(c, u, e);
+      e_acc = e_acc + e;
+      const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
+      if constexpr (F::kLinear) wx_acc = F::kWeighted ? fma(w_c, d, wx_acc) : wx_acc + d;
+      if constexpr (F::kProb) {
+        const V yp = fma(yv, ome, eoc);
+        const V wy = F::kWeighted ? w_c * yp : yp;
+        wy_acc = wy_acc + wy;
+        wyx_acc = fma(wy, d, wyx_acc);
+      }
+    };
+    for (std::int64_t c0 = 0; c0 < C; c0 += L) {
+      V t[L], ty[L];
+      V::load_transposed(xr + c0, C, t);
+      if constexpr (F::kProb) V::load_transposed(yr + c0, C, ty);
+      const std::int64_t n = std::min(L, C - c0);
+      if (c0 == 0) {
+        m0 = t[0];
+        for (std::int64_t i = 1; i < n; ++i) m0 = max(m0, t[i]);
+      }
+      if (n == L) {
+        for (std::int64_t i = 0; i < L; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero);
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero);
+      }
+      if (widen) {
+        e_tot.add(e_acc);
+        if constexpr (F::kLinear) wx_tot.add(wx_acc);
+        if constexpr (F::kProb) {
+          wy_tot.add(wy_acc);
+          wyx_tot.add(wyx_acc);
+        }
+        e_acc = wx_acc = wy_acc = wyx_acc = zero;
+      }
+    }
+    st.m[u] = m0;
+    st.sum[u] = widen ? e_tot.value() : e_acc;
+    if constexpr (F::kLinear) st.wx[u] = widen ? wx_tot.value() : wx_acc;
+    if constexpr (F::kProb) {
+      st.wy[u] = widen ? wy_tot.value() : wy_acc;
+      st.wyx[u] = widen ? wyx_tot.value() : wyx_acc;
+    }
+    ok = ok && none(gt(st.sum[u], limit) | is_nan(st.sum[u]));
+  }
+  if (!ok) {
+    const ContiguousLanes<T> cy = F::kProb ? y.class_major() : ContiguousLanes<T>{nullptr, kGroup<T>, kGroup<T>};
+    lane_stats<F, T, U>(x.class_major(), cy, n_classes, w, one_minus_eps, eps_over_c, store_exp, st);
+  }
+}
+
+// Lane groups of an (n_outer, C, n_inner) array: for n_inner == 1, groups of kGroup rows; else
+// tiles of kGroup inner positions of one outer index.
+inline std::int64_t lane_items(std::int64_t n_outer, std::int64_t n_inner, std::int64_t G) {
+  return n_inner == 1 ? (n_outer + G - 1) / G : n_outer * ((n_inner + G - 1) / G);
+}
+
+// Calls fn(row0, lanes, src_x, src_y) for lane group q, with row0 the flat (outer, inner) index
+// of its lane 0: RowBlockLanes over the rows in place (n_inner == 1; near the end of the array
+// a zero-padded copy, since the transposing loads read up to G*C + L - 1 elements), or
+// ContiguousLanes over a tile of the inner axis. sx, sy: kScratch<T> elements each.
+template <class T, class Fn>
+void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                    std::int64_t q, T* sx, T* sy, Fn&& fn) {
+  constexpr std::int64_t L = Vec<T>::kLanes, G = kGroup<T>;
+  if (n_inner == 1) {
+    const std::int64_t row0 = q * G, rows = std::min(G, n_outer - row0);
+    if (row0 + (kLaneAhead + 1) * G <= n_outer) {
+      prefetch_span(x + (row0 + kLaneAhead * G) * C, G * C);
+      if (y) prefetch_span(y + (row0 + kLaneAhead * G) * C, G * C);
+    }
+    const T* gx = x + row0 * C;
+    const T* gy = y ? y + row0 * C : nullptr;
+    if ((row0 + G) * C + L - 1 <= n_outer * C) {
+      fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
+      return;
+    }
+    // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
+    T pad_x[kMaxLaneClasses * G + L], pad_y[kMaxLaneClasses * G + L];
+    const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
+    std::memcpy(pad_x, gx, sizeof(T) * used);
+    std::memset(pad_x + used, 0, sizeof(T) * (span - used));
+    if (gy) {
+      std::memcpy(pad_y, gy, sizeof(T) * used);
+      std::memset(pad_y + used, 0, sizeof(T) * (span - used));
+    }
+    fn(row0, rows, RowBlockLanes<T>{pad_x, C, sx}, RowBlockLanes<T>{gy ? pad_y : nullptr, C, sy});
+    return;
+  }
+  const std::int64_t tiles = (n_inner + G - 1) / G;
+  const std::int64_t outer = q / tiles, s0 = (q % tiles) * G, lanes = std::min(G, n_inner - s0);
+  const std::int64_t off = outer * C * n_inner + s0;
+  fn(outer * n_inner + s0, lanes, ContiguousLanes<T>{x + off, n_inner, lanes},
+     ContiguousLanes<T>{y ? y + off : nullptr, n_inner, lanes});
+}
+
+// As with_row_group, but rows always come class-major (transposed into sx, sy first), so fn
+// sees ContiguousLanes in both layouts (evaluate.hpp reads the classes of a group repeatedly).
+template <class T, class Fn>
+void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                     std::int64_t q, T* sx, T* sy, Fn&& fn) {
+  with_row_group(x, y, n_outer, C, n_inner, q, sx, sy, [&](std::int64_t row0, std::int64_t lanes, const auto& sxl,
+                                                           const auto& syl) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(sxl)>, RowBlockLanes<T>>) {
+      const ContiguousLanes<T> cy = y ? syl.class_major() : ContiguousLanes<T>{nullptr, kGroup<T>, kGroup<T>};
+      fn(row0, lanes, sxl.class_major(), cy);
+    } else {
+      fn(row0, lanes, sxl, syl);
+    }
+  });
+}
+
+// with_row_group over every group, in parallel chunks fixed by the shape.
+template <class T, class Fn>
+void for_lane_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                     int n_threads, Fn&& fn) {
+  constexpr std::int64_t G = kGroup<T>;
+  parallel_chunks(lane_items(n_outer, n_inner, G), min_chunk_items(G * C), n_threads,
+                  [&](std::int64_t begin, std::int64_t end) {
+    T sx[kScratch<T>], sy[kScratch<T>];
+    for (std::int64_t q = begin; q < end; ++q) with_row_group(x, y, n_outer, C, n_inner, q, sx, sy, fn);
+  });
+}
+}  // namespace fastloss::FASTLOSS_ISA

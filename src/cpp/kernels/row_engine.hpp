@@ -1,0 +1,307 @@
+// The rows engine of the softmax family (KERNELS.md §3): lse(x) = log Σ_c e^{x_c} of one row at a
+// time, vectorized along the classes, with the sums cross_entropy.hpp and evaluate.hpp need.
+//
+// Rows (n_inner == 1, C > kMaxLaneClasses): one row at a time, vectorized along the classes.
+// The fast pass reads each logit once with a fixed shift s = k ln2, k = round(seed / ln2),
+// seed = max(the row's first vector, the target logit when there is one):
+//   e^{x - s} = p 2^{n - k},  (p, n) = exp_reduced(x)  (math/exp.hpp),
+// and n - k goes straight into the exponent field (pow2_low_bits of the magic-added n), so
+// every term carries exp's own error however far the row max lies above s: confident rows
+// (target 20-40 above the rest) and rows offset by ±50 keep full accuracy (KERNELS.md §3,
+// "The catch"). x is clamped to [(k - 126.75) ln2, (k + 126) ln2] first (constants first,
+// so NaN survives): below, the term is exactly +0, so -inf (masked) classes stay exact;
+// above, it is >= 2^126, far beyond the accepted Σ <= 2^100. Σ is accumulated in float32
+// lanes, widened into float64 every kWidenEvery steps (a lane that holds the dominant term 1
+// then drops at most kWidenEvery - 1 terms below its half-ulp: confident rows need those),
+// and lse = s + log Σ in float64. Σ >= e^{-ln2/2} always holds for a finite row, because
+// the seed is one of its values. A row whose seed is not finite, |k| > kMaxFoldK, or whose
+// Σ is not in [0.5, 2^100] (a max far above the seed, +inf, NaN) is redone exactly: a max
+// pass, then Σ e^{x - max} with the full exp. Software prefetch runs kPrefetchBytes ahead
+// of the stream (into the next row): the loop is throughput-bound and the hardware
+// prefetcher alone falls behind. softmax writes the terms e^{x - s} in the same pass and
+// scales them by 1/Σ while the row is still in cache; log_softmax writes
+// (x - lse_hi) - lse_lo from the cached row; both emit row r - 1's output inside row r's
+// pass (softmax_rows).
+//
+// Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
+// shape, so every thread count gives the same bits.
+#pragma once
+
+#include <type_traits>
+
+#include "math/exp.hpp"
+#include "math/log.hpp"
+
+// Software prefetch for reading: GCC and Clang only, a no-op elsewhere.
+#ifndef FASTLOSS_PREFETCH
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTLOSS_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#define FASTLOSS_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
+#else
+#define FASTLOSS_PREFETCH(p) ((void)(p))
+#define FASTLOSS_PREFETCH_W(p) ((void)(p))
+#endif
+#endif
+
+namespace fastloss::FASTLOSS_ISA {
+
+constexpr double kLn2d = 0.693147180559945309417232121458;
+constexpr double kLog2ed = 1.44269504088896340735992468100;
+// |k| bound of the folded shift: keeps |x| <~ 22700 inside exp_reduced's exact reduction.
+constexpr double kMaxFoldK = 32768.0;
+// Rows of at most this many classes (n_inner == 1) run on the lanes engine.
+// Vectors per accumulator between two widenings of the float32 partial sums.
+constexpr int kWidenEvery = 8;
+constexpr std::int64_t kPrefetchBytes = 2048;
+
+template <class T>
+struct FoldBits;
+template <>
+struct FoldBits<float> {
+  static constexpr float kMagic = 0x1.8p23f;  // 1.5 * 2^23: adding it rounds to an integer
+  static constexpr int kBias = 127;
+};
+template <>
+struct FoldBits<double> {
+  static constexpr double kMagic = 0x1.8p52;
+  static constexpr int kBias = 1023;
+};
+
+// e^{x - k ln2} for a fixed integral k (see the header). With kClampHigh = false, x must be
+// <= (k + bias - 1) ln2 or NaN (the lanes engine: x - max <= 0, k = 0).
+template <class T, bool kClampHigh = true>
+struct FoldedExp {
+  using V = Vec<T>;
+  V magic, lo, hi;
+  double shift = 0.0;  // k ln2
+  T offset = 0;        // shift rounded to T: the origin of the linear sums
+
+  // False when seed is not finite or too large for the fold.
+  bool init(double seed) {
+    if (!(std::fabs(seed) <= (kMaxFoldK - 256.0) * kLn2d)) return false;
+    const double k = std::nearbyint(seed * kLog2ed);
+    constexpr int b = FoldBits<T>::kBias;
+    magic = V::set1(static_cast<T>(FoldBits<T>::kMagic + (b - k)));  // exact: an integer < 2^23
+    lo = V::set1(static_cast<T>((k - b + 0.25) * kLn2d));              // n = k - b there: +0
+    hi = V::set1(static_cast<T>((k + b - 1) * kLn2d));                 // n <= k + b - 1
+    shift = k * kLn2d;
+    offset = static_cast<T>(shift);
+    return true;
+  }
+  V operator()(V x) const {
+    V xc = max(lo, x);  // constant first: NaN survives
+    if constexpr (kClampHigh) xc = min(hi, xc);
+    V n;
+    const V p = exp_reduced(xc, &n);
+    // NaN: p is NaN, and NaN times the garbage scale stays NaN.
+    return p * pow2_low_bits(n + magic);
+  }
+};
+
+// e^{x - m} with the full exp (the exact path: m is the row max).
+template <class T>
+struct MaxShiftedExp {
+  using V = Vec<T>;
+  V m;
+  V operator()(V x) const { return exp(x - m); }
+};
+
+// ---------------------------------------------------------------------------------------
+// Rows engine
+
+// Sums of one pass over a row (off = the origin of the linear sums):
+//   exp_sum = Σ e^{x - shift}, wx = Σ w (x - off), wy = Σ w y', wyx = Σ w y' (x - off),
+// with y' = (1 - ε) y + ε/C (probability targets) and w = 1 without weights.
+struct RowSums {
+  double exp_sum = 0.0, wx = 0.0, wy = 0.0, wyx = 0.0;
+};
+
+template <class T>
+struct RowOpts {
+  const T* w = nullptr;  // class weights (kWeighted)
+  const T* y = nullptr;  // the row's probability targets (kProb)
+  T* store = nullptr;    // the row's exp terms are written here (kStore)
+  T one_minus_eps = 1, eps_over_c = 0;
+};
+
+// Which sums a row pass keeps besides Σ e.
+template <bool kStoreV, bool kLinearV, bool kProbV, bool kWeightedV>
+struct RowFlags {
+  static constexpr bool kStore = kStoreV, kLinear = kLinearV, kProb = kProbV, kWeighted = kWeightedV;
+};
+using PlainRow = RowFlags<false, false, false, false>;
+
+// A job run at the offsets of a row pass, vector by vector: side(i, count) with count == kLanes
+// for full vectors. softmax_rows writes the previous row's output with it, so that every step
+// mixes exp work with stores instead of alternating an exp pass and a store pass.
+struct NoSide {
+  void operator()(std::int64_t, std::int64_t) const {}
+};
+
+template <class F, class T, class Exp, class Side = NoSide>
+RowSums row_pass(const T* x, std::int64_t n, const Exp& ex, T off, const RowOpts<T>& o, const Side& side = Side{}) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes;
+  constexpr bool kLin = F::kLinear || F::kProb;
+  constexpr int U = kLin ? 2 : 4;  // accumulators per sum: enough to hide exp's latency
+  constexpr std::int64_t kStep = U * L;
+  const V zero = V::set1(T(0)), off_v = V::set1(off);
+  const V ome = V::set1(o.one_minus_eps), eoc = V::set1(o.eps_over_c);
+  V e_acc[U], wx_acc[U], wy_acc[U], wyx_acc[U];
+  SumAcc<T> e_tot, wx_tot, wy_tot, wyx_tot;
+  auto reset = [&] {
+    for (int u = 0; u < U; ++u) e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
+  };
+  auto flush = [&] {
+    for (int u = 0; u < U; ++u) {
+      e_tot.add(e_acc[u]);
+      if constexpr (F::kLinear) wx_tot.add(wx_acc[u]);
+      if constexpr (F::kProb) {
+        wy_tot.add(wy_acc[u]);
+        wyx_tot.add(wyx_acc[u]);
+      }
+    }
+    reset();
+  };
+  // One vector of terms; w_v is ignored without weights, y_v without probability targets.
+  auto body = [&](int u, V x_v, V w_v, V y_v, T* store_at) {
+    const V e = ex(x_v);
+    if constexpr (F::kStore) e.store(store_at);
+    e_acc[u] = e_acc[u] + e;
+    if constexpr (kLin) {
+      const V d = x_v - off_v;
+      if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fma(w_v, d, wx_acc[u]) : wx_acc[u] + d;
+      if constexpr (F::kProb) {
+        const V yp = fma(y_v, ome, eoc);
+        const V wy = F::kWeighted ? w_v * yp : yp;
+        wy_acc[u] = wy_acc[u] + wy;
+        wyx_acc[u] = fma(wy, d, wyx_acc[u]);
+      }
+    }
+  };
+  reset();
+  std::int64_t i = 0;
+  while (i + kStep <= n) {
+    const std::int64_t block_end = std::min(n, i + kWidenEvery * kStep);
+    for (; i + kStep <= block_end; i += kStep) {
+      for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64) {
+        FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
+        if constexpr (F::kProb) FASTLOSS_PREFETCH(reinterpret_cast<const char*>(o.y + i) + kPrefetchBytes + b);
+        if constexpr (F::kStore) FASTLOSS_PREFETCH_W(reinterpret_cast<char*>(o.store + i) + kPrefetchBytes + b);
+      }
+      for (int u = 0; u < U; ++u) {
+        const std::int64_t j = i + u * L;
+        body(u, V::load(x + j), F::kWeighted ? V::load(o.w + j) : zero, F::kProb ? V::load(o.y + j) : zero,
+             F::kStore ? o.store + j : nullptr);
+        side(j, L);
+      }
+    }
+    flush();
+  }
+  for (; i + L <= n; i += L) {
+    body(0, V::load(x + i), F::kWeighted ? V::load(o.w + i) : zero, F::kProb ? V::load(o.y + i) : zero,
+         F::kStore ? o.store + i : nullptr);
+    side(i, L);
+  }
+  if (i < n) {
+    side(i, n - i);
+    // -inf is exp's identity for Σ; the linear sums get x = off (d = 0) and w = 0.
+    const std::int64_t r = n - i;
+    const V e = ex(V::load_n(x + i, r, -std::numeric_limits<T>::infinity()));
+    if constexpr (F::kStore) e.store_n(o.store + i, r);
+    e_acc[0] = e_acc[0] + e;
+    if constexpr (kLin) {
+      const V d = V::load_n(x + i, r, off) - off_v;
+      const V w_v = F::kWeighted ? V::load_n(o.w + i, r, 0) : keep_first(V::set1(T(1)), r);
+      if constexpr (F::kLinear) wx_acc[0] = fma(w_v, d, wx_acc[0]);
+      if constexpr (F::kProb) {
+        const V wy = w_v * fma(V::load_n(o.y + i, r, 0), ome, eoc);
+        wy_acc[0] = wy_acc[0] + wy;
+        wyx_acc[0] = fma(wy, d, wyx_acc[0]);
+      }
+    }
+  }
+  flush();
+  RowSums s;
+  s.exp_sum = e_tot.total();
+  if constexpr (F::kLinear) s.wx = wx_tot.total();
+  if constexpr (F::kProb) {
+    s.wy = wy_tot.total();
+    s.wyx = wyx_tot.total();
+  }
+  return s;
+}
+
+// The row max (-inf for an empty row). NaN may or may not survive: callers detect it through Σ.
+template <class T>
+T row_max(const T* x, std::int64_t n) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes;
+  const T ninf = -std::numeric_limits<T>::infinity();
+  V m0 = V::set1(ninf), m1 = m0, m2 = m0, m3 = m0;
+  std::int64_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    m0 = max(m0, V::load(x + i));
+    m1 = max(m1, V::load(x + i + L));
+    m2 = max(m2, V::load(x + i + 2 * L));
+    m3 = max(m3, V::load(x + i + 3 * L));
+  }
+  for (; i < n; i += L) m0 = max(m0, V::load_n(x + i, std::min<std::int64_t>(L, n - i), ninf));
+  return reduce_max(max(max(m0, m1), max(m2, m3)));
+}
+
+// lse of a row whose finite max is not available or not usable: torch's answer for the
+// non-finite cases (NaN if any NaN, else +inf if any +inf, else -inf).
+template <class T>
+double nonfinite_lse(const T* x, std::int64_t n, std::int64_t stride) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (std::int64_t c = 0; c < n; ++c) {
+    const double v = x[c * stride];
+    if (v != v) return v;
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+// What a row pass found: lse = base + rel with base the shift (or the max) and rel = log Σ,
+// kept apart so that lse - x_t = (base - x_t) + rel does not lose rel against a huge base
+// (rows of ±1e300); `off` is the origin of the linear sums. A non-finite row has finite =
+// false and base = torch's lse (NaN, +inf or -inf), rel = 0.
+struct RowLse {
+  double base, rel, off;
+  RowSums sums;
+  bool finite;
+  double lse() const { return base + rel; }
+};
+
+// lse and sums of one row: the folded one-pass path, or the exact two-pass one (see header).
+// `hint` is a value of the row known in advance (the target logit), or NaN.
+// side: a job for the offsets [0, n), run once, inside the fast pass when there is one.
+template <class F, class T, class Side = NoSide>
+RowLse row_lse(const T* x, std::int64_t n, double hint, const RowOpts<T>& o, const Side& side = Side{}) {
+  using V = Vec<T>;
+  bool side_done = false;
+  if (n > 0) {
+    const double m0 = reduce_max(V::load_n(x, std::min<std::int64_t>(V::kLanes, n), -std::numeric_limits<T>::infinity()));
+    const double seed = hint > m0 ? hint : m0;  // false for a NaN hint
+    FoldedExp<T> fe;
+    if (fe.init(seed)) {
+      const RowSums s = row_pass<F>(x, n, fe, fe.offset, o, side);
+      side_done = true;
+      if (s.exp_sum >= 0.5 && s.exp_sum <= 0x1p100) return {fe.shift, std::log(s.exp_sum), double(fe.offset), s, true};
+    }
+  }
+  if constexpr (!std::is_same_v<Side, NoSide>) {
+    if (!side_done)
+      for (std::int64_t i = 0; i < n; i += V::kLanes) side(i, std::min<std::int64_t>(V::kLanes, n - i));
+  }
+  const T m = row_max(x, n);
+  if (std::fabs(m) <= std::numeric_limits<T>::max()) {
+    const RowSums s = row_pass<F>(x, n, MaxShiftedExp<T>{V::set1(m)}, m, o);
+    // Σ >= 1 unless it is NaN (a NaN in the row).
+    if (s.exp_sum >= 1.0) return {double(m), std::log(s.exp_sum), double(m), s, true};
+    return {s.exp_sum, 0.0, double(m), s, false};
+  }
+  return {nonfinite_lse(x, n, 1), 0.0, double(m), RowSums{}, false};
+}
+}  // namespace fastloss::FASTLOSS_ISA
