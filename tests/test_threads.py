@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import _threads
+from fastloss import _core
 
 
 @pytest.fixture
 def restore_process_threads():
-    saved = _threads._process_threads
     yield
-    _threads._process_threads = saved
+    _core._set_num_threads(0)  # back to "not set": the default applies
 
 
 def test_default_follows_omp_num_threads():

@@ -15,7 +15,6 @@ import numpy as np
 from . import _core
 from ._checks import float_dtype, float_pair, reduction_code
 from ._reduce import finish
-from ._threads import get_num_threads
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
@@ -130,7 +129,7 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction: str = "mean")
     x, y = float_pair(fn, probs, target)
     w, w_period = _periodic_weight(fn, "weight", weight, x.shape, x.dtype)
     out = np.empty_like(x) if reduction == "none" else None
-    total, bad = _core.bce(x, y, w, w_period, out, get_num_threads())
+    total, bad = _core.bce(x, y, w, w_period, out)
     if bad >= 0:
         raise _out_of_range(fn, x, y, bad)
     if out is not None:
@@ -195,7 +194,7 @@ def binary_cross_entropy_with_logits(
     w, w_period = _periodic_weight(fn, "weight", weight, x.shape, x.dtype)
     pw, pw_period = _periodic_weight(fn, "pos_weight", pos_weight, x.shape, x.dtype)
     out = np.empty_like(x) if reduction == "none" else None
-    total = _core.bce_with_logits(x, y, w, w_period, pw, pw_period, out, get_num_threads())
+    total = _core.bce_with_logits(x, y, w, w_period, pw, pw_period, out)
     if out is not None:
         return out
     return finish(total, x.size, reduction, x.dtype)

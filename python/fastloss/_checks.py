@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+# The reduction argument of the bindings that finish a loss in C++.
+REDUCTION_CODES = {"none": 0, "mean": 1, "sum": 2}
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> str:
     """Return ``reduction`` if it is valid for ``fn``, else raise ValueError listing the choices."""
-    if reduction in _REDUCTIONS or reduction in extra:
+    if reduction in REDUCTION_CODES or reduction in extra:
         return reduction  # type: ignore[return-value]
     valid = ", ".join(repr(r) for r in (*("mean", "sum", "none"), *extra))
     raise ValueError(f"{fn}: reduction must be one of {valid}; got {reduction!r}")

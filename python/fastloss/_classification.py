@@ -15,9 +15,8 @@ from math import prod
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, reduction_code
+from ._checks import REDUCTION_CODES, float_dtype, reduction_code
 from ._reduce import finish
-from ._threads import get_num_threads
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
 
@@ -25,10 +24,6 @@ _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
 _INT32, _INT64, _PROB = 0, 1, 2
 # The fast paths' dtypes: computed natively, read in place.
 _NATIVE_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
-_INDEX_KINDS = {np.dtype(np.int32): _INT32, np.dtype(np.int64): _INT64}
-_REDUCTIONS = frozenset(("mean", "sum", "none"))
-# The binding's reduction argument: -1 returns (Σ loss, Σ w, first bad row).
-_REDUCTION_CODES = {"none": -1, "mean": 1, "sum": 2}
 _AxisError = getattr(np, "exceptions", np).AxisError
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -62,32 +57,12 @@ def _layout(shape: tuple[int, ...], first: int, last: int) -> tuple[int, int, in
 
 
 def _softmax_common(fn: str, kind: int, x, axis, out):
-    # Fast path (per-call overhead, SPEC §6): a C-contiguous float32/float64 ndarray, no out.
-    if (
-        out is None
-        and type(x) is np.ndarray
-        and x.dtype in _NATIVE_FLOATS
-        and x.flags.c_contiguous
-        and type(axis) is int
-        and x.ndim > 0
-        and -x.ndim <= axis < x.ndim
-    ):
-        shape = x.shape
-        ax = axis % x.ndim
-        result = np.empty(shape, dtype=x.dtype)
-        if x.size:
-            n_classes = shape[ax]
-            n_inner = prod(shape[ax + 1 :])
-            _core.softmax(
-                x,
-                result,
-                x.size // (n_classes * n_inner),
-                n_classes,
-                n_inner,
-                kind,
-                get_num_threads(),
-            )
-        return result
+    # Fast path (per-call overhead, SPEC §6): an array that needs no conversion, no out: one
+    # binding call, None if x needs work.
+    if out is None and type(axis) is int and -64 <= axis < 64:  # NumPy arrays have <= 64 axes
+        res = _core.softmax_new(x, axis, kind)
+        if res is not None:
+            return res
     a = _float_input(fn, "input", x)
     shape = a.shape
     if a.ndim == 0:  # one class, as torch
@@ -112,7 +87,7 @@ def _softmax_common(fn: str, kind: int, x, axis, out):
         raise ValueError(f"{fn}: out shape {out.shape} must be the input shape {shape}")
     result = out if direct else np.empty(shape, dtype=a.dtype)
     if a.size:
-        _core.softmax(a, result, n_outer, n_classes, n_inner, kind, get_num_threads())
+        _core.softmax(a, result, n_outer, n_classes, n_inner, kind)
     if out is not None and not direct:
         out[...] = result
         return out
@@ -252,7 +227,7 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
             n_classes = shape[ax]
             n_inner = prod(shape[ax + 1 :])
             _core.softmax(
-                x, res, res.size // n_inner, n_classes, n_inner, _LOGSUMEXP, get_num_threads()
+                x, res, res.size // n_inner, n_classes, n_inner, _LOGSUMEXP
             )
         return res[()] if res.ndim == 0 else res
     a = _float_input(fn, "input", x)
@@ -283,7 +258,7 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
             if n_classes == 0:
                 res.fill(-np.inf)
             else:
-                _core.softmax(cur, res, n_outer, n_classes, n_inner, _LOGSUMEXP, get_num_threads())
+                _core.softmax(cur, res, n_outer, n_classes, n_inner, _LOGSUMEXP)
         cur = res
     cur = cur.astype(dtype, copy=False)
     if keepdims:
@@ -455,48 +430,23 @@ def cross_entropy(
     1.37838885
     """
     fn = "cross_entropy"
-    # Fast path (per-call overhead, SPEC §6): C-contiguous float32/float64 logits (N, C), class
-    # axis 1, C-contiguous int32/int64 targets (N,), no weight, plain option values.
+    # Fast path (per-call overhead, SPEC §6): (N, C) logits and (N,) index targets that need no
+    # conversion, no weight, plain option values: one binding call, None if the arrays need work.
+    code = REDUCTION_CODES.get(reduction) if type(reduction) is str else None
     if (
-        type(logits) is np.ndarray
-        and type(target) is np.ndarray
+        code is not None
         and weight is None
-        and logits.ndim == 2
         and (axis == -1 or axis == 1)
         and type(ignore_index) is int
         and type(label_smoothing) is float
         and 0.0 <= label_smoothing <= 1.0
-        and reduction in _REDUCTIONS
-        and logits.dtype in _NATIVE_FLOATS
-        and logits.flags.c_contiguous
-        and target.dtype in _INDEX_KINDS
-        and target.flags.c_contiguous
-        and target.shape == logits.shape[:1]
         and _INT64_MIN <= ignore_index <= _INT64_MAX
     ):
-        n_rows, n_classes = logits.shape
-        out = np.empty(n_rows, dtype=logits.dtype) if reduction == "none" else None
-        res = _core.cross_entropy(
-            logits,
-            target,
-            None,
-            out,
-            n_rows,
-            n_classes,
-            1,
-            ignore_index,
-            label_smoothing,
-            _INDEX_KINDS[target.dtype],
-            get_num_threads(),
-            _REDUCTION_CODES[reduction],
-        )
-        if out is not None:
-            res = res[2]
-        if type(res) is int:  # the first bad row
-            if res >= 0:
-                _raise_bad_target(fn, target, res, n_classes, ignore_index)
-            return out
-        return res
+        res = _core.cross_entropy_rows(logits, target, ignore_index, label_smoothing, code)
+        if res is not None:
+            if type(res) is int:  # the first bad row
+                _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)
+            return res
     reduction_code(fn, reduction)
     try:
         eps = float(label_smoothing)
@@ -540,7 +490,7 @@ def cross_entropy(
             out.fill(0)
     else:
         total, wsum, bad = _core.cross_entropy(
-            a, t, w, out, n_outer, n_classes, n_inner, ignore, eps, kind, get_num_threads()
+            a, t, w, out, n_outer, n_classes, n_inner, ignore, eps, kind
         )
     if bad >= 0:
         _raise_bad_target(fn, t, bad, n_classes, ignore_index)
@@ -603,43 +553,19 @@ def nll_loss(
     """
     fn = "nll_loss"
     # Fast path (per-call overhead, SPEC §6), as in cross_entropy.
+    code = REDUCTION_CODES.get(reduction) if type(reduction) is str else None
     if (
-        type(log_probs) is np.ndarray
-        and type(target) is np.ndarray
+        code is not None
         and weight is None
-        and log_probs.ndim == 2
         and (axis == -1 or axis == 1)
         and type(ignore_index) is int
-        and reduction in _REDUCTIONS
-        and log_probs.dtype in _NATIVE_FLOATS
-        and log_probs.flags.c_contiguous
-        and target.dtype in _INDEX_KINDS
-        and target.flags.c_contiguous
-        and target.shape == log_probs.shape[:1]
         and _INT64_MIN <= ignore_index <= _INT64_MAX
     ):
-        n_rows, n_classes = log_probs.shape
-        out = np.empty(n_rows, dtype=log_probs.dtype) if reduction == "none" else None
-        res = _core.nll_loss(
-            log_probs,
-            target,
-            None,
-            out,
-            n_rows,
-            n_classes,
-            1,
-            ignore_index,
-            _INDEX_KINDS[target.dtype],
-            get_num_threads(),
-            _REDUCTION_CODES[reduction],
-        )
-        if out is not None:
-            res = res[2]
-        if type(res) is int:  # the first bad row
-            if res >= 0:
-                _raise_bad_target(fn, target, res, n_classes, ignore_index)
-            return out
-        return res
+        res = _core.nll_loss_rows(log_probs, target, ignore_index, code)
+        if res is not None:
+            if type(res) is int:  # the first bad row
+                _raise_bad_target(fn, target, res, log_probs.shape[1], ignore_index)
+            return res
     reduction_code(fn, reduction)
     ignore = _ignore_index(fn, ignore_index)
     a, ax, row_shape = _class_setup(fn, log_probs, axis)
@@ -652,7 +578,7 @@ def nll_loss(
     out = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
     kind = _INT32 if t.dtype == np.int32 else _INT64
     total, wsum, bad = _core.nll_loss(
-        a, t, w, out, n_outer, n_classes, n_inner, ignore, kind, get_num_threads()
+        a, t, w, out, n_outer, n_classes, n_inner, ignore, kind
     )
     if bad >= 0:
         _raise_bad_target(fn, t, bad, n_classes, ignore_index)

@@ -15,7 +15,6 @@ import numpy as np
 from . import _core
 from ._checks import float_dtype, float_pair, reduction_code
 from ._reduce import finish
-from ._threads import get_num_threads
 
 __all__ = ["entropy", "kl_div"]
 
@@ -71,7 +70,7 @@ def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
     reduction_code(fn, reduction, ("batchmean",))
     x, y = float_pair(fn, input, target)
     out = np.empty_like(x) if reduction == "none" else None
-    total = _core.kl_div(x, y, out, bool(log_target), get_num_threads())
+    total = _core.kl_div(x, y, out, bool(log_target))
     if out is not None:
         return out
     if reduction == "batchmean":
@@ -135,7 +134,7 @@ def entropy(p, *, axis: int = -1):
     shape = a.shape
     out = np.empty(shape[:ax] + shape[ax + 1 :], dtype=dtype)
     _core.entropy(
-        a, out, math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]), get_num_threads()
+        a, out, math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :])
     )
     if out.ndim == 0:
         return out[()]

@@ -26,7 +26,6 @@ from ._classification import (
     _raise_bad_target,
     _weight,
 )
-from ._threads import get_num_threads
 
 __all__ = ["Evaluator", "evaluate", "evaluate_chunked"]
 
@@ -142,7 +141,6 @@ class _Batch:
             self.kernel_ignore,
             eps,
             self.kind,
-            get_num_threads(),
         )
         if res[7] >= 0:
             _raise_bad_target(self.fn, self.t, res[7], self.n_classes, self.ignore_index)

@@ -14,7 +14,6 @@ import numpy as np
 
 from . import _core
 from ._checks import finite_option, float_pair
-from ._threads import get_num_threads
 
 __all__ = ["RegressionEvaluator"]
 
@@ -80,7 +79,7 @@ class RegressionEvaluator:
         state changes."""
         x, y = float_pair(_FN, input, target)
         w = None if sample_weight is None else _row_weights(sample_weight, x.shape, x.dtype)
-        batch = _core.regression_stats(x, y, w, self.delta, get_num_threads())
+        batch = _core.regression_stats(x, y, w, self.delta)
         self._stats = _core.merge_regression_stats(self._stats, batch)
         return self
 

@@ -1,28 +1,20 @@
 """Thread control: a process-wide count, a per-Python-thread override, and the default.
 
-The default follows ``OMP_NUM_THREADS``, else the CPUs this process may run on. The count is
-passed to every kernel call, so ``threads(n)`` in one Python thread never changes what another
-sees. After ``fork`` the child runs serially: libgomp's pool does not survive a fork.
+The default follows ``OMP_NUM_THREADS``, else the CPUs this process may run on. The setting
+lives in the compiled core (src/cpp/threads.cpp), which every kernel call reads without a
+Python-level lookup, so ``threads(n)`` in one Python thread never changes what another sees.
+After ``fork`` the child runs serially: libgomp's pool does not survive a fork.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Iterator
 
+from . import _core
+
 __all__ = ["get_num_threads", "set_num_threads", "threads"]
-
-class _Local(threading.local):
-    # A class attribute as the default: reading a missing attribute of a threading.local
-    # raises inside and costs ~1 µs, more than a small kernel call.
-    n: int | None = None
-
-
-_local = _Local()
-_process_threads: int | None = None
-_in_forked_child = False
 
 
 def _default_threads() -> int:
@@ -35,16 +27,9 @@ def _default_threads() -> int:
         return os.cpu_count() or 1
 
 
-_DEFAULT = _default_threads()
-
-
-def _mark_forked() -> None:
-    global _in_forked_child
-    _in_forked_child = True
-
-
+_core._set_default_threads(_default_threads())
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_mark_forked)
+    os.register_at_fork(after_in_child=_core._mark_forked)
 
 
 def _check(n: object, fn: str) -> int:
@@ -55,12 +40,7 @@ def _check(n: object, fn: str) -> int:
 
 def get_num_threads() -> int:
     """The number of threads the next kernel call from this Python thread will use."""
-    if _in_forked_child:
-        return 1
-    local = _local.n
-    if local is not None:
-        return local
-    return _process_threads if _process_threads is not None else _DEFAULT
+    return _core._get_num_threads()
 
 
 def set_num_threads(n: int) -> None:
@@ -68,8 +48,7 @@ def set_num_threads(n: int) -> None:
 
     A ``threads(n)`` block in a Python thread still takes precedence there.
     """
-    global _process_threads
-    _process_threads = _check(n, "set_num_threads")
+    _core._set_num_threads(_check(n, "set_num_threads"))
 
 
 @contextlib.contextmanager
@@ -81,10 +60,8 @@ def threads(n: int) -> Iterator[None]:
     ...     fastloss.get_num_threads()
     1
     """
-    _check(n, "threads")
-    previous = _local.n
-    _local.n = n
+    previous = _core._swap_thread_override(_check(n, "threads"))
     try:
         yield
     finally:
-        _local.n = previous
+        _core._swap_thread_override(previous)

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "dispatch.hpp"
 #include "stats.hpp"
+#include "threads.hpp"
 
 namespace py = pybind11;
 using fastloss::active;
@@ -37,20 +39,56 @@ void require_same(const py::array& a, const py::array& b, DType da, const char* 
     throw py::type_error(std::string("_core: ") + what + " must match the first array in dtype and size");
 }
 
-double regression(const py::array& input, const py::array& target, const py::object& out, int kind,
-                  double param, int n_threads) {
-  const DType dt = float_dtype(input, "input");
-  require_same(input, target, dt, "target");
-  void* out_ptr = nullptr;
-  if (!out.is_none()) {
-    py::array out_arr = out.cast<py::array>();
-    require_same(input, out_arr, dt, "out");
-    out_ptr = out_arr.mutable_data();
+void* out_data(const py::object& out, const py::array& like, DType dt) {
+  if (out.is_none()) return nullptr;
+  py::array arr = out.cast<py::array>();
+  require_same(like, arr, dt, "out");
+  return arr.mutable_data();
+}
+
+// The public "mean" / "sum" result: a NumPy scalar of the input dtype, rounded once from float64
+// (py::make_scalar, pybind11 >= 3: no Python-level np.float32(x), SPEC §6's per-call budget).
+py::object finished_scalar(double v, DType dt) {
+  if (dt == DType::kF32) return py::cast(py::make_scalar(static_cast<float>(v)));
+  return py::cast(py::make_scalar(v));
+}
+
+// An ndarray a kernel can read in place: C-contiguous float32 or float64 (its dtype in *dt).
+bool in_place_float(py::handle h, DType* dt) {
+  if (!py::isinstance<py::array>(h)) return false;
+  const auto a = py::reinterpret_borrow<py::array>(h);
+  if (!(a.flags() & py::array::c_style)) return false;
+  switch (type_num(a)) {
+    case py::detail::npy_api::NPY_FLOAT_: *dt = DType::kF32; return true;
+    case py::detail::npy_api::NPY_DOUBLE_: *dt = DType::kF64; return true;
+    default: return false;
   }
-  const fastloss::RegressionArgs args{input.data(), target.data(), out_ptr, input.size(),
-                                      static_cast<fastloss::RegressionKind>(kind), param, n_threads};
-  py::gil_scoped_release release;
-  return dt == DType::kF32 ? active().regression_f32(args) : active().regression_f64(args);
+}
+
+// mse / l1 / huber / smooth_l1. reduction 0: the float64 sum (out filled when given); 1 (mean) or
+// 2 (sum): the finished scalar (mean of no elements: NaN). Returns None, before any work, unless
+// input and target are C-contiguous float32/float64 ndarrays of one dtype and shape: the Python
+// layer then converts them (_checks.float_pair) and calls again. So the common call costs one
+// binding call and no Python-level checks.
+py::object regression(py::handle input_h, py::handle target_h, const py::object& out, int kind, double param,
+                      int reduction) {
+  DType dt, dt_target;
+  if (!in_place_float(input_h, &dt) || !in_place_float(target_h, &dt_target) || dt != dt_target) return py::none();
+  const auto input = py::reinterpret_borrow<py::array>(input_h);
+  const auto target = py::reinterpret_borrow<py::array>(target_h);
+  if (input.ndim() != target.ndim() || !std::equal(input.shape(), input.shape() + input.ndim(), target.shape()))
+    return py::none();
+  if (kind < 0 || kind > 3 || reduction < 0 || reduction > 2) throw py::value_error("_core: bad regression kind or reduction");
+  const fastloss::RegressionArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(),
+                                      static_cast<fastloss::RegressionKind>(kind), param, fastloss::call_threads()};
+  double total;
+  {
+    py::gil_scoped_release release;
+    total = dt == DType::kF32 ? active().regression_f32(args) : active().regression_f64(args);
+  }
+  if (reduction == 0) return py::float_(total);
+  // 0/0 is NaN: the mean of an empty input, as torch.
+  return finished_scalar(reduction == 2 ? total : total / static_cast<double>(input.size()), dt);
 }
 
 // A weight for kernels/binary.hpp: null, or a tile of `period` (see PeriodicWeight, args.hpp).
@@ -65,20 +103,13 @@ fastloss::PeriodicWeight periodic_weight(const py::object& w, std::int64_t perio
   return {arr.data(), period};
 }
 
-void* out_data(const py::object& out, const py::array& like, DType dt) {
-  if (out.is_none()) return nullptr;
-  py::array arr = out.cast<py::array>();
-  require_same(like, arr, dt, "out");
-  return arr.mutable_data();
-}
-
 std::pair<double, std::int64_t> bce(const py::array& input, const py::array& target, const py::object& weight,
-                                    std::int64_t weight_period, const py::object& out, int n_threads) {
+                                    std::int64_t weight_period, const py::object& out) {
   const DType dt = float_dtype(input, "input");
   require_same(input, target, dt, "target");
   const fastloss::BceArgs args{input.data(), target.data(),
                                periodic_weight(weight, weight_period, dt, input.size(), "weight"),
-                               out_data(out, input, dt), input.size(), n_threads};
+                               out_data(out, input, dt), input.size(), fastloss::call_threads()};
   py::gil_scoped_release release;
   const fastloss::BceResult r = dt == DType::kF32 ? active().bce_f32(args) : active().bce_f64(args);
   return {r.sum, r.first_bad};
@@ -86,35 +117,33 @@ std::pair<double, std::int64_t> bce(const py::array& input, const py::array& tar
 
 double bce_with_logits(const py::array& input, const py::array& target, const py::object& weight,
                        std::int64_t weight_period, const py::object& pos_weight, std::int64_t pos_weight_period,
-                       const py::object& out, int n_threads) {
+                       const py::object& out) {
   const DType dt = float_dtype(input, "input");
   require_same(input, target, dt, "target");
   const fastloss::BceWithLogitsArgs args{
       input.data(), target.data(), periodic_weight(weight, weight_period, dt, input.size(), "weight"),
       periodic_weight(pos_weight, pos_weight_period, dt, input.size(), "pos_weight"), out_data(out, input, dt),
-      input.size(), n_threads};
+      input.size(), fastloss::call_threads()};
   py::gil_scoped_release release;
   return dt == DType::kF32 ? active().bce_with_logits_f32(args) : active().bce_with_logits_f64(args);
 }
 
-double kl_div(const py::array& input, const py::array& target, const py::object& out, bool log_target,
-              int n_threads) {
+double kl_div(const py::array& input, const py::array& target, const py::object& out, bool log_target) {
   const DType dt = float_dtype(input, "input");
   require_same(input, target, dt, "target");
   const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(), log_target,
-                                 n_threads};
+                                 fastloss::call_threads()};
   py::gil_scoped_release release;
   return dt == DType::kF32 ? active().kl_div_f32(args) : active().kl_div_f64(args);
 }
 
-void entropy(const py::array& p, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-             int n_threads) {
+void entropy(const py::array& p, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner) {
   const DType dt = float_dtype(p, "p");
   if (float_dtype(out, "out") != dt) throw py::type_error("_core: out must match the dtype of p");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || p.size() != n_outer * n_classes * n_inner ||
       out.size() != n_outer * n_inner)
     throw py::value_error("_core: entropy shape does not match the arrays");
-  const fastloss::EntropyArgs args{p.data(), out.mutable_data(), n_outer, n_classes, n_inner, n_threads};
+  const fastloss::EntropyArgs args{p.data(), out.mutable_data(), n_outer, n_classes, n_inner, fastloss::call_threads()};
   py::gil_scoped_release release;
   dt == DType::kF32 ? active().entropy_f32(args) : active().entropy_f64(args);
 }
@@ -130,7 +159,7 @@ fastloss::RegressionStats stats_from_tuple(const py::tuple& t) {
 }
 
 py::tuple regression_stats(const py::array& input, const py::array& target, const py::object& weight,
-                           double delta, int n_threads) {
+                           double delta) {
   const DType dt = float_dtype(input, "input");
   require_same(input, target, dt, "target");
   const void* weight_ptr = nullptr;
@@ -139,7 +168,7 @@ py::tuple regression_stats(const py::array& input, const py::array& target, cons
     require_same(input, w, dt, "sample_weight");
     weight_ptr = w.data();
   }
-  const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr, input.size(), delta, n_threads};
+  const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr, input.size(), delta, fastloss::call_threads()};
   fastloss::RegressionStats s;
   {
     py::gil_scoped_release release;
@@ -151,7 +180,7 @@ py::tuple regression_stats(const py::array& input, const py::array& target, cons
 // softmax (kind 0), log_softmax (1), logsumexp (2) over x viewed as (n_outer, n_classes, n_inner).
 // out: x's shape and dtype; for logsumexp (n_outer, n_inner) of x's dtype or float64.
 void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-             int kind, int n_threads) {
+             int kind) {
   const DType dt = float_dtype(x, "x");
   const DType dto = float_dtype(out, "out");
   if (kind < 0 || kind > 2) throw py::value_error("_core: softmax kind must be 0, 1 or 2");
@@ -161,9 +190,29 @@ void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int6
       out.size() != (lse ? n_outer * n_inner : x.size()))
     throw py::value_error("_core: softmax shape does not match the arrays");
   const fastloss::SoftmaxArgs args{x.data(), out.mutable_data(), n_outer, n_classes, n_inner,
-                                   static_cast<fastloss::SoftmaxKind>(kind), dto == DType::kF64, n_threads};
+                                   static_cast<fastloss::SoftmaxKind>(kind), dto == DType::kF64, fastloss::call_threads()};
   py::gil_scoped_release release;
   dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
+}
+
+// softmax (kind 0) or log_softmax (1) of an ndarray read in place (C-contiguous float32/float64, at
+// least 1-D) along axis, into a new array. None, before any work, when x needs converting or axis
+// is out of range: the Python layer then takes the general path (errors, out=, conversions).
+py::object softmax_new(py::handle x_h, std::int64_t axis, int kind) {
+  DType dt;
+  if (!in_place_float(x_h, &dt)) return py::none();
+  const auto x = py::reinterpret_borrow<py::array>(x_h);
+  const std::int64_t nd = x.ndim();
+  if (nd == 0 || axis < -nd || axis >= nd) return py::none();
+  if (kind != 0 && kind != 1) throw py::value_error("_core: softmax_new kind must be 0 or 1");
+  const std::int64_t ax = axis < 0 ? axis + nd : axis;
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + nd);
+  py::array out = dt == DType::kF32 ? py::array(py::array_t<float>(shape)) : py::array(py::array_t<double>(shape));
+  if (x.size() == 0) return out;
+  std::int64_t n_inner = 1;
+  for (std::int64_t d = ax + 1; d < nd; ++d) n_inner *= shape[d];
+  softmax(x, out, x.size() / (shape[ax] * n_inner), shape[ax], n_inner, kind);
+  return out;
 }
 
 // cross_entropy / nll_loss: (Σ loss, Σ w[t] over counted rows, first bad row or -1).
@@ -173,7 +222,7 @@ void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int6
 // call and no Python arithmetic on the fast path (SPEC §6's per-call budget).
 py::object class_loss(bool nll, const py::array& logits, const py::array& target, const py::object& weight,
                       const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                      std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads,
+                      std::int64_t ignore_index, double label_smoothing, int target_kind,
                       int reduction) {
   const DType dt = float_dtype(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
@@ -203,7 +252,7 @@ py::object class_loss(bool nll, const py::array& logits, const py::array& target
   }
   const fastloss::CrossEntropyArgs args{logits.data(), target.data(), weight_ptr, out_ptr, n_outer, n_classes,
                                         n_inner, ignore_index, label_smoothing,
-                                        static_cast<fastloss::TargetKind>(target_kind), n_threads};
+                                        static_cast<fastloss::TargetKind>(target_kind), fastloss::call_threads()};
   fastloss::CrossEntropyResult r;
   {
     py::gil_scoped_release release;
@@ -216,8 +265,36 @@ py::object class_loss(bool nll, const py::array& logits, const py::array& target
   if (r.first_bad >= 0) return py::int_(r.first_bad);
   // 0/0 is NaN: an empty or all-ignored mean, as torch.
   const double v = reduction == 2 ? r.loss_sum : r.loss_sum / r.weight_sum;
-  if (dt == DType::kF32) return py::cast(py::make_scalar(static_cast<float>(v)));
-  return py::cast(py::make_scalar(v));
+  return finished_scalar(v, dt);
+}
+
+// cross_entropy / nll_loss over (N, C) logits and (N,) int32/int64 targets read in place, with
+// no class weights: the finished scalar (reduction 1 mean, 2 sum), the per-row losses (0, "none"),
+// or the first bad row as an int. None, before any work, when the arrays need converting or
+// reshaping: the Python layer then takes the general path. The common call costs one binding
+// call (SPEC §6's per-call budget).
+py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, std::int64_t ignore_index,
+                           double label_smoothing, int reduction) {
+  DType dt;
+  if (!in_place_float(logits_h, &dt) || !py::isinstance<py::array>(target_h)) return py::none();
+  const auto logits = py::reinterpret_borrow<py::array>(logits_h);
+  const auto target = py::reinterpret_borrow<py::array>(target_h);
+  if (logits.ndim() != 2 || target.ndim() != 1 || target.shape(0) != logits.shape(0) ||
+      !(target.flags() & py::array::c_style))
+    return py::none();
+  const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(target.ptr())->descr);
+  if (descr->kind != 'i' || (target.itemsize() != 4 && target.itemsize() != 8)) return py::none();
+  const int target_kind = target.itemsize() == 4 ? 0 : 1;
+  if (reduction < 0 || reduction > 2) throw py::value_error("_core: bad reduction");
+  const std::int64_t n = logits.shape(0), c = logits.shape(1);
+  if (reduction != 0)
+    return class_loss(nll, logits, target, py::none(), py::none(), n, c, 1, ignore_index, label_smoothing, target_kind,
+                      reduction);
+  py::array out = dt == DType::kF32 ? py::array(py::array_t<float>(n)) : py::array(py::array_t<double>(n));
+  const py::tuple r = class_loss(nll, logits, target, py::none(), out, n, c, 1, ignore_index, label_smoothing,
+                                 target_kind, -1);
+  const auto bad = r[2].cast<std::int64_t>();
+  return bad >= 0 ? py::object(py::int_(bad)) : py::object(out);
 }
 
 // evaluate: the fused metrics (kernels/evaluate.hpp). Returns (Σ s·l, Σ s·w_t, Σ s, Σ s·H,
@@ -226,7 +303,7 @@ py::tuple evaluate(const py::array& logits, const py::array& target, const py::o
                    const py::object& sample_weight, const std::vector<std::int64_t>& topk, const py::object& out_loss,
                    const py::object& out_rank, const py::object& out_entropy, const py::object& out_lse,
                    std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
-                   double label_smoothing, int target_kind, int n_threads) {
+                   double label_smoothing, int target_kind) {
   const DType dt = float_dtype(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: evaluate shape does not match the logits");
@@ -267,7 +344,7 @@ py::tuple evaluate(const py::array& logits, const py::array& target, const py::o
   const fastloss::EvaluateArgs args{logits.data(), target.data(), weight_ptr, sw_ptr, topk.data(),
                                     static_cast<int>(topk.size()), o_loss, o_rank, o_ent, o_lse, n_outer, n_classes,
                                     n_inner, ignore_index, label_smoothing,
-                                    static_cast<fastloss::TargetKind>(target_kind), n_threads};
+                                    static_cast<fastloss::TargetKind>(target_kind), fastloss::call_threads()};
   fastloss::EvaluateResult r;
   {
     py::gil_scoped_release release;
@@ -355,51 +432,69 @@ PYBIND11_MODULE(_core, m) {
     if (!fastloss::set_backend(name)) throw py::value_error("_set_backend: '" + name + "' is not supported here");
   }, "Switch the instruction set (tests visit every path with it).");
 
+  m.def("_get_num_threads", &fastloss::call_threads, "The thread count of a kernel call from this thread.");
+  m.def("_set_default_threads", &fastloss::set_default_threads, py::arg("n"));
+  m.def("_set_num_threads", &fastloss::set_process_threads, py::arg("n"));
+  m.def("_swap_thread_override", &fastloss::swap_thread_override, py::arg("n"),
+        "Set this thread's override (0: none); returns the previous one.");
+  m.def("_mark_forked", &fastloss::mark_forked, "Run serially from now on (called in a forked child).");
+
   m.def("regression", &regression, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("kind"),
-        py::arg("param"), py::arg("n_threads"));
+        py::arg("param"), py::arg("reduction"),
+        "reduction 0: the float64 sum; 1 mean, 2 sum: the finished scalar. None: inputs need converting.");
 
   m.def("bce", &bce, py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("weight_period"),
-        py::arg("out"), py::arg("n_threads"), "(sum, first index outside [0, 1] or -1)");
+        py::arg("out"), "(sum, first index outside [0, 1] or -1)");
   m.def("bce_with_logits", &bce_with_logits, py::arg("input"), py::arg("target"), py::arg("weight"),
-        py::arg("weight_period"), py::arg("pos_weight"), py::arg("pos_weight_period"), py::arg("out"),
-        py::arg("n_threads"));
-  m.def("kl_div", &kl_div, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("log_target"),
-        py::arg("n_threads"));
+        py::arg("weight_period"), py::arg("pos_weight"), py::arg("pos_weight_period"), py::arg("out"));
+  m.def("kl_div", &kl_div, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("log_target"));
   m.def("entropy", &entropy, py::arg("p"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"),
-        py::arg("n_inner"), py::arg("n_threads"));
+        py::arg("n_inner"));
 
   m.def("regression_stats", &regression_stats, py::arg("input"), py::arg("target"), py::arg("weight"),
-        py::arg("delta"), py::arg("n_threads"));
+        py::arg("delta"));
   m.def("merge_regression_stats", [](const py::tuple& a, const py::tuple& b) {
     return stats_to_tuple(fastloss::merge(stats_from_tuple(a), stats_from_tuple(b)));
   }, "The statistics of the union of two disjoint sets of rows.");
 
   m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"),
-        py::arg("n_inner"), py::arg("kind"), py::arg("n_threads"));
+        py::arg("n_inner"), py::arg("kind"));
   m.def("cross_entropy", [](const py::array& logits, const py::array& target, const py::object& weight,
                             const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                            std::int64_t ignore_index, double label_smoothing, int target_kind, int n_threads,
+                            std::int64_t ignore_index, double label_smoothing, int target_kind,
                             int reduction) {
     return class_loss(false, logits, target, weight, out, n_outer, n_classes, n_inner, ignore_index, label_smoothing,
-                      target_kind, n_threads, reduction);
+                      target_kind, reduction);
   }, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("label_smoothing"),
-        py::arg("target_kind"), py::arg("n_threads"), py::arg("reduction") = -1,
+        py::arg("target_kind"), py::arg("reduction") = -1,
         "(loss sum, weight sum, first bad row or -1); with reduction 1 (mean) or 2 (sum) the finished "
         "scalar, or the first bad row as an int");
   m.def("nll_loss", [](const py::array& log_probs, const py::array& target, const py::object& weight,
                        const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                       std::int64_t ignore_index, int target_kind, int n_threads, int reduction) {
+                       std::int64_t ignore_index, int target_kind, int reduction) {
     return class_loss(true, log_probs, target, weight, out, n_outer, n_classes, n_inner, ignore_index, 0.0,
-                      target_kind, n_threads, reduction);
+                      target_kind, reduction);
   }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
-        py::arg("n_threads"), py::arg("reduction") = -1, "as cross_entropy");
+        py::arg("reduction") = -1, "as cross_entropy");
+
+  m.def("softmax_new", &softmax_new, py::arg("x"), py::arg("axis"), py::arg("kind"),
+        "softmax (0) or log_softmax (1) into a new array; None when x needs converting");
+  m.def("cross_entropy_rows", [](py::handle logits, py::handle target, std::int64_t ignore_index,
+                                 double label_smoothing, int reduction) {
+    return class_loss_rows(false, logits, target, ignore_index, label_smoothing, reduction);
+  }, py::arg("logits"), py::arg("target"), py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("reduction"),
+        "(N, C) logits, (N,) index targets, no weight; reduction 0 none, 1 mean, 2 sum: the result, the "
+        "first bad row as an int, or None when the arrays need converting");
+  m.def("nll_loss_rows", [](py::handle log_probs, py::handle target, std::int64_t ignore_index, int reduction) {
+    return class_loss_rows(true, log_probs, target, ignore_index, 0.0, reduction);
+  }, py::arg("log_probs"), py::arg("target"), py::arg("ignore_index"), py::arg("reduction"), "as cross_entropy_rows");
 
   m.def("evaluate", &evaluate, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("sample_weight"),
         py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),
         py::arg("n_outer"), py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"),
-        py::arg("label_smoothing"), py::arg("target_kind"), py::arg("n_threads"),
+        py::arg("label_smoothing"), py::arg("target_kind"),
         "(Σ s·loss, Σ s·w[t], Σ s, Σ s·entropy, Σ s·lse, (Σ s·hit_k), count, first bad row or -1)");
 
   m.def("_noop", [] {}, "An empty call: the baseline of the per-call overhead.");
