@@ -63,7 +63,9 @@ def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.n
     return np.asarray(x, dtype=dtype, order="C"), np.asarray(y, dtype=dtype, order="C")
 
 
-def finite_option(fn: str, name: str, value: object, *, low: float, allow_low: bool = True) -> float:
+def finite_option(
+    fn: str, name: str, value: object, *, low: float, allow_low: bool = True
+) -> float:
     """A float option that must be >= low (or > low)."""
     try:
         v = float(value)  # type: ignore[arg-type]
@@ -73,3 +75,15 @@ def finite_option(fn: str, name: str, value: object, *, low: float, allow_low: b
         bound = ">=" if allow_low else ">"
         raise ValueError(f"{fn}: {name} must be finite and {bound} {low}; got {value!r}")
     return v
+
+
+def label_smoothing_option(fn: str, value: object) -> float:
+    """The label_smoothing option: a number in [0, 1] (as torch)."""
+    try:
+        eps = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        msg = f"{fn}: label_smoothing must be a number in [0, 1]; got {value!r}"
+        raise ValueError(msg) from None
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {value!r}")
+    return eps

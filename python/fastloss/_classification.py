@@ -15,7 +15,7 @@ from math import prod
 import numpy as np
 
 from . import _core
-from ._checks import REDUCTION_CODES, float_dtype, reduction_code
+from ._checks import REDUCTION_CODES, float_dtype, label_smoothing_option, reduction_code
 from ._reduce import finish
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
@@ -448,14 +448,7 @@ def cross_entropy(
                 _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)
             return res
     reduction_code(fn, reduction)
-    try:
-        eps = float(label_smoothing)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
-        ) from None
-    if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
+    eps = label_smoothing_option(fn, label_smoothing)
     ignore = _ignore_index(fn, ignore_index)
     a, ax, row_shape = _class_setup(fn, logits, axis)
     t = np.asarray(target)

@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype
+from ._checks import float_dtype, label_smoothing_option
 from ._classification import (
     _axis,
     _class_setup,
@@ -55,18 +55,6 @@ def _topk(fn: str, topk) -> tuple[int, ...]:
             f"{fn}: at most {_MAX_TOPK - 1} distinct topk values besides 1; got {topk!r}"
         )
     return tuple(out)
-
-
-def _smoothing(fn: str, label_smoothing) -> float:
-    try:
-        eps = float(label_smoothing)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
-        ) from None
-    if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
-    return eps
 
 
 def _sample_weight(fn: str, sample_weight, row_shape: tuple[int, ...]) -> np.ndarray | None:
@@ -241,7 +229,7 @@ def evaluate(
     if reduction not in ("mean", "none"):
         raise ValueError(f"{fn}: reduction must be one of 'mean', 'none'; got {reduction!r}")
     ks_public = _topk(fn, topk)
-    eps = _smoothing(fn, label_smoothing)
+    eps = label_smoothing_option(fn, label_smoothing)
     b = _Batch(
         fn,
         logits,
@@ -305,7 +293,7 @@ class Evaluator:
         fn = self._fn
         self.topk = _topk(fn, topk)
         self.ignore_index = _ignore_index(fn, ignore_index)
-        self.label_smoothing = _smoothing(fn, label_smoothing)
+        self.label_smoothing = label_smoothing_option(fn, label_smoothing)
         try:
             self.axis = operator.index(axis)
         except TypeError:
