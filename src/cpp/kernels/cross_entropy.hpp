@@ -132,85 +132,185 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
   });
 }
 
+// Renormalize the per-lane product of row sums (ce_lanes) every this many groups: a fast
+// group's Σ is in [1, 4096] (C <= 2^24 on the exact path), so four stay below 2^97.
+constexpr int kProdEvery = 4;
+
 // Both target kinds on the lanes engine (n_inner > 1, or few classes). Idx = void: probabilities.
+// Index targets are read as lanes (Vec::load_index) and x_t, w_t picked inside the class loop
+// (LaneTarget) while C <= kMaxLaneIndex, else by scalar loads. For "mean" and "sum" without
+// weights the coefficient of lse in a row's loss is 1 (label smoothing included), so
+// Σ_rows log Σ_r = log Π Σ_r: each lane keeps the product of its rows' Σ (ignored rows give
+// 1), renormalized by decompose (mantissa kept, exponent added up exactly), and takes one log
+// per chunk; only the linear part (m - (1-ε) x_t - (ε/C) Σ (x - m)) is added per row. A group
+// whose Σ is not a number takes the per-row log (its loss is NaN).
 template <class T, class Idx, bool kW, bool kS>
 CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr std::int64_t G = kLaneBlocks * L;
+  constexpr int U = kLaneBlocks;
   constexpr bool kProb = std::is_void_v<Idx>;
   using F = RowFlags<false, kS && !kProb, kProb, kW && (kS || kProb)>;
+  using Tgt = std::conditional_t<kProb, NoLaneTarget, LaneTarget<T, U, kW>>;
   const std::int64_t C = s.C, S = s.S;
   const T ome = static_cast<T>(1.0 - s.eps), eoc = static_cast<T>(s.eps_over_c);
+  const bool vec_target = !kProb && C >= 1 && C <= kMaxLaneIndex;
+  const bool product = vec_target && !kW && !s.out;
+  const V zero = V::set1(T(0)), one = V::set1(T(1)), minus_one = V::set1(T(-1));
   // Lane groups (as for_lane_groups cuts them) in chunks fixed by the shape; totals per chunk.
   const std::int64_t n_items = lane_items(n_outer, S, G);
   const std::int64_t item_chunk = std::max(min_chunk_items(G * C), (n_items + 1023) / 1024);
   const std::int64_t n_parts = (n_items + item_chunk - 1) / item_chunk;
   CeTotals parts[1024];
   const T* y = kProb ? static_cast<const T*>(s.target) : nullptr;
-  auto group = [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y, CeTotals& tot,
-                   SumAcc<T>& acc, SumAcc<T>& acc_w) {
-    // Per lane: the target logit, its weight (0 for ignored rows and padding lanes) and, with
-    // weights, whether the row counts (a counted row of weight 0 still gives 0·NaN = NaN).
+  struct Part {
+    CeTotals tot;
+    SumAcc<T> acc, acc_w, acc_e;
+    V prod[U];
+    V counted[U];  // rows counted per lane (exact in T: < 2^24 groups per chunk up to 2^38 rows)
+    int since;
+  };
+  auto renormalize = [&](Part& pt) {
+    for (int u = 0; u < U; ++u) {
+      V e;
+      pt.prod[u] = decompose(pt.prod[u], &e);
+      pt.acc_e.add(e);
+    }
+    pt.since = 0;
+  };
+  auto group = [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y, Part& pt) {
+    Tgt tg;
+    // Scalar lookups (C > kMaxLaneIndex) and the valid lanes of probability targets.
     T xt[G], wt[G], valid[G];
     if constexpr (!kProb) {
       const Idx* t = static_cast<const Idx*>(s.target);
-      const std::int64_t outer0 = row0 / S, s0 = row0 % S;
       FASTLOSS_PREFETCH(t + row0 + kLaneAhead * G);
-      for (std::int64_t j = 0; j < G; ++j) {
-        const std::int64_t tr = j < lanes ? std::int64_t(t[row0 + j]) : s.ignore;
-        if (static_cast<std::uint64_t>(tr) < static_cast<std::uint64_t>(C) && tr != s.ignore) {
-          // Not from the scratch: a scalar load right after its vector stores stalls on forwarding.
-          xt[j] = S == 1 ? s.x[(row0 + j) * C + tr] : s.x[(outer0 * C + tr) * S + s0 + j];
-          wt[j] = kW ? s.w[tr] : T(1);
-          valid[j] = 1;
-        } else {
-          if (tr != s.ignore && tot.bad < 0) tot.bad = row0 + j;
-          xt[j] = wt[j] = valid[j] = 0;
+      if (vec_target) {
+        tg.w = s.w;
+        const Idx* tp = t + row0;
+        Idx pad[G];
+        if (lanes < G) {  // the last group: never read past the targets
+          // Padding lanes hold ignore_index (or -1, flagged bad but never reported: j >= lanes).
+          const Idx fill = std::int64_t(Idx(s.ignore)) == s.ignore ? Idx(s.ignore) : Idx(-1);
+          for (std::int64_t j = 0; j < G; ++j) pad[j] = j < lanes ? tp[j] : fill;
+          tp = pad;
+        }
+        bool bad = false;
+        for (int u = 0; u < U; ++u) {
+          const V cls = V::load_index(tp + u * L, C, s.ignore);  // -1 ignored, -2 bad
+          bad = bad || any(lt(cls, minus_one));
+          tg.cls[u] = cls;
+          tg.xt[u] = tg.wt[u] = zero;
+        }
+        if (bad && pt.tot.bad < 0) {
+          for (std::int64_t j = 0; j < lanes && pt.tot.bad < 0; ++j) {
+            const std::int64_t tr = t[row0 + j];
+            if (tr != s.ignore && (tr < 0 || tr >= C)) pt.tot.bad = row0 + j;
+          }
+        }
+      } else {
+        for (int u = 0; u < U; ++u) tg.cls[u] = minus_one;  // nothing to pick in the class loop
+        const std::int64_t outer0 = row0 / S, s0 = row0 % S;
+        for (std::int64_t j = 0; j < G; ++j) {
+          const std::int64_t tr = j < lanes ? std::int64_t(t[row0 + j]) : s.ignore;
+          if (static_cast<std::uint64_t>(tr) < static_cast<std::uint64_t>(C) && tr != s.ignore) {
+            // Not from the scratch: a scalar load right after its vector stores stalls on forwarding.
+            xt[j] = S == 1 ? s.x[(row0 + j) * C + tr] : s.x[(outer0 * C + tr) * S + s0 + j];
+            wt[j] = kW ? s.w[tr] : T(1);
+            valid[j] = 1;
+          } else {
+            if (tr != s.ignore && pt.tot.bad < 0) pt.tot.bad = row0 + j;
+            xt[j] = wt[j] = valid[j] = 0;
+          }
         }
       }
     } else {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
     }
-    LaneStats<T, kLaneBlocks> st;
-    lane_stats<F, T, kLaneBlocks>(src, src_y, C, s.w, ome, eoc, [](std::int64_t, int, V) {}, st);
-    const V zero = V::set1(T(0));
-    for (int u = 0; u < kLaneBlocks; ++u) {
+    LaneStats<T, U> st;
+    const bool fast = lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st, tg);
+    if constexpr (!kProb) {
+      if (product) {
+        V sm[U];
+        bool finite = true;
+        for (int u = 0; u < U; ++u) {
+          sm[u] = select(lt(tg.cls[u], zero), one, st.sum[u]);
+          if (!fast) finite = finite && none(is_nan(sm[u]));
+        }
+        if (finite) {
+          for (int u = 0; u < U; ++u) {
+            V lin = st.m[u] - tg.xt[u];
+            if constexpr (kS) lin = fnma(V::set1(eoc), st.wx[u], V::set1(ome) * lin);
+            const auto skip = lt(tg.cls[u], zero);
+            pt.acc.add(select(skip, zero, lin));
+            pt.counted[u] = pt.counted[u] + select(skip, zero, one);
+            pt.prod[u] = pt.prod[u] * sm[u];
+          }
+          if (++pt.since == kProdEvery) renormalize(pt);
+          return;
+        }
+      }
+    }
+    for (int u = 0; u < U; ++u) {
       const V lg = log(st.sum[u]);
       V loss;
+      auto is_valid = [&] {
+        if constexpr (!kProb) {
+          if (vec_target) return ge(tg.cls[u], zero);
+        }
+        return gt(V::load(valid + u * L), zero);
+      };
       if constexpr (kProb) {
         loss = lg * st.wy[u] - st.wyx[u];
       } else {
         // Read back only now, after lane_stats: a vector load right after the prologue's scalar
         // stores would stall on store forwarding.
-        const V w_u = V::load(wt + u * L);
-        acc_w.add(w_u);
-        loss = w_u * ((st.m[u] - V::load(xt + u * L)) + lg);
+        const V x_t = vec_target ? tg.xt[u] : V::load(xt + u * L);
+        loss = (st.m[u] - x_t) + lg;
+        if constexpr (kW) {
+          const V w_u = vec_target ? tg.wt[u] : V::load(wt + u * L);
+          pt.acc_w.add(w_u);
+          loss = w_u * loss;
+        } else if (vec_target) {
+          pt.counted[u] = pt.counted[u] + select(lt(tg.cls[u], zero), zero, one);
+        } else {
+          pt.acc_w.add(V::load(wt + u * L));
+        }
         if constexpr (kS) loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(static_cast<T>(s.w_total)) * lg - st.wx[u]));
       }
       // select, not a product: an ignored row of NaN logits still gives exactly 0.
-      loss = select(eq(V::load(valid + u * L), zero), zero, loss);
+      loss = select(is_valid(), loss, zero);
       const std::int64_t left = lanes - u * L;
       if (s.out && left > 0) {
         if (left >= L) loss.store(s.out + row0 + u * L); else loss.store_n(s.out + row0 + u * L, left);
       }
-      acc.add(loss);
+      pt.acc.add(loss);
     }
   };
   parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t pb, std::int64_t pe) {
     T sx[kScratch<T>], sy[kScratch<T>];
     for (std::int64_t p = pb; p < pe; ++p) {
-      CeTotals tot = CeTotals::zero();
-      SumAcc<T> acc, acc_w;
+      Part pt{CeTotals::zero(), {}, {}, {}, {}, {}, 0};
+      for (int u = 0; u < U; ++u) {
+        pt.prod[u] = one;
+        pt.counted[u] = zero;
+      }
       const std::int64_t ib = p * item_chunk, ie = std::min(n_items, (p + 1) * item_chunk);
       for (std::int64_t q = ib; q < ie; ++q)
         with_row_group(s.x, y, n_outer, C, S, q, sx, sy,
                         [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y) {
-                          group(row0, lanes, src, src_y, tot, acc, acc_w);
+                          group(row0, lanes, src, src_y, pt);
                         });
-      tot.loss = acc.total();
-      tot.weight = acc_w.total();
-      parts[p] = tot;
+      if (product) {
+        renormalize(pt);  // prod in [sqrt(2)/2, sqrt(2)): its log is small and exact to ~1e-8
+        for (int u = 0; u < U; ++u) pt.acc.add(log(pt.prod[u]));
+      }
+      pt.tot.loss = pt.acc.total() + kLn2d * pt.acc_e.total();
+      if (!kW && vec_target)
+        for (int u = 0; u < U; ++u) pt.acc_w.add(pt.counted[u]);
+      pt.tot.weight = pt.acc_w.total();
+      parts[p] = pt.tot;
     }
   });
   CeTotals total = CeTotals::zero();
@@ -250,6 +350,8 @@ CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
 }
 
 // nll_loss: one load per row, -w_t lp[t].
+constexpr std::int64_t kNllAhead = 16;
+
 template <class T, class Idx, bool kW>
 CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   const Idx* t = static_cast<const Idx*>(s.target);
@@ -258,6 +360,12 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
     CeTotals tot = CeTotals::zero();
     std::int64_t outer = begin / S, inner = begin % S;
     for (std::int64_t r = begin; r < end; ++r) {
+      // Each row's one value sits in its own cache line, so the hardware prefetcher cannot
+      // follow: fetch row r + kNllAhead's now, to keep several misses in flight.
+      if (r + kNllAhead < end) {
+        const std::int64_t ra = r + kNllAhead, ta = t[ra];
+        if (ta >= 0 && ta < C) FASTLOSS_PREFETCH(S == 1 ? s.x + ra * C + ta : s.x + ((ra / S) * C + ta) * S + ra % S);
+      }
       const std::int64_t tr = t[r];
       double loss = 0.0;
       if (tr == s.ignore) {

@@ -3,22 +3,34 @@
 // Lanes (n_inner > 1, or n_inner == 1 with C <= kMaxLaneClasses): one row per lane, kGroup
 // rows per group (2 vectors: 16 on AVX2). For n_inner > 1 the lanes are the contiguous inner
 // positions (axis=1 of (N, C, H, W)), read in place: per lane a max over the classes, then
-// Σ e^{x - max} (float32 partials widened every 8 classes beyond 16), lse = max + log Σ with
-// the vector log, the per-row log included. For rows (n_inner == 1) the group is loaded
-// through kLanes x kLanes register transposes (Vec::load_transposed; a gather costs ~11
-// cycles on Zen 3, as much as a scalar transpose) and summed in the same pass, shifted by
-// m0 = the max of the first kLanes classes (the exact max when C <= kLanes). A later class
-// above m0 is still summed accurately while Σ <= kMaxSeedSum: its argument x - m0 < 8.4
-// rounds by < 3e-7. A lane whose Σ ends above kMaxSeedSum (beyond which the float32 log of
-// Σ would also lose accuracy) or is not a number sends its group to the exact two-pass code
-// on a class-major copy. Measured on Zen 3 (AVX2) for N=1M, C=10: 2.3-2.5x the
-// exp limit, with the exp pass ~half of it and transposes, per-row targets and logs the rest.
+// Σ e^{x - max} (float32 partials widened every 8 classes beyond 16). Each of the C class
+// rows of a tile is a separate stream n_inner apart, more than the hardware prefetcher
+// follows: with_row_group prefetches every class row kTileAhead tiles ahead, and a whole
+// tile is read without per-load tail tests (ContiguousLanes<T, true>).
+// For rows (n_inner == 1) the group is loaded through kLanes x kLanes register transposes
+// (Vec::load_transposed; a gather costs ~11 cycles on Zen 3, as much as a scalar transpose;
+// load_transposed_n for the last, partial class block) and summed in the same pass. Rows of
+// C <= kLaneFixed classes (16 on AVX2) are held in registers whole, with C a compile-time
+// constant (fully unrolled): the shift is the exact row max, so the exp needs no upper
+// clamp and no group falls back on finite data. Longer rows are shifted by m0 = the max of
+// the first kLanes classes; a later class above m0 is still summed accurately while
+// Σ <= kMaxSeedSum: its argument x - m0 < 8.4 rounds by < 3e-7. A lane whose Σ ends above
+// kMaxSeedSum (beyond which the float32 log of Σ would also lose accuracy) or is not a
+// number sends its group to the exact two-pass code on a class-major copy.
+// lane_stats can pick each lane's target on the way (LaneTarget: the class index as a lane
+// value from Vec::load_index, x_t = select(eq(index, c), x_c, x_t) in the class loop), so
+// cross_entropy.hpp makes no scalar loads per row.
+// Measured on Zen 3 (AVX2), N=1M, C=10, one thread: 2.5x the exp limit before (scalar
+// target loads, a full transpose for classes 8-9, a per-row log), ~1.7-2.0x after (with
+// the product-of-sums log of cross_entropy.hpp); valgrind counts 88 M -> 65 M instructions
+// per call. The machine was shared and loaded during these measurements: see the report.
 //
 // Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
 // shape, so every thread count gives the same bits.
 #pragma once
 
 #include <type_traits>
+#include <utility>
 
 #include "kernels/row_engine.hpp"
 
@@ -26,20 +38,36 @@ namespace fastloss::FASTLOSS_ISA {
 
 // Rows of at most this many classes (n_inner == 1) run on the lanes engine.
 constexpr std::int64_t kMaxLaneClasses = 48;
+
+// For lambdas GCC would otherwise call out of line from the unrolled kernels.
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTLOSS_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define FASTLOSS_LAMBDA_INLINE
+#endif
 constexpr std::int64_t kLaneNoWiden = 16;
 
 // Lanes that are contiguous in memory (the inner axis): class c of lane block u at
 // base + c * class_stride + u * L; `valid` lanes in all (the last tile may be partial).
-template <class T>
+// kFull: every lane block is whole (no per-load test); converts to the general type.
+template <class T, bool kFull = false>
 struct ContiguousLanes {
   const T* base;
   std::int64_t class_stride;
   std::int64_t valid;
   Vec<T> load(std::int64_t c, int u) const {
     constexpr std::int64_t L = Vec<T>::kLanes;
-    const std::int64_t left = valid - u * L;
     const T* p = base + c * class_stride + u * L;
-    return left >= L ? Vec<T>::load(p) : Vec<T>::load_n(p, left, 0);
+    if constexpr (kFull) {
+      return Vec<T>::load(p);
+    } else {
+      const std::int64_t left = valid - u * L;
+      return left >= L ? Vec<T>::load(p) : Vec<T>::load_n(p, left, 0);
+    }
+  }
+  template <bool F = kFull, std::enable_if_t<F, int> = 0>
+  operator ContiguousLanes<T, false>() const {
+    return {base, class_stride, valid};
   }
 };
 
@@ -71,19 +99,54 @@ struct LaneStats {
   Vec<T> m[U], sum[U], wx[U], wy[U], wyx[U];  // linear sums are relative to m
 };
 
+// Class indices exact in T (Vec::load_index) up to this many classes.
+constexpr std::int64_t kMaxLaneIndex = std::int64_t(1) << 24;
+
+// The target of each lane, picked inside the class loop from the loads lane_stats makes anyway
+// (no scalar loads): cls = the lane's class index as T (-1: ignored, bad or padding), then
+// xt = x[cls] and, with kW, wt = w[cls]; both stay 0 where cls < 0.
+template <class T, int U, bool kW>
+struct LaneTarget {
+  static constexpr bool kOn = true;
+  using V = Vec<T>;
+  const T* w = nullptr;
+  V cls[U], xt[U], wt[U];
+  void take(std::int64_t c, int u, V xv) {
+    const auto hit = eq(cls[u], V::set1(static_cast<T>(c)));
+    xt[u] = select(hit, xv, xt[u]);
+    if constexpr (kW) wt[u] = select(hit, V::set1(w[c]), wt[u]);
+  }
+};
+// store_exp for callers that keep no terms (one type for all of them: fewer instantiations).
+struct NoStoreExp {
+  template <class V>
+  void operator()(std::int64_t, int, V) const {}
+};
+struct NoLaneTarget {
+  static constexpr bool kOn = false;
+  template <class V>
+  void take(std::int64_t, int, V) {}
+};
+
 // Pass 1 (max) and pass 2 (Σ e^{x - m} and the linear sums of RowSums, relative to m) over
 // the C classes of U lane blocks. store_exp(c, u, e) receives the terms when F::kStore.
 // Everything stays in locals until the end: st may alias nothing, but the compiler cannot know
 // that, and a running max or sum kept in memory is a store-forwarding chain per class.
-template <class F, class T, int U, class Src, class StoreExp>
-void lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
-                StoreExp&& store_exp, LaneStats<T, U>& st) {
+// tg.take(c, u, x) sees every class of every lane block in the max pass. Returns false: this
+// pass is exact (Σ in [1, C] for a finite lane).
+template <class F, class T, int U, class Src, class StoreExp, class Tgt = NoLaneTarget>
+bool lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
+                StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
   const V zero = V::set1(T(0));
   V m[U];
   for (int u = 0; u < U; ++u) m[u] = V::set1(-std::numeric_limits<T>::infinity());
   for (std::int64_t c = 0; c < n_classes; ++c)
-    for (int u = 0; u < U; ++u) m[u] = max(m[u], x.load(c, u));
+    for (int u = 0; u < U; ++u) {
+      const V xv = x.load(c, u);
+      m[u] = max(m[u], xv);
+      tg.take(c, u, xv);
+    }
   FoldedExp<T, false> ex;
   ex.init(0.0);
   const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
@@ -116,7 +179,7 @@ void lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, 
       st.wy[u] = wy_acc[u];
       st.wyx[u] = wyx_acc[u];
     }
-    return;
+    return false;
   }
   LaneSum<T> e_tot[U], wx_tot[U], wy_tot[U], wyx_tot[U];
   for (std::int64_t c0 = 0; c0 < n_classes; c0 += kWidenEvery) {
@@ -141,6 +204,7 @@ void lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, 
       st.wyx[u] = wyx_tot[u].value();
     }
   }
+  return false;
 }
 
 
@@ -161,6 +225,8 @@ template <class T>
 constexpr std::int64_t kScratch = (kMaxLaneClasses + Vec<T>::kLanes) * kGroup<T>;
 // The rows engine streams ahead with prefetch; the lanes engine fetches kLaneAhead groups ahead.
 constexpr std::int64_t kLaneAhead = 4;
+// Tiles of the inner axis (n_inner > 1) fetch each class row this many tiles ahead.
+constexpr std::int64_t kTileAhead = 4;
 
 template <class T>
 inline void prefetch_span(const T* p, std::int64_t n) {
@@ -212,36 +278,52 @@ struct RowBlockLanes {
   }
 };
 
+// Rows of up to this many classes are held in registers whole (two class blocks, and no more
+// than kLaneNoWiden: no widening), with C a compile-time constant.
+template <class T>
+constexpr int kLaneFixed = static_cast<int>(std::min<std::int64_t>(2 * Vec<T>::kLanes, kLaneNoWiden));
+
+// fn(std::integral_constant<int, C>) for 1 <= C <= kMax.
+template <int kMax, class Fn, int... I>
+void with_fixed_classes_impl(std::int64_t C, Fn&& fn, std::integer_sequence<int, I...>) {
+  (void)((C == I + 1 ? (fn(std::integral_constant<int, I + 1>{}), true) : false) || ...);
+}
+template <int kMax, class Fn>
+void with_fixed_classes(std::int64_t C, Fn&& fn) {
+  with_fixed_classes_impl<kMax>(C, fn, std::make_integer_sequence<int, kMax>{});
+}
+
 // The largest Σ e^{x - m0} the single pass below accepts: log Σ <= 8.4 keeps the float32 log
 // of the epilogue within 5e-7 absolute.
 constexpr double kMaxSeedSum = 4096.0;
 
 // lane_stats for a group of rows, in one pass straight from the transposing loads (no
-// scratch, no separate max pass): the shift m0 is the max of the first kLanes classes (the
-// exact max when C <= kLanes), and a later class above it is still summed exactly by the
-// folded exp. If a lane's Σ exceeds kMaxSeedSum or is not a number (a max far above m0, an
-// all -inf first block, +inf, NaN), the group is redone by the exact two-pass lane_stats on a
-// class-major copy.
-template <class F, class T, int U, class StoreExp>
-void lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
-                T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st) {
+// scratch, no separate max pass). Rows of C <= kLaneFixed classes are held in registers whole:
+// the shift is the exact row max, so x - m <= 0 and the exp needs no upper clamp. Longer rows
+// are shifted by m0 = the max of the first kLanes classes, and a later class above it is
+// still summed exactly by the folded exp. If a lane's Σ exceeds kMaxSeedSum or is not a
+// number (a max far above m0, all -inf, +inf, NaN), the group is redone by the exact two-pass
+// lane_stats on a class-major copy. Returns true when the single pass stood: Σ in [1, 4096].
+template <class F, class T, int U, class StoreExp, class Tgt = NoLaneTarget>
+bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
+                T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   const std::int64_t C = n_classes;
   const V zero = V::set1(T(0)), limit = V::set1(static_cast<T>(kMaxSeedSum));
   const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
-  FoldedExp<T> ex;
-  ex.init(0.0);
   const bool widen = C > kLaneNoWiden;
   bool ok = true;
-  for (int u = 0; u < U; ++u) {
+  // Lane block u; kc = the number of classes as a constant (the row in registers), or 0.
+  auto block = [&](int u, auto kc) FASTLOSS_LAMBDA_INLINE {
+    constexpr int kC = decltype(kc)::value;
     const T* xr = x.rows + u * L * C;
     const T* yr = F::kProb ? y.rows + u * L * C : nullptr;
     V m0 = zero, e_acc = zero, wx_acc = zero, wy_acc = zero, wyx_acc = zero;
     LaneSum<T> e_tot, wx_tot, wy_tot, wyx_tot;
-    auto term = [&](std::int64_t c, V xv, V yv) {
+    auto term = [&](std::int64_t c, V xv, V yv, const auto& exf) FASTLOSS_LAMBDA_INLINE {
       const V d = xv - m0;
-      const V e = ex(d);
+      const V e = exf(d);
       if constexpr (F::kStore) store_exp(c, u, e);
       e_acc = e_acc + e;
       const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
@@ -252,29 +334,53 @@ void lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
         wy_acc = wy_acc + wy;
         wyx_acc = fma(wy, d, wyx_acc);
       }
+      tg.take(c, u, xv);
     };
-    for (std::int64_t c0 = 0; c0 < C; c0 += L) {
-      V t[L], ty[L];
-      V::load_transposed(xr + c0, C, t);
-      if constexpr (F::kProb) V::load_transposed(yr + c0, C, ty);
-      const std::int64_t n = std::min(L, C - c0);
-      if (c0 == 0) {
-        m0 = t[0];
-        for (std::int64_t i = 1; i < n; ++i) m0 = max(m0, t[i]);
+    auto flush = [&] {
+      e_tot.add(e_acc);
+      if constexpr (F::kLinear) wx_tot.add(wx_acc);
+      if constexpr (F::kProb) {
+        wy_tot.add(wy_acc);
+        wyx_tot.add(wyx_acc);
       }
-      if (n == L) {
-        for (std::int64_t i = 0; i < L; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero);
-      } else {
-        for (std::int64_t i = 0; i < n; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero);
+      e_acc = wx_acc = wy_acc = wyx_acc = zero;
+    };
+    if constexpr (kC > 0) {
+      // The whole row in registers, fully unrolled: the shift is the exact row max, so
+      // x - m <= 0 and the exp needs no upper clamp (kLaneFixed <= kLaneNoWiden: no widening).
+      FoldedExp<T, false> ex;
+      ex.init(0.0);
+      constexpr int n0 = kC < L ? kC : static_cast<int>(L), n1 = kC - n0;  // classes per block
+      V t[2 * L], ty[2 * L];
+      if constexpr (n0 == L) V::load_transposed(xr, C, t); else V::load_transposed_n(xr, C, n0, t);
+      if constexpr (n1 > 0) V::load_transposed_n(xr + L, C, n1, t + L);
+      if constexpr (F::kProb) {
+        if constexpr (n0 == L) V::load_transposed(yr, C, ty); else V::load_transposed_n(yr, C, n0, ty);
+        if constexpr (n1 > 0) V::load_transposed_n(yr + L, C, n1, ty + L);
       }
-      if (widen) {
-        e_tot.add(e_acc);
-        if constexpr (F::kLinear) wx_tot.add(wx_acc);
+      m0 = t[0];
+      for (int i = 1; i < kC; ++i) m0 = max(m0, t[i]);
+      for (int i = 0; i < kC; ++i) term(i, t[i], F::kProb ? ty[i] : zero, ex);
+    } else {
+      FoldedExp<T> ex;
+      ex.init(0.0);
+      for (std::int64_t c0 = 0; c0 < C; c0 += L) {
+        V t[L], ty[L];
+        const std::int64_t n = std::min(L, C - c0);
+        if (n == L) V::load_transposed(xr + c0, C, t); else V::load_transposed_n(xr + c0, C, n, t);
         if constexpr (F::kProb) {
-          wy_tot.add(wy_acc);
-          wyx_tot.add(wyx_acc);
+          if (n == L) V::load_transposed(yr + c0, C, ty); else V::load_transposed_n(yr + c0, C, n, ty);
         }
-        e_acc = wx_acc = wy_acc = wyx_acc = zero;
+        if (c0 == 0) {
+          m0 = t[0];
+          for (std::int64_t i = 1; i < n; ++i) m0 = max(m0, t[i]);
+        }
+        if (n == L) {
+          for (std::int64_t i = 0; i < L; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero, ex);
+        } else {
+          for (std::int64_t i = 0; i < n; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero, ex);
+        }
+        if (widen) flush();
       }
     }
     st.m[u] = m0;
@@ -285,11 +391,19 @@ void lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
       st.wyx[u] = widen ? wyx_tot.value() : wyx_acc;
     }
     ok = ok && none(gt(st.sum[u], limit) | is_nan(st.sum[u]));
+  };
+  if (C <= kLaneFixed<T>) {
+    with_fixed_classes<kLaneFixed<T>>(C, [&](auto kc) FASTLOSS_LAMBDA_INLINE {
+      for (int u = 0; u < U; ++u) block(u, kc);
+    });
+  } else {
+    for (int u = 0; u < U; ++u) block(u, std::integral_constant<int, 0>{});
   }
   if (!ok) {
     const ContiguousLanes<T> cy = F::kProb ? y.class_major() : ContiguousLanes<T>{nullptr, kGroup<T>, kGroup<T>};
-    lane_stats<F, T, U>(x.class_major(), cy, n_classes, w, one_minus_eps, eps_over_c, store_exp, st);
+    lane_stats<F, T, U>(x.class_major(), cy, n_classes, w, one_minus_eps, eps_over_c, store_exp, st, tg);
   }
+  return ok;
 }
 
 // Lane groups of an (n_outer, C, n_inner) array: for n_inner == 1, groups of kGroup rows; else
@@ -333,8 +447,20 @@ void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C
   const std::int64_t tiles = (n_inner + G - 1) / G;
   const std::int64_t outer = q / tiles, s0 = (q % tiles) * G, lanes = std::min(G, n_inner - s0);
   const std::int64_t off = outer * C * n_inner + s0;
-  fn(outer * n_inner + s0, lanes, ContiguousLanes<T>{x + off, n_inner, lanes},
-     ContiguousLanes<T>{y ? y + off : nullptr, n_inner, lanes});
+  // C class rows n_inner apart: too many streams for the hardware prefetcher to follow.
+  if (s0 + (kTileAhead + 1) * G <= n_inner) {
+    for (std::int64_t c = 0; c < C; ++c) {
+      FASTLOSS_PREFETCH(x + off + c * n_inner + kTileAhead * G);
+      if (y) FASTLOSS_PREFETCH(y + off + c * n_inner + kTileAhead * G);
+    }
+  }
+  if (lanes == G) {
+    fn(outer * n_inner + s0, lanes, ContiguousLanes<T, true>{x + off, n_inner, lanes},
+       ContiguousLanes<T, true>{y ? y + off : nullptr, n_inner, lanes});
+  } else {
+    fn(outer * n_inner + s0, lanes, ContiguousLanes<T>{x + off, n_inner, lanes},
+       ContiguousLanes<T>{y ? y + off : nullptr, n_inner, lanes});
+  }
 }
 
 // As with_row_group, but rows always come class-major (transposed into sx, sy first), so fn

@@ -1,17 +1,7 @@
 // Polynomial evaluation shared by math/exp.hpp and math/log.hpp.
 #pragma once
 
-// The math functions are small and called once per vector in hot loops: GCC otherwise keeps
-// exp/log out of line (measured 25-35% slower kernels), so they are forced inline.
-#ifndef FASTLOSS_INLINE
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTLOSS_INLINE inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define FASTLOSS_INLINE __forceinline
-#else
-#define FASTLOSS_INLINE inline
-#endif
-#endif
+#include "force_inline.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -2,6 +2,8 @@
 // which documents it. Masks are full-width lane masks (all ones / all zeros).
 #pragma once
 
+#include "force_inline.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T> struct Vec;
@@ -23,6 +25,15 @@ inline __m256i first_lanes_i64(std::int64_t n) {
   return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx);
 }
 
+// load_index on 4 int64 lanes (last = (n - 1) with the sign bit flipped): unsigned a < n as a
+// signed compare with flipped sign bits; an out-of-range or ignored lane ORs to -1, and an
+// out-of-range one that is not ignored then adds -1.
+inline __m256i index_lanes_i64(__m256i a, __m256i last, __m256i ignore) {
+  const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
+  const __m256i out = _mm256_cmpgt_epi64(_mm256_xor_si256(a, flip), last), ign = _mm256_cmpeq_epi64(a, ignore);
+  return _mm256_add_epi64(_mm256_or_si256(a, _mm256_or_si256(out, ign)), _mm256_andnot_si256(ign, out));
+}
+
 template <>
 struct Vec<float> {
   using Elem = float;
@@ -40,7 +51,7 @@ struct Vec<float> {
   void store(float* p) const { _mm256_storeu_ps(p, raw); }
   void store_n(float* p, std::int64_t n) const { _mm256_maskstore_ps(p, first_lanes_i32(n), raw); }
   // 8x8 transpose in registers: 8 loads, 24 shuffles (a gather costs ~11 cycles on Zen 3).
-  static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
+  FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
     __m256 r[8];
     for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(p + j * stride);
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -64,6 +75,54 @@ struct Vec<float> {
     out[6] = {_mm256_permute2f128_ps(s2, s6, 0x31)};
     out[7] = {_mm256_permute2f128_ps(s3, s7, 0x31)};
   }
+  // The first n outputs: 64-bit row loads and 4 shuffles for n <= 2, 128-bit row loads and
+  // 8 shuffles for n <= 4 (the last class block of a short row), else load_transposed.
+  FASTLOSS_INLINE static void load_transposed_n(const float* p, std::int64_t stride, std::int64_t n, Vec* out) {
+    if (n <= 2) {
+      // Rows j and j + 1, two elements each, in one xmm.
+      auto pair = [&](int j) {
+        const __m128 lo = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + j * stride)));
+        return _mm_loadh_pi(lo, reinterpret_cast<const __m64*>(p + (j + 1) * stride));
+      };
+      const __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(pair(0)), pair(4), 1);  // rows 0 1 | 4 5
+      const __m256 b = _mm256_insertf128_ps(_mm256_castps128_ps256(pair(2)), pair(6), 1);  // rows 2 3 | 6 7
+      out[0] = {_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))};
+      if (n == 2) out[1] = {_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))};
+      return;
+    }
+    if (n <= 4) {
+      __m256 r[4];  // rows j | j + 4, then a 4x4 transpose in each 128-bit half
+      for (int j = 0; j < 4; ++j)
+        r[j] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + j * stride)), _mm_loadu_ps(p + (j + 4) * stride), 1);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      out[0] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0))};
+      out[1] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2))};
+      out[2] = {_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0))};
+      if (n == 4) out[3] = {_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2))};
+      return;
+    }
+    load_transposed(p, stride, out);
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
+    const __m256i last = _mm256_xor_si256(_mm256_set1_epi64x(n - 1), flip), ign = _mm256_set1_epi64x(ignore);
+    const __m256i a = index_lanes_i64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), last, ign);
+    const __m256i b = index_lanes_i64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4)), last, ign);
+    const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // low dwords first
+    const __m256i ab = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(a, low), _mm256_permutevar8x32_epi32(b, low), 0x20);
+    return {_mm256_cvtepi32_ps(ab)};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m256i flip = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+    const __m256i last = _mm256_xor_si256(_mm256_set1_epi32(static_cast<int>(n - 1)), flip);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    // An ignore_index outside int32 matches nothing.
+    const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;
+    const __m256i ign = ig_fits ? _mm256_cmpeq_epi32(v, _mm256_set1_epi32(static_cast<int>(ignore))) : _mm256_setzero_si256();
+    const __m256i out = _mm256_cmpgt_epi32(_mm256_xor_si256(v, flip), last);
+    return {_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_or_si256(v, _mm256_or_si256(out, ign)), _mm256_andnot_si256(ign, out)))};
+  }
 };
 
 template <>
@@ -81,7 +140,7 @@ struct Vec<double> {
   }
   void store(double* p) const { _mm256_storeu_pd(p, raw); }
   void store_n(double* p, std::int64_t n) const { _mm256_maskstore_pd(p, first_lanes_i64(n), raw); }
-  static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
+  FASTLOSS_INLINE static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
     const __m256d r0 = _mm256_loadu_pd(p), r1 = _mm256_loadu_pd(p + stride);
     const __m256d r2 = _mm256_loadu_pd(p + 2 * stride), r3 = _mm256_loadu_pd(p + 3 * stride);
     const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
@@ -90,6 +149,26 @@ struct Vec<double> {
     out[1] = {_mm256_permute2f128_pd(t1, t3, 0x20)};
     out[2] = {_mm256_permute2f128_pd(t0, t2, 0x31)};
     out[3] = {_mm256_permute2f128_pd(t1, t3, 0x31)};
+  }
+  FASTLOSS_INLINE static void load_transposed_n(const double* p, std::int64_t stride, std::int64_t, Vec* out) {
+    load_transposed(p, stride, out);
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
+    const __m256i last = _mm256_xor_si256(_mm256_set1_epi64x(n - 1), flip);
+    const __m256i a = index_lanes_i64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), last,
+                                                  _mm256_set1_epi64x(ignore));
+    const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    return {_mm256_cvtepi32_pd(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a, low)))};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m128i flip = _mm_set1_epi32(static_cast<int>(0x80000000u));
+    const __m128i last = _mm_xor_si128(_mm_set1_epi32(static_cast<int>(n - 1)), flip);
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;
+    const __m128i ign = ig_fits ? _mm_cmpeq_epi32(v, _mm_set1_epi32(static_cast<int>(ignore))) : _mm_setzero_si128();
+    const __m128i out = _mm_cmpgt_epi32(_mm_xor_si128(v, flip), last);
+    return {_mm256_cvtepi32_pd(_mm_add_epi32(_mm_or_si128(v, _mm_or_si128(out, ign)), _mm_andnot_si128(ign, out)))};
   }
 };
 

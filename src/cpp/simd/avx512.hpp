@@ -3,6 +3,8 @@
 // which handles overflow and underflow itself.
 #pragma once
 
+#include "force_inline.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T> struct Vec;
@@ -32,10 +34,31 @@ struct Vec<float> {
   }
   // One gather per output: simple enough to be right without an AVX-512 machine to test on
   // (a 16x16 shuffle transpose is the faster alternative where gathers are slow).
-  static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
+  FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
     const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(static_cast<int>(stride)));
     for (int i = 0; i < 16; ++i) out[i] = {_mm512_i32gather_ps(idx, p + i, 4)};
+  }
+  FASTLOSS_INLINE static void load_transposed_n(const float* p, std::int64_t stride, std::int64_t n, Vec* out) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(stride)));
+    for (int i = 0; i < n; ++i) out[i] = {_mm512_i32gather_ps(idx, p + i, 4)};
+  }
+  // -2 where p[j] is outside [0, n) (as unsigned), then -1 where p[j] == ignore.
+  static __m256i index_lanes(__m512i a, std::int64_t n, std::int64_t ignore) {
+    const __m512i r = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(n)), _mm512_set1_epi64(-2), a);
+    return _mm512_cvtepi64_epi32(_mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(ignore)), r, _mm512_set1_epi64(-1)));
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m256i lo = index_lanes(_mm512_loadu_si512(p), n, ignore), hi = index_lanes(_mm512_loadu_si512(p + 8), n, ignore);
+    return {_mm512_cvtepi32_ps(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1))};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m512i v = _mm512_loadu_si512(p);
+    const __m512i r = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(v, _mm512_set1_epi32(static_cast<int>(n))), _mm512_set1_epi32(-2), v);
+    const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;  // else it matches nothing
+    const __mmask16 ig = ig_fits ? _mm512_cmpeq_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(ignore))) : __mmask16(0);
+    return {_mm512_cvtepi32_ps(_mm512_mask_blend_epi32(ig, r, _mm512_set1_epi32(-1)))};
   }
 };
 
@@ -56,9 +79,25 @@ struct Vec<double> {
   void store_n(double* p, std::int64_t n) const {
     _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), raw);
   }
-  static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
+  FASTLOSS_INLINE static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
     const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
     for (int i = 0; i < 8; ++i) out[i] = {_mm512_i32gather_pd(idx, p + i, 8)};
+  }
+  FASTLOSS_INLINE static void load_transposed_n(const double* p, std::int64_t stride, std::int64_t n, Vec* out) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
+    for (int i = 0; i < n; ++i) out[i] = {_mm512_i32gather_pd(idx, p + i, 8)};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m512i a = _mm512_loadu_si512(p);
+    const __m512i r = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(n)), _mm512_set1_epi64(-2), a);
+    return {_mm512_cvtepi64_pd(_mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(ignore)), r, _mm512_set1_epi64(-1)))};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i r = _mm256_mask_blend_epi32(_mm256_cmplt_epu32_mask(v, _mm256_set1_epi32(static_cast<int>(n))), _mm256_set1_epi32(-2), v);
+    const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;
+    const __mmask8 ig = ig_fits ? _mm256_cmpeq_epi32_mask(v, _mm256_set1_epi32(static_cast<int>(ignore))) : __mmask8(0);
+    return {_mm512_cvtepi32_pd(_mm256_mask_blend_epi32(ig, r, _mm256_set1_epi32(-1)))};
   }
 };
 

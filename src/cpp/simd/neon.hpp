@@ -32,6 +32,8 @@
 // each caught by it. Not run on Arm hardware; not timed (qemu says nothing about speed).
 #pragma once
 
+#include "force_inline.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T> struct Vec;
@@ -72,7 +74,7 @@ struct Vec<float> {
     if (n > 2) vst1q_lane_f32(p + 2, raw, 2);
   }
   // 4x4 transpose in registers: 4 row loads, TRN1/TRN2 on 32-bit lanes, then on 64-bit pairs.
-  static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
+  FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
     const float32x4_t r0 = vld1q_f32(p), r1 = vld1q_f32(p + stride);
     const float32x4_t r2 = vld1q_f32(p + 2 * stride), r3 = vld1q_f32(p + 3 * stride);
     // t0 = (r0[0], r1[0], r0[2], r1[2]), t1 = (r0[1], r1[1], r0[3], r1[3]); t2, t3 from r2, r3.
@@ -84,6 +86,24 @@ struct Vec<float> {
     out[1] = {vreinterpretq_f32_f64(vtrn1q_f64(t1, t3))};
     out[2] = {vreinterpretq_f32_f64(vtrn2q_f64(t0, t2))};
     out[3] = {vreinterpretq_f32_f64(vtrn2q_f64(t1, t3))};
+  }
+  FASTLOSS_INLINE static void load_transposed_n(const float* p, std::int64_t stride, std::int64_t, Vec* out) {
+    load_transposed(p, stride, out);
+  }
+  // -2 where p[j] is outside [0, n) (as unsigned), then -1 where p[j] == ignore.
+  static int64x2_t index_lanes(int64x2_t a, std::int64_t n, std::int64_t ignore) {
+    const int64x2_t r = vbslq_s64(vcltq_u64(vreinterpretq_u64_s64(a), vdupq_n_u64(static_cast<std::uint64_t>(n))), a, vdupq_n_s64(-2));
+    return vbslq_s64(vceqq_s64(a, vdupq_n_s64(ignore)), vdupq_n_s64(-1), r);
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
+    const int64x2_t a = index_lanes(vld1q_s64(p), n, ignore), b = index_lanes(vld1q_s64(p + 2), n, ignore);
+    return {vcvtq_f32_s32(vcombine_s32(vmovn_s64(a), vmovn_s64(b)))};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
+    const int32x4_t v = vld1q_s32(p);
+    const int32x4_t r = vbslq_s32(vcltq_u32(vreinterpretq_u32_s32(v), vdupq_n_u32(static_cast<std::uint32_t>(n))), v, vdupq_n_s32(-2));
+    if (ignore < INT32_MIN || ignore > INT32_MAX) return {vcvtq_f32_s32(r)};  // matches nothing
+    return {vcvtq_f32_s32(vbslq_s32(vceqq_s32(v, vdupq_n_s32(static_cast<std::int32_t>(ignore))), vdupq_n_s32(-1), r))};
   }
 };
 
@@ -110,10 +130,20 @@ struct Vec<double> {
     }
     if (n > 0) vst1q_lane_f64(p, raw, 0);
   }
-  static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
+  FASTLOSS_INLINE static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
     const float64x2_t r0 = vld1q_f64(p), r1 = vld1q_f64(p + stride);
     out[0] = {vtrn1q_f64(r0, r1)};
     out[1] = {vtrn2q_f64(r0, r1)};
+  }
+  FASTLOSS_INLINE static void load_transposed_n(const double* p, std::int64_t stride, std::int64_t, Vec* out) {
+    load_transposed(p, stride, out);
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
+    return {vcvtq_f64_s64(Vec<float>::index_lanes(vld1q_s64(p), n, ignore))};
+  }
+  FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
+    // Widened to int64 first; an ignore outside int32 then matches nothing, as it should.
+    return {vcvtq_f64_s64(Vec<float>::index_lanes(vmovl_s32(vld1_s32(p)), n, ignore))};
   }
 };
 

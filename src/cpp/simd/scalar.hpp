@@ -25,6 +25,12 @@
 //   Vec<T>::load_transposed(p, stride, out): a kLanes x kLanes transpose on load: out[i] lane j
 //     = p[j*stride + i] for i, j < kLanes (reads kLanes elements at each of the kLanes row
 //     starts); kLanes*stride must fit in int32.
+//   Vec<T>::load_transposed_n(p, stride, n, out): load_transposed for the first n (1 <= n <=
+//     kLanes) outputs only; reads at most kLanes elements at each row start (AVX2 reads fewer
+//     and shuffles less for n <= 4: the last class block of a short row).
+//   Vec<T>::load_index(p, n, ignore) for p of std::int32_t or std::int64_t: lane j = -1 when
+//     p[j] == ignore, else T(p[j]) when 0 <= p[j] < n, else -2 (1 <= n <= 2^24: every index
+//     is exact in T): class indices as values, for eq(index, set1(c)); reads kLanes indices.
 #pragma once
 
 namespace fastloss::FASTLOSS_ISA {
@@ -40,6 +46,12 @@ struct Vec {
   static Vec load(const T* p) { return {*p}; }
   static Vec load_n(const T* p, std::int64_t n, T fill) { return {n > 0 ? *p : fill}; }
   static void load_transposed(const T* p, std::int64_t /*stride*/, Vec* out) { out[0] = {*p}; }
+  static void load_transposed_n(const T* p, std::int64_t /*stride*/, std::int64_t /*n*/, Vec* out) { out[0] = {*p}; }
+  template <class I>
+  static Vec load_index(const I* p, std::int64_t n, std::int64_t ignore) {
+    const std::int64_t v = p[0];
+    return {v == ignore ? T(-1) : v >= 0 && v < n ? static_cast<T>(v) : T(-2)};
+  }
   void store(T* p) const { *p = raw; }
   void store_n(T* p, std::int64_t n) const {
     if (n > 0) *p = raw;
