@@ -392,3 +392,79 @@ def test_float64_large(fn, capsys):
             print(f"\n{fn} float64 10^8 samples on {b}: max {err:.4f} ulp at x = {where!r}")
     for b, (err, where) in worst.items():
         assert err <= MAX_ULP[(fn, np.float64)], f"{fn} on {b}: {err:.4f} ulp at x = {where!r}"
+
+
+# ---------------------------------------------------------------------------------------
+# softplus_tail: log1p(exp(-|x|)), the tail of softplus in kernels/binary.hpp (float32: its
+# own exp without scaling fix-ups and a log1p polynomial on [0, 1]; float64: exp and log1p).
+# Not a math/ function: its documented bound is 2.15 ulp (float32) for |x| <= 87; beyond, the
+# float32 tail is log1p(e^-87), an absolute error below 1.7e-38. float64: 1.55 ulp sampled.
+
+SOFTPLUS_MAX_ULP = {np.float32: 2.15, np.float64: 1.7}
+SOFTPLUS_CUT = np.float32(87.0)
+
+
+def softplus_reference(x):
+    with np.errstate(all="ignore"):
+        if x.dtype == np.float32:
+            return np.log1p(np.exp(-np.abs(x.astype(np.float64))))
+        return np.log1p(np.exp(-np.abs(x.astype(np.longdouble))))
+
+
+def softplus_check(x, dtype, where):
+    got = simd("softplus_tail", x)
+    ref = softplus_reference(x)
+    finite = np.isfinite(x)
+    if dtype == np.float32:
+        inside = finite & (np.abs(x) <= SOFTPLUS_CUT)
+        beyond = finite & ~inside
+        assert np.all(np.abs(got[beyond].astype(np.float64) - ref[beyond]) <= 1.7e-38), where
+    else:
+        inside = finite
+    err = ulp_errors(got[inside], ref[inside])
+    i = int(np.argmax(err)) if err.size else 0
+    worst = (float(err[i]), x[inside][i]) if err.size else (0.0, 0.0)
+    assert worst[0] <= SOFTPLUS_MAX_ULP[dtype], (
+        f"softplus_tail {where}: {worst[0]:.4f} ulp at x = {worst[1]!r}"
+    )
+    return worst
+
+
+def test_softplus_tail_float32_sampled(backend):
+    extra = np.float32([87, -87, 86.99, 87.01])
+    x = np.concatenate([strided_f32(), edges("exp", np.float32), extra])
+    softplus_check(x, np.float32, f"float32 on {backend}")
+    # +-inf give the tail at 87 (the kernel takes the loss's inf or NaN from max(0, +-x))
+    tail = simd("softplus_tail", np.float32([np.inf, -np.inf]))
+    assert np.all((tail > 0) & (tail <= 1.7e-38))
+
+
+@pytest.mark.skipif(not LONG_DOUBLE_OK, reason="long double is not wider than float64 here")
+def test_softplus_tail_float64_sampled(backend):
+    rng = np.random.default_rng(11)
+    x = np.concatenate(
+        [
+            rng.uniform(-40, 40, 2**19),
+            rng.choice([-1.0, 1.0], 2**18) * 2.0 ** rng.uniform(-60, 9.5, 2**18),
+        ]
+    )
+    softplus_check(x, np.float64, f"float64 on {backend}")
+
+
+@pytest.mark.slow
+def test_softplus_tail_float32_exhaustive(capsys):
+    """Every float32 |x| <= 87 (and the rest, for the absolute bound) on every backend."""
+    chunk = 2**24
+    for b in BACKENDS:
+        worst = (0.0, 0.0)
+        with using(b):
+            for start in range(0, 2**31, chunk):  # non-negative patterns; the sign is dropped
+                bits = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32)
+                x = bits.view(np.float32)
+                w = softplus_check(x, np.float32, f"float32 on {b}")
+                worst = max(worst, w, key=lambda t: t[0])
+            # the sign is dropped: -x gives the bits of x
+            xs = strided_f32(stride=4099)
+            np.testing.assert_array_equal(simd("softplus_tail", -xs), simd("softplus_tail", xs))
+        with capsys.disabled():
+            print(f"\nsoftplus_tail float32 exhaustive on {b}: {worst[0]:.4f} ulp at {worst[1]!r}")

@@ -15,6 +15,9 @@ what the headers hold; the final error of the C++ code is then measured exhausti
 - log:  log(1 + f) = f - s (f - R(z)),  s = f / (2 + f),  z = s^2, |s| <= 3 - 2 sqrt(2),
         R(z) = 2 atanh(s)/s - 2 = z H(z), H minimax in the error of R relative to
         log(1 + f) ~ 2 s:  g = H,  w = z.
+- log1p_unit (kernels/binary.hpp, softplus_tail): log1p(e) = e + e^2 H(e) on e in [0, 1]
+        (e = exp(-|x|)), H minimax in the relative error of log1p(e):
+        g = (log1p(e) - e) / e^2,  w = e^2 / log1p(e).
 """
 
 from __future__ import annotations
@@ -133,6 +136,21 @@ def fit_log(n_coef, digits):
     show(f"log: R(z) = z H(z), H of degree {n_coef - 1}", c, digits, e, lev)
 
 
+def fit_log1p_unit(n_coef, digits):
+    def g(e):
+        if e < mp.mpf("1e-25"):
+            return -mp.mpf(1) / 2 + e / 3
+        return (mp.log1p(e) - e) / e**2
+
+    def w(e):
+        if e < mp.mpf("1e-25"):
+            return e
+        return e**2 / mp.log1p(e)
+
+    c, e, lev = remez(g, w, n_coef, mp.mpf("1e-30"), 1)
+    show(f"log1p_unit: e + e^2 H(e), H of degree {n_coef - 1}", c, digits, e, lev)
+
+
 if __name__ == "__main__":
     import sys
 
@@ -145,3 +163,5 @@ if __name__ == "__main__":
         fit_log(3, 9)
     if "all" in which or "log64" in which:
         fit_log(7, 17)
+    if "all" in which or "log1p_unit32" in which:
+        fit_log1p_unit(8, 9)

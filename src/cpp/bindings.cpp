@@ -389,7 +389,8 @@ void math_eval(const std::string& fn_name, const py::array& x, py::array& out, i
   else if (fn_name == "log1p") fn = fastloss::MathFn::kLog1p;
   else if (fn_name == "exp_reduced_p") fn = fastloss::MathFn::kExpReducedP;
   else if (fn_name == "exp_reduced_n") fn = fastloss::MathFn::kExpReducedN;
-  else throw py::value_error("_math: fn_name must be one of 'exp', 'log', 'log1p', 'exp_reduced_p', 'exp_reduced_n', got '" + fn_name + "'");
+  else if (fn_name == "softplus_tail") fn = fastloss::MathFn::kSoftplusTail;
+  else throw py::value_error("_math: fn_name must be one of 'exp', 'log', 'log1p', 'exp_reduced_p', 'exp_reduced_n', 'softplus_tail', got '" + fn_name + "'");
   const DType dt = float_dtype(x, "x");
   require_same(x, out, dt, "out");
   if (!out.writeable()) throw py::value_error("_math: out must be writeable");

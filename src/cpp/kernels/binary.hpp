@@ -1,8 +1,9 @@
 // Binary cross-entropy, one pass over the inputs (and the weights, if any):
 //   bce:             l = -w·(y·max(log p, -100) + (1-y)·max(log1p(-p), -100))   (torch's clamp)
 //   bce_with_logits: l = w·(pw·y·softplus(-x) + (1-y)·softplus(x)),
-//                    softplus(±x) = max(±x, 0) + log1p(exp(-|x|)): one exp, one log per element,
-//                    a sum of non-negative terms, so nothing cancels for large |x|.
+//                    softplus(±x) = max(±x, 0) + log1p(exp(-|x|)): the tail log1p(exp(-|x|))
+//                    once per element (softplus_tail: float32 without exponent split or
+//                    division), a sum of non-negative terms, so nothing cancels for large |x|.
 // Terms in the input's precision, summed per lane in it for runs of 8 vectors, then in float64
 // (accumulate.hpp); chunked as parallel.hpp, so every thread count gives the same bits.
 // bce checks p and y ∈ [0, 1] (NaN fails) in the same pass and reports the smallest bad index.
@@ -10,6 +11,13 @@
 // needs log p, y = 0 needs log1p(-p), and both are a log of one argument (below).
 // Weights broadcast along the flat index through a PeriodicWeight (args.hpp): a scalar, a
 // per-last-axis vector or a full-shape array, read without materializing the broadcast.
+// Cost per vector of 8 floats (AVX2, instructions counted by callgrind, loop included; the
+// reference exp of bench/ takes 26.8): bce_with_logits 40.7 (was 75.7 with exp + log1p),
+// bce on hard labels 57.7 (was 63.7: negated logs, the NaN part of the range check taken
+// from the loss sum, a cheaper soft-label test, no selects in the hard-label argument).
+// These loops are bound by the latency of one vector's chain (~70 cycles through decompose,
+// the division and the polynomials) over the vectors the out-of-order window holds (~256 /
+// instructions per vector), as much as by the instruction count: shorter chains pay.
 #pragma once
 
 #include "math/exp.hpp"
@@ -37,23 +45,25 @@ namespace fastloss::FASTLOSS_ISA {
 //   p < 0.5, i.e. u in (0.5, 1], where 2 - u stands for 1/u with a relative error
 //   (1-u)²/u <= 1/4 of a correction |err/u| <= 2^-24 (float; 2^-53 double): at most a quarter
 //   ulp of |log u| at u = 0.5, shrinking as u -> 1. No division.
-// - log1p(e) for e = exp(-|x|) in [0, 1] (bce_with_logits): u = 1 + e in [1, 2], corrected by
-//   c/u exactly as math/log.hpp's log1p, without its special cases.
+// - log1p(e) for e = exp(-|x|) in [0, 1] (bce_with_logits, float64): u = 1 + e in [1, 2],
+//   corrected by c/u exactly as math/log.hpp's log1p, without its special cases. float32 has
+//   its own polynomial (softplus_tail).
 template <class T>
 constexpr T kTiny = T(1e-44);  // log(kTiny) = -101.3 (a subnormal float)
 
+// -log p and -log(1 - p) (neg_log_positive: BCE's loss is the negated log).
 template <class V>
-inline V bce_log(V p) {
+FASTLOSS_INLINE V bce_neg_log(V p) {
   using T = typename V::Elem;
-  return log_positive(max(p, V::set1(kTiny<T>)), V::set1(T(0)));
+  return neg_log_positive(max(p, V::set1(kTiny<T>)), V::set1(T(0)));
 }
 template <class V>
-inline V bce_log1m(V p) {  // log(1 - p)
+FASTLOSS_INLINE V bce_neg_log1m(V p) {
   using T = typename V::Elem;
   const V one = V::set1(T(1));
   const V u = one - p;
   const V err = (one - u) - p;
-  return log_positive(max(u, V::set1(kTiny<T>)), err * (V::set1(T(2)) - u));
+  return neg_log_positive(max(u, V::set1(kTiny<T>)), err * (V::set1(T(2)) - u));
 }
 
 // e^z for z <= 0: exp() without its overflow clamp and NaN select. A NaN z gives finite
@@ -64,6 +74,47 @@ inline V exp_nonpositive(V z) {
   V n;
   const V p = exp_reduced(max(z, V::set1(C::kUnderflow)), &n);
   return scale_pow2(p, n);
+}
+
+// log1p(exp(-|x|)) for float, the tail of softplus(±x) = max(±x, 0) + log1p(exp(-|x|)), in
+// 24 vector ops where exp_nonpositive + log1p cost ~50 with two divisions:
+// - e = exp(-a), a = min(|x|, 87): Cody-Waite as math/exp.hpp (the same polynomial, its odd
+//   coefficients negated so that it takes r = a + n ln2 = -(reduced argument)), n rounded by
+//   one FMA against the magic 1.5·2^23 + 127, which leaves 127 + n in the low bits for
+//   pow2_low_bits: e = p·2^n in one shift and one product. a <= 87 keeps e >= 1.6e-38 normal,
+//   so no scaling fix-ups; beyond 87 the tail (< 1.7e-38) is returned as log1p(e^-87), an
+//   absolute error under 1.7e-38, far inside SPEC §4's 1e-6 (the other term of the loss is
+//   then >= 87 or the loss itself is below 1.7e-38).
+// - log1p(e) = e + e²·H(e) on [0, 1], H of degree 7 minimax in the relative error of log1p
+//   (2^-24.9; tools/fit_math_coeffs.py log1p_unit): no exponent split, no division.
+// Max error 2.13 ulp of the tail over every float |x| <= 87 (worst at |x| = 0.499587685),
+// measured exhaustively against float64; most of it is exp's own 0.91 ulp carried through.
+// (H by Estrin: half the latency, but ~0.2 ulp more and 4 more instructions with the spills,
+// and no measurable gain on a loaded machine.)
+// NaN x gives finite garbage: the callers carry NaN into the loss through max(0, ±x).
+FASTLOSS_INLINE VecF softplus_tail(VecF x) {
+  using V = VecF;
+  const V a = min(abs(x), V::set1(87.0f));
+  const V magic = V::set1(0x1.8p23f + 127.0f);
+  const V j = fnma(a, V::set1(ExpConst<float>::kLog2e), magic);  // magic + 127 + n, n = -round(a log2e)
+  const V n = j - magic;                                          // exact, in [-126, 0]
+  V r = fma(n, V::set1(ExpConst<float>::kLn2Hi), a);              // exact (as exp_reduced)
+  r = fma(n, V::set1(ExpConst<float>::kLn2Lo), r);
+  const V p = horner(r, 1.0f, -1.0f, 0.499999933f, -0.166665184f, 0.0416684142f, -0.00836898595f,
+                     0.00138140412f);  // e^-r: exp_poly(-r) bit for bit
+  const V e = p * pow2_low_bits(j);
+  const V h = horner(e, -0.499996480f, 0.333213226f, -0.248571638f, 0.191536554f, -0.137538034f,
+                     0.0792045487f, -0.0300658004f, 0.00536482638f);
+  return fma(e * e, h, e);
+}
+// float64: exp_nonpositive and log1p (math/log.hpp's, without its special cases; u in [1, 2]);
+// 1.55 ulp at most on tests/test_math_ulp.py's 7.9e5 samples.
+FASTLOSS_INLINE VecD softplus_tail(VecD x) {
+  using V = VecD;
+  const V one = V::set1(1.0);
+  const V e = exp_nonpositive(-abs(x));
+  const V u = one + e;
+  return log_positive(u, (e - (u - one)) / u);
 }
 
 // The weight of element i, a vector at a time, for a PeriodicWeight.
@@ -89,25 +140,28 @@ struct WeightCursor {
 // No input check (bce_with_logits and kl_div check nothing, as torch).
 template <class V>
 struct NoCheck {
+  static constexpr bool kNeedsSum = false;
   void add(V, V) {}
-  bool failed() const { return false; }
+  bool failed(double) const { return false; }
   static bool bad_at(typename V::Elem, typename V::Elem) { return false; }
 };
 
 // BCE's check that p and y lie in [0, 1], NaN excluded, folded over a chunk without a branch:
-// running max and min of the lanes and a running sum. max/min return their second operand on
-// NaN and may drop it, but the sum keeps it; in-range inputs keep the sum finite, so a NaN or
-// inf sum, a max above 1 or a min below 0 means some element is out of range (-0 passes).
+// running max and min of the lanes. max/min return their second operand on NaN and may drop
+// it, but BCE's term is NaN for a NaN p or y (bce_impl), so a NaN in the chunk's sum of terms
+// (kNeedsSum: summed in the "none" pass too) stands for it: a max above 1, a min below 0 or
+// a NaN sum means some element may be out of range (-0 passes), and the chunk is rescanned.
+// A NaN sum from valid inputs (a NaN or infinite weight) only costs that rescan.
 template <class V>
 struct UnitRangeCheck {
   using T = typename V::Elem;
-  V hi = V::set1(T(0)), lo = V::set1(T(0)), sum = V::set1(T(0));
+  static constexpr bool kNeedsSum = true;
+  V hi = V::set1(T(0)), lo = V::set1(T(0));
   void add(V p, V y) {
     hi = max(hi, max(p, y));
     lo = min(lo, min(p, y));
-    sum = sum + (p + y);
   }
-  bool failed() const { return any(gt(hi, V::set1(T(1))) | lt(lo, V::set1(T(0))) | is_nan(sum - sum)); }
+  bool failed(double sum) const { return any(gt(hi, V::set1(T(1))) | lt(lo, V::set1(T(0)))) || sum != sum; }
   static bool bad_at(T p, T y) { return !(p >= T(0) && p <= T(1) && y >= T(0) && y <= T(1)); }
 };
 
@@ -128,7 +182,15 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
   double partials[kMaxChunks];
   std::int64_t first_bad[kMaxChunks];
 
+  const T* const x_all = x;
+  const T* const y_all = y;
+  T* const out_all = out;
   parallel_chunks(n, kMinChunk, n_threads, [&](std::int64_t begin, std::int64_t end) FASTLOSS_FLATTEN {
+    // Local copies: read through the captured references, they were reloaded every step (a
+    // store through out might have changed them, as far as the compiler knows).
+    const T* const x = x_all;
+    const T* const y = y_all;
+    T* const out = out_all;
     WeightCursor<T> wc(w, begin), pc(pw, begin);
     const V one = V::set1(T(1));
     auto eval = [&](const V xv, const V yv, std::int64_t k) {
@@ -163,7 +225,8 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
         t1.store(out + i + L);
         t2.store(out + i + 2 * L);
         t3.store(out + i + 3 * L);
-      } else {
+      }
+      if (out == nullptr || Check::kNeedsSum) {
         f0 = f0 + t0;
         f1 = f1 + t1;
         f2 = f2 + t2;
@@ -183,11 +246,8 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
       check.add(xv, yv);
       const V t = rest == L ? eval(xv, yv, 0)
                             : term(xv, yv, kHasW ? wc.at_n(0, rest) : one, kHasPW ? pc.at_n(0, rest) : one);
-      if (out != nullptr) {
-        t.store_n(out + i, rest);
-      } else {
-        a0.add(rest == L ? t : keep_first(t, rest));
-      }
+      if (out != nullptr) t.store_n(out + i, rest);
+      if (out == nullptr || Check::kNeedsSum) a0.add(rest == L ? t : keep_first(t, rest));
       wc.advance(L);
       pc.advance(L);
     }
@@ -195,7 +255,7 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
     const std::int64_t k_chunk = begin / chunk;
     partials[k_chunk] = (a0.total() + a1.total()) + (a2.total() + a3.total());
     first_bad[k_chunk] = -1;
-    if (check.failed()) {
+    if (check.failed(partials[k_chunk])) {
       for (std::int64_t j = begin; j < end; ++j) {
         if (Check::bad_at(x[j], y[j])) {
           first_bad[k_chunk] = j;
@@ -216,22 +276,27 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
 template <class T, bool kHasW>
 BceResult bce_impl(const BceArgs& a) {
   using V = Vec<T>;
-  const V zero = V::set1(T(0)), one = V::set1(T(1)), floor = V::set1(T(-100));
+  const V zero = V::set1(T(0)), one = V::set1(T(1)), cap = V::set1(T(100));
   auto term = [=](V p, V y, V w, V) {
+    // The loss is -y·max(log p, -100) - (1-y)·max(log(1-p), -100), formed from negated logs
+    // (neg_log_positive: the same bits, no negation per vector) capped at +100. A NaN p or y
+    // makes the term NaN in either branch (through the Fast2Sum correction of log(1 - p), or
+    // err below), which UnitRangeCheck relies on.
     V l;
-    if (any(gt(y, zero) & lt(y, one))) {  // soft labels: both logs
-      l = fma(y, max(floor, bce_log(p)), (one - y) * max(floor, bce_log1m(p)));
+    if (any(gt(fnma(y, y, y), zero))) {  // some 0 < y < 1 (y - y² > 0; false on NaN): both logs
+      l = fma(y, min(cap, bce_neg_log(p)), (one - y) * min(cap, bce_neg_log1m(p)));
     } else {  // y in {0, 1}: log p where y = 1, log(1 - p) where y = 0, from one log
-      // The same operations as bce_log/bce_log1m lane by lane, so that a hard label gives
-      // the same bits in either branch.
-      const V u = one - p;
-      const V err = (one - u) - p;
-      const auto pos = eq(y, one);
-      const V arg = max(select(pos, p, u), V::set1(kTiny<T>));
-      const V corr = select(pos, zero, err * (V::set1(T(2)) - u));
-      l = max(floor, log_positive(arg, corr));
+      // arg = c + sgn·p with c = 1 - y, sgn = 2y - 1 (both from y at once: the loop is bound
+      // by this chain's latency): p (exact) for y = 1, fl(1 - p) for y = 0; err is
+      // bce_neg_log1m's Fast2Sum error for y = 0 and exactly 0 for y = 1. So a hard label
+      // gives the same bits as in the soft branch, without selects, and NaN in p or y reaches
+      // the term through err.
+      const V c = one - y, sgn = fma(V::set1(T(2)), y, -one);
+      const V arg = fma(sgn, p, c);
+      const V err = fma(sgn, p, c - arg);
+      l = min(cap, neg_log_positive(max(arg, V::set1(kTiny<T>)), err * (V::set1(T(2)) - arg)));
     }
-    return kHasW ? -(l * w) : -l;
+    return kHasW ? l * w : l;
   };
   return weighted_map<T, kHasW, false, UnitRangeCheck<V>>(static_cast<const T*>(a.input),
                                                           static_cast<const T*>(a.target), a.weight,
@@ -249,16 +314,17 @@ double bce_with_logits_impl(const BceWithLogitsArgs& a) {
   using V = Vec<T>;
   const V zero = V::set1(T(0)), one = V::set1(T(1));
   auto term = [=](V x, V y, V w, V pw) {
-    // e = exp(-|x|) in [0, 1] never overflows; log1p(e) = log(u) + c/u as math/log.hpp's
-    // log1p, without its special cases (u is in [1, 2]). A NaN x makes e garbage, but
-    // max(0, ±x) below is NaN and so is the loss.
-    const V e = exp_nonpositive(-abs(x));
-    const V u = one + e;
-    const V l = log_positive(u, (e - (u - one)) / u);
-    const V sp_pos = max(zero, x) + l;   // softplus(x); constant first keeps NaN
-    const V sp_neg = max(zero, -x) + l;  // softplus(-x)
-    const V y_pos = kHasPW ? pw * y : y;
-    const V t = fma(y_pos, sp_neg, (one - y) * sp_pos);
+    // A NaN x makes the tail garbage, but max(0, ±x) is NaN and so is the loss.
+    const V l = softplus_tail(x);
+    const V mx = max(zero, x), mnx = max(zero, -x);  // constant first keeps NaN
+    V t;
+    if constexpr (kHasPW) {
+      t = fma(pw * y, mnx + l, (one - y) * (mx + l));
+    } else {
+      // y·softplus(-x) + (1-y)·softplus(x) with the common tail taken out: non-negative terms
+      // for y in [0, 1], and 0·inf = NaN where torch's formula has it (x = ±inf).
+      t = l + fma(y, mnx, (one - y) * mx);
+    }
     return kHasW ? t * w : t;
   };
   return weighted_map<T, kHasW, kHasPW, NoCheck<V>>(static_cast<const T*>(a.input),

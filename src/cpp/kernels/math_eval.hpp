@@ -1,11 +1,13 @@
-// The vector math library (math/exp.hpp, math/log.hpp) over whole arrays, for
-// tests/test_math_ulp.py: out[i] = f(x[i]) with f chosen by MathArgs::fn. Full vectors, then
-// one load_n/store_n tail (filled with 1, a valid argument of every function), so every
-// element goes through exactly the code a kernel runs. Chunks as parallel.hpp cuts them.
+// The vector math library (math/exp.hpp, math/log.hpp; binary.hpp's softplus_tail) over
+// whole arrays, for tests/test_math_ulp.py: out[i] = f(x[i]) with f chosen by MathArgs::fn.
+// Full vectors, then one load_n/store_n tail (filled with 1, a valid argument of every
+// function), so every element goes through exactly the code a kernel runs. Chunks as
+// parallel.hpp cuts them.
 #pragma once
 
 #include "math/exp.hpp"
 #include "math/log.hpp"
+#include "kernels/binary.hpp"  // softplus_tail
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -33,6 +35,7 @@ void math_eval(const MathArgs& a) {
     case MathFn::kExpReducedN:
       math_map<T>(a, [](V v) { V n; exp_reduced(v, &n); return n; });
       break;
+    case MathFn::kSoftplusTail: math_map<T>(a, [](V v) { return softplus_tail(v); }); break;
   }
 }
 
