@@ -149,8 +149,12 @@ RowSums row_pass(const T* x, std::int64_t n, const Exp& ex, T off, const RowOpts
   const V ome = V::set1(o.one_minus_eps), eoc = V::set1(o.eps_over_c);
   V e_acc[U], wx_acc[U], wy_acc[U], wyx_acc[U];
   SumAcc<T> e_tot, wx_tot, wy_tot, wyx_tot;
-  auto reset = [&] {
-    for (int u = 0; u < U; ++u) e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
+  auto reset = [&] {  // only the sums this pass keeps: the others would be stored for nothing
+    for (int u = 0; u < U; ++u) {
+      e_acc[u] = zero;
+      if constexpr (F::kLinear) wx_acc[u] = zero;
+      if constexpr (F::kProb) wy_acc[u] = wyx_acc[u] = zero;
+    }
   };
   auto flush = [&] {
     for (int u = 0; u < U; ++u) {

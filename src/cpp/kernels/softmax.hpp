@@ -46,11 +46,6 @@ void logsumexp_kernel(const SoftmaxArgs& a) {
   });
 }
 
-template <class T>
-void fill_nan(T* p, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) p[i] = std::numeric_limits<T>::quiet_NaN();
-}
-
 // softmax / log_softmax over rows (n_inner == 1), software-pipelined: the output of row r - 1
 // (softmax: its terms, still in cache, times 1/Σ; log_softmax: (x - lse_hi) - lse_lo from its
 // cached logits) is written inside row r's fast pass, at the same offsets, so the store stream
