@@ -1,7 +1,15 @@
-"""Check a result against the float64 reference at SPEC §4's tolerance before timing it."""
+"""Check a result against the float64 reference at SPEC §4's tolerance before timing it.
+
+A result is an array (a loss, a softmax), or a mapping of named values (evaluate's
+metrics dict, a peer's dict of the same metrics): every name the result shares with the
+reference is compared, and the worst one is reported. The reference may hold names the
+result lacks (a peer computing fewer metrics than fastloss); a result name the reference
+lacks is a mismatch.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +40,42 @@ def tolerance(w: Workload) -> tuple[float, float]:
     return rtol, atol
 
 
-def compare(w: Workload, result: object, reference: np.ndarray | None) -> Check:
+Reference = np.ndarray | dict[str, np.ndarray]
+
+
+def as_reference(result: object) -> Reference:
+    """A reference result in float64: one array, or a dict of them for a mapping result."""
+    if isinstance(result, Mapping):
+        return {str(k): np.asarray(v, dtype=np.float64) for k, v in result.items()}
+    return np.asarray(result, dtype=np.float64)
+
+
+def compare(w: Workload, result: object, reference: Reference | None) -> Check:
     if reference is None:
         return Check("unchecked", message="no fastloss.reference for this function")
+    if isinstance(reference, Mapping) or isinstance(result, Mapping):
+        return _compare_fields(w, result, reference)
+    return _compare_array(w, result, reference)
+
+
+def _compare_fields(w: Workload, result: object, reference: Reference) -> Check:
+    if not (isinstance(result, Mapping) and isinstance(reference, Mapping)):
+        kinds = [type(v).__name__ for v in (result, reference)]
+        return Check("mismatch", float("inf"), "result {} vs reference {}".format(*kinds))
+    extra = sorted(set(result) - set(reference))
+    if extra:
+        return Check("mismatch", float("inf"), f"not in the reference: {', '.join(extra)}")
+    worst = Check("ok")
+    for name in result:
+        c = _compare_array(w, result[name], reference[name])
+        if c.worst > worst.worst or c.status != "ok":
+            worst = Check(c.status, c.worst, f"{name}: {c.message}" if c.message else "")
+        if c.status != "ok":
+            break
+    return worst
+
+
+def _compare_array(w: Workload, result: object, reference: np.ndarray) -> Check:
     got = np.asarray(result)
     if got.shape != reference.shape:
         return Check("mismatch", float("inf"), f"shape {got.shape} != reference {reference.shape}")

@@ -28,21 +28,27 @@ def default_cache_dir() -> Path:
     return Path(base) / "fastloss-bench"
 
 
+Stored = np.ndarray | dict[str, np.ndarray]
+
+
 class Cache:
-    """Arrays stored as .npy under a key; ``root=None`` disables the disk (memory only)."""
+    """Arrays stored as .npy under a key, or a mapping of named arrays (a reference result
+    such as evaluate's metrics) as .npz; ``root=None`` disables the disk (memory only)."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
-        self._memo: dict[str, np.ndarray] = {}
+        self._memo: dict[str, Stored] = {}
 
-    def get(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+    def get(self, key: str, make: Callable[[], Stored]) -> Stored:
         if key in self._memo:
             return self._memo[key]
         arr = self._load(key)
         if arr is None:
-            arr = np.asarray(make())
-            if not arr.flags.c_contiguous:
-                arr = arr.copy(order="C")  # (ascontiguousarray would turn a 0-d result 1-d)
+            made = make()
+            if isinstance(made, dict):
+                arr = {k: _contiguous(np.asarray(v)) for k, v in made.items()}
+            else:
+                arr = _contiguous(np.asarray(made))
             self._store(key, arr)
         self._memo[key] = arr
         return arr
@@ -51,33 +57,47 @@ class Cache:
         """Drop the in-process copies (workloads sharing inputs run next to each other)."""
         self._memo.clear()
 
-    def _path(self, key: str) -> Path | None:
+    def _path(self, key: str, suffix: str = ".npy") -> Path | None:
         if self.root is None:
             return None
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-        return self.root / f"{digest}.npy"
+        return self.root / f"{digest}{suffix}"
 
-    def _load(self, key: str) -> np.ndarray | None:
-        path = self._path(key)
-        if path is None or not path.exists():
-            return None
-        try:
-            return np.load(path)
-        except (OSError, ValueError):
-            return None
+    def _load(self, key: str) -> Stored | None:
+        for suffix in (".npy", ".npz"):
+            path = self._path(key, suffix)
+            if path is None or not path.exists():
+                continue
+            try:
+                if suffix == ".npy":
+                    return np.load(path)
+                with np.load(path) as z:
+                    return {k: z[k] for k in z.files}
+            except (OSError, ValueError):
+                return None
+        return None
 
-    def _store(self, key: str, arr: np.ndarray) -> None:
-        path = self._path(key)
+    def _store(self, key: str, arr: Stored) -> None:
+        mapping = isinstance(arr, dict)
+        path = self._path(key, ".npz" if mapping else ".npy")
         if path is None:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
-                np.save(f, arr)
+                if mapping:
+                    np.savez(f, **arr)
+                else:
+                    np.save(f, arr)
             os.replace(tmp, path)  # atomic: a concurrent reader sees all or nothing
         except OSError:
             self.root = None  # read-only location: keep going without the disk cache
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    # (ascontiguousarray would turn a 0-d result 1-d)
+    return a if a.flags.c_contiguous else a.copy(order="C")
 
 
 def make_inputs(w: Workload, cache: Cache) -> dict[str, np.ndarray]:

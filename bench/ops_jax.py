@@ -113,3 +113,18 @@ def kl_div(
     if reduction == "batchmean":
         return pointwise.sum() / x.shape[0]
     return _reduce(pointwise, reduction)
+
+
+def evaluate(
+    logits: jax.Array, target: jax.Array, *, topk: tuple[int, ...] = (1, 5), axis: int = -1
+) -> dict[str, jax.Array]:
+    """fastloss.evaluate's metrics of 2-D logits with jax.nn and jax.lax.top_k."""
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    out = {"cross_entropy": -jnp.take_along_axis(logp, target[:, None], axis=-1).mean()}
+    top = jax.lax.top_k(logits, max(topk))[1]  # sorted: column 0 is the argmax
+    hit = top == target[:, None]
+    out["accuracy"] = hit[:, 0].mean()
+    for k in topk:
+        out[f"top{k}_accuracy"] = hit[:, :k].any(axis=1).mean()
+    out["entropy"] = -(jnp.exp(logp) * logp).sum(axis=-1).mean()
+    return out

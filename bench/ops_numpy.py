@@ -125,3 +125,33 @@ def kl_div(
     if reduction == "batchmean":
         return pointwise.sum() / x.shape[0]
     return _reduce(pointwise, reduction)
+
+
+def topk_hits(x: np.ndarray, target: np.ndarray, topk: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """``accuracy`` and ``top{k}_accuracy`` of 2-D logits: argmax for top-1, and the
+    largest k of each row by ``np.argpartition``, NumPy's top-k idiom."""
+    out = {"accuracy": (x.argmax(axis=-1) == target).mean()}
+    for k in topk:
+        if k == 1:
+            out["top1_accuracy"] = out["accuracy"]
+            continue
+        k = min(k, x.shape[-1])
+        top = np.argpartition(x, x.shape[-1] - k, axis=-1)[:, -k:]
+        out[f"top{k}_accuracy"] = (top == target[:, None]).any(axis=-1).mean()
+    return out
+
+
+def evaluate(
+    logits: np.ndarray, target: np.ndarray, *, topk: tuple[int, ...] = (1, 5), axis: int = -1
+) -> dict[str, np.ndarray]:
+    """fastloss.evaluate's metrics of 2-D logits (no ignore_index, weights or smoothing), as a
+    NumPy user computes them: one log-softmax shared by the loss and the entropy."""
+    if logits.ndim != 2 or axis % 2 != 1:
+        raise ValueError("ops_numpy.evaluate: 2-D logits with classes along the last axis")
+    logp = _log_softmax(logits, -1)
+    out = {"cross_entropy": -np.take_along_axis(logp, target[:, None], axis=-1).mean()}
+    out.update(topk_hits(logits, target, topk))
+    p = np.exp(logp)
+    p *= logp
+    out["entropy"] = -p.sum(axis=-1).mean()
+    return out

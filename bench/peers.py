@@ -2,7 +2,9 @@
 
 Conversion of the inputs (torch.from_numpy, jax.device_put) and JAX's compilation happen
 in ``prepare`` and the first call, outside the timed rounds. A peer that is not installed,
-or has no equivalent of a workload, gives None: the table shows "-".
+or has no equivalent of a workload, gives None: the table shows "-". A call returns an
+array, or a mapping of named values (``evaluate``: a dict of metrics); ``to_numpy`` and
+``new_bytes`` take either.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import functools
 import importlib
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,12 +47,20 @@ class Peer:
     ) -> Call | None:
         raise NotImplementedError
 
-    def to_numpy(self, result: Any) -> np.ndarray:
-        return np.asarray(result)
+    def to_numpy(self, result: Any) -> np.ndarray | dict[str, np.ndarray]:
+        """The result as NumPy: an array, or a dict of arrays for a mapping result."""
+        if isinstance(result, Mapping):
+            return {str(k): self.array(v) for k, v in result.items()}
+        return self.array(result)
+
+    def array(self, value: Any) -> np.ndarray:
+        return np.asarray(value)
 
     def new_bytes(self, result: Any, out: np.ndarray | None) -> int:
         """Bytes of a freshly allocated result (0 when it was written into ``out``)."""
-        arr = self.to_numpy(result)
+        if isinstance(result, Mapping):
+            return sum(self.new_bytes(v, out) for v in result.values())
+        arr = self.array(result)
         if out is not None and np.may_share_memory(arr, out):
             return 0
         return int(arr.nbytes) if arr.ndim else 0
@@ -97,7 +107,7 @@ class Fastloss(Peer):
             module = importlib.import_module(self.fl.__name__ + ".reference")
         except ImportError:
             return None
-        ref = getattr(module, w.op, None)
+        ref = getattr(module, w.reference_op, None)
         if ref is None:
             return None
         return functools.partial(ref, *(arrays[a] for a in w.args), **w.kwargs)
@@ -159,6 +169,10 @@ class Torch(Peer):
                 return None
             fn = F.cross_entropy if op == "cross_entropy" else F.nll_loss
             return functools.partial(fn, *t, **kw)
+        if op == "evaluate":
+            if axis % t[0].dim() != t[0].dim() - 1 or t[0].dim() != 2:
+                return None
+            return functools.partial(self._metrics, *t, **kw)
         if op in ("softmax", "log_softmax"):
             tfn = getattr(self.torch, op)
             if out is not None:
@@ -178,8 +192,21 @@ class Torch(Peer):
         fn = simple.get(op)
         return None if fn is None else functools.partial(fn, *t, **kw)
 
-    def to_numpy(self, result: Any) -> np.ndarray:
-        return result.numpy()
+    def _metrics(self, x: Any, t: Any, *, topk: tuple[int, ...]) -> dict[str, Any]:
+        """evaluate's metrics with torch's own ops, as a torch user computes them."""
+        F = self.F
+        out = {"cross_entropy": F.cross_entropy(x, t)}
+        top = x.topk(max(topk), dim=-1).indices  # sorted: column 0 is the argmax
+        hit = top == t[:, None]
+        out["accuracy"] = hit[:, 0].float().mean()
+        for k in topk:
+            out[f"top{k}_accuracy"] = hit[:, :k].any(dim=1).float().mean()
+        logp = F.log_softmax(x, dim=-1)
+        out["entropy"] = -(logp.exp() * logp).sum(dim=-1).mean()
+        return out
+
+    def array(self, value: Any) -> np.ndarray:
+        return value.numpy()
 
 
 class Jax(Peer):
@@ -209,13 +236,16 @@ class Jax(Peer):
             return None
         jitted = self.jax.jit(functools.partial(fn, **w.kwargs))
         args = [self.jax.device_put(arrays[a]) for a in w.args]
+        ready = self.jax.block_until_ready  # an array, or a dict of them (evaluate)
 
         def call() -> Any:
-            return jitted(*args).block_until_ready()
+            return ready(jitted(*args))
 
         return call
 
     def new_bytes(self, result: Any, out: np.ndarray | None) -> int:
+        if isinstance(result, Mapping):
+            return sum(self.new_bytes(v, out) for v in result.values())
         return int(result.nbytes) if result.ndim else 0  # JAX never writes into a buffer
 
 
@@ -266,5 +296,52 @@ class SciPy(Peer):
         return None
 
 
-def all_peers() -> list[Peer]:
-    return [NumPy(), Torch(), Jax(), SciPy()]
+class FastlossCalls(Peer):
+    """fastloss without its fused pass: the same metrics from separate calls, as a user
+    without ``evaluate`` writes them (``fastloss.cross_entropy``, ``fastloss.softmax`` and
+    ``fastloss.entropy``, the top-k hits from NumPy's argmax and argpartition)."""
+
+    name = "flcalls"
+
+    def __init__(self, module: Any) -> None:
+        self.fl = module
+
+    def load(self) -> bool:
+        return all(
+            callable(getattr(self.fl, f, None)) for f in ("cross_entropy", "softmax", "entropy")
+        )
+
+    def version(self) -> str | None:
+        return None  # fastloss's own, already in the header
+
+    def set_threads(self, n: int) -> None:
+        setter = getattr(self.fl, "set_num_threads", None)
+        if setter is not None:
+            setter(n)
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        if w.op != "evaluate" or set(w.kwargs) - {"topk", "axis"}:
+            return None
+        x, t = (arrays[a] for a in w.args)
+        if x.ndim != 2 or int(w.kwargs.get("axis", -1)) % 2 != 1:
+            return None
+        topk = tuple(w.kwargs.get("topk", (1, 5)))  # type: ignore[arg-type]
+        fl = self.fl
+
+        def call() -> dict[str, Any]:
+            out = {"cross_entropy": fl.cross_entropy(x, t)}
+            out.update(ops_numpy.topk_hits(x, t, topk))
+            out["entropy"] = fl.entropy(fl.softmax(x)).mean()
+            return out
+
+        return call
+
+
+def all_peers(fastloss: Any = None) -> list[Peer]:
+    """Every peer; ``flcalls`` (fastloss's separate calls) needs the fastloss module."""
+    peers: list[Peer] = [NumPy(), Torch(), Jax(), SciPy()]
+    if fastloss is not None:
+        peers.append(FastlossCalls(fastloss))
+    return peers

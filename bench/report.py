@@ -5,8 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-PEERS = ("numpy", "torch", "jax", "scipy")
-SHORT = {"fastloss": "fl", "numpy": "np", "torch": "pt", "jax": "jx", "scipy": "sp"}
+PEERS = ("numpy", "torch", "jax", "scipy", "flcalls")
+SHORT = {
+    "fastloss": "fl",
+    "numpy": "np",
+    "torch": "pt",
+    "jax": "jx",
+    "scipy": "sp",
+    "flcalls": "fc",
+}
+# Peers with an equivalent of a few workloads only: their column shows when one has a value.
+PARTIAL_PEERS = ("flcalls",)
 MB = 2**20
 
 
@@ -34,6 +43,18 @@ def _check_mark(rec: dict[str, Any], name: str) -> str:
     return {"mismatch": "!", "unchecked": "?"}.get(status or "", "")
 
 
+def shown_peers(records: list[dict[str, Any]], peers: list[str]) -> list[str]:
+    """The peer columns: every peer asked for, but a partial one only where it has a result."""
+    return [
+        p for p in peers if p not in PARTIAL_PEERS or any(p in r.get("checks", {}) for r in records)
+    ]
+
+
+def _baseline(rec: dict[str, Any]) -> str:
+    base = rec.get("baseline") or {}
+    return f"{base['x']:.2f}" if base.get("x") else "-"
+
+
 def rows(records: list[dict[str, Any]], peers: list[str]) -> list[list[str]]:
     out = []
     for rec in records:
@@ -56,6 +77,7 @@ def rows(records: list[dict[str, Any]], peers: list[str]) -> list[list[str]]:
             gbps,
             xlim,
             bound,
+            _baseline(rec),
         ]
         for p in peers:
             s = rec.get("speedup", {}).get(p)
@@ -74,6 +96,7 @@ def rows(records: list[dict[str, Any]], peers: list[str]) -> list[list[str]]:
 
 
 def table(records: list[dict[str, Any]], peers: list[str]) -> str:
+    peers = shown_peers(records, peers)
     head = [
         "workload",
         "thr",
@@ -81,6 +104,7 @@ def table(records: list[dict[str, Any]], peers: list[str]) -> str:
         "GB/s",
         "xlimit",
         "bound",
+        "xbase",
         *[f"x{p}" for p in peers],
         "extra MB " + "/".join(SHORT[n] for n in ["fastloss", *peers]),
     ]
@@ -97,19 +121,26 @@ def table(records: list[dict[str, Any]], peers: list[str]) -> str:
 
 
 def legend(peers: list[str]) -> str:
-    return (
+    lines = [
         "time: median per call, ±half the interquartile range over rounds; GB/s: input (+output)"
-        " bytes / time.\n"
+        " bytes / time.",
         "xlimit: time / physical limit (max of the same-bytes read or copy, and the exp count at"
-        " the reference exp rate),\n"
+        " the reference exp rate),",
         "  median over rounds of the per-round ratio; bound: which part sets the limit; small"
-        " inputs show the time above an empty call.\n"
+        " inputs show the time above an empty call.",
+        "xbase: time / the time of the workload's baseline fastloss call in the same rounds"
+        " (evaluate: cross_entropy alone), median of the per-round ratio.",
         f"x<peer>: peer time / fastloss time, per round, median ({', '.join(peers)}); '-' not"
-        " installed or no equivalent;\n"
+        " installed or no equivalent;",
+    ]
+    if "flcalls" in peers:
+        lines.append("  flcalls: the same metrics from separate fastloss calls (evaluate only);")
+    lines += [
         "  '!' result outside SPEC §4 tolerance of fastloss.reference, '?' no reference, 'err'"
-        " the call raised.\n"
-        "extra MB: peak memory of one call above its inputs and its returned result."
-    )
+        " the call raised.",
+        "extra MB: peak memory of one call above its inputs and its returned result.",
+    ]
+    return "\n".join(lines)
 
 
 def footnotes(records: list[dict[str, Any]]) -> list[str]:
@@ -152,9 +183,15 @@ def targets(records: list[dict[str, Any]]) -> list[str]:
         x = rec.get("limit", {}).get("x")
         if bound is not None and x is not None and x > bound:
             missed.append(f"{where}: {x:.2f}x limit > {bound}")
+        base = rec.get("baseline") or {}
+        if base.get("x") and base.get("bound") and base["x"] > base["bound"]:
+            missed.append(f"{where}: {base['x']:.2f}x {base['op']} alone > {base['bound']}")
+        bounds = rec.get("peer_bounds") or {}
         for p, s in rec.get("speedup", {}).items():
-            if s is not None and s < 1.0:
-                missed.append(f"{where}: slower than {p} ({s:.2f}x)")
+            need = bounds.get(p, 1.0)
+            if s is not None and s < need:
+                what = "slower than" if s < 1.0 else f"less than {need:g}x faster than"
+                missed.append(f"{where}: {what} {p} ({s:.2f}x)")
         over = rec.get("limit", {}).get("overhead_s")
         if over is not None and over > 2e-6:
             missed.append(f"{where}: {over * 1e6:.2f} us above an empty call > 2 us")

@@ -29,8 +29,9 @@ import plot  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
 
-ALL_PEERS = ("numpy", "torch", "jax", "scipy")
-QUICK_PEERS = ("numpy", "torch", "jax")  # SciPy's softmax alone would cost --quick 5 s
+# flcalls: fastloss's separate calls for the metrics of evaluate (no other workload).
+ALL_PEERS = ("numpy", "torch", "jax", "scipy", "flcalls")
+QUICK_PEERS = ("numpy", "torch", "jax", "flcalls")  # SciPy's softmax alone costs --quick 5 s
 SETTINGS = {
     # budget_s: rounds go on until fastloss and the limit probes have run this long (and
     # at least min_rounds); each peer runs at most half of it beyond its min_rounds.
@@ -75,7 +76,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--plot", metavar="PATH", help="save a PNG chart (needs matplotlib)")
     ap.add_argument(
         "--peers",
-        help=f"peers to compare with (default: {','.join(ALL_PEERS)}; --quick: no scipy)",
+        help=f"peers to compare with (default: {','.join(ALL_PEERS)}; --quick: no scipy;"
+        " 'none': fastloss and its limit only)",
     )
     ap.add_argument(
         "--budget", type=float, help="seconds of fastloss + limit-probe time per workload"
@@ -103,6 +105,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             ap.error(f"--dtype must be among {', '.join(workloads.DTYPES)}; got {','.join(bad)}")
     if args.peers is None:
         args.peers = ",".join(QUICK_PEERS if args.quick else ALL_PEERS)
+    if args.peers.strip().lower() == "none":
+        args.peers = ""
     bad_peers = [p for p in args.peers.split(",") if p and p not in ALL_PEERS]
     if bad_peers:
         ap.error(f"--peers must be among {', '.join(ALL_PEERS)}; got {','.join(bad_peers)}")
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(records, peers))
     print()
-    print(report.legend(peers))
+    print(report.legend(report.shown_peers(records, peers)))
     for line in report.geomeans(records, peers):
         print(line)
     notes = report.footnotes(records)

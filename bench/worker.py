@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import hashlib
 import importlib
@@ -79,7 +80,7 @@ class Context:
         self.fastloss = peers.Fastloss(fl)
         self.fastloss.set_threads(self.threads)
         wanted = set(cfg["peers"])
-        self.peers = [p for p in peers.all_peers() if p.name in wanted and p.load()]
+        self.peers = [p for p in peers.all_peers(fl) if p.name in wanted and p.load()]
         for p in self.peers:
             p.set_threads(self.threads)
         self.probes = limits.Probes(getattr(fl, "_core", None), self.threads)
@@ -156,6 +157,8 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
         "times": {},
         "speedup": {},
         "limit": {},
+        "baseline": {},
+        "peer_bounds": dict(w.peer_bounds),
     }
     missing = ctx.fastloss.missing(w)
     if missing:
@@ -180,8 +183,7 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
     if ref_call is not None:
         try:
             reference = ctx.ref_cache.get(
-                f"v{inputs.VERSION}-{w.name}",
-                lambda: np.asarray(ref_call(), dtype=np.float64),
+                f"v{inputs.VERSION}-{w.name}", lambda: checks.as_reference(ref_call())
             )
         except Exception as exc:  # a reference still being written must not stop the suite
             rec["errors"]["reference"] = f"{type(exc).__name__}: {exc}"
@@ -217,6 +219,15 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
     # Peers that are slow drop out of the rounds once they have min_rounds samples and
     # their share of the budget; fastloss and the limit probes run every round.
     entries = {n: timing.Timed(c, core=n == "fastloss") for n, c in calls.items()}
+    base_fn = getattr(ctx.fl, w.baseline, None) if w.baseline else None
+    if base_fn is not None:
+        # Sampled every round next to fastloss: xbase is a per-round ratio like xlimit.
+        base_call = functools.partial(base_fn, *(arrays[a] for a in w.args))
+        try:
+            base_call()
+            entries["baseline"] = timing.Timed(base_call, core=True)
+        except Exception as exc:
+            rec["errors"]["baseline"] = f"{w.baseline}: {type(exc).__name__}: {exc}"
     moved = 0
     if w.small:
         noop = ctx.probes.noop()
@@ -250,6 +261,12 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
     for name in calls:
         if name != "fastloss":
             rec["speedup"][name] = timing.ratio_median(times[name], fl_times)
+    if "baseline" in times:
+        rec["baseline"] = {
+            "op": w.baseline,
+            "x": timing.ratio_median(fl_times, times["baseline"]),
+            "bound": w.baseline_bound,
+        }
 
     if w.small and "noop" in times:
         overheads = [a - b for a, b in zip(fl_times, times["noop"], strict=False)]

@@ -31,6 +31,15 @@ class Workload:
     gathers: bool = False  # reads one element per row of the main input, not all of it
     quick: bool = False  # part of --quick
     tags: tuple[str, ...] = field(default=())
+    # fastloss.reference function giving the expected result (default: op itself). A result
+    # may be an array or a mapping of named values (evaluate's dict): see checks.py.
+    reference: str = ""
+    # A fastloss function timed in the same rounds on the same inputs (positional args
+    # only), and the bound SPEC/issue sets on time / its time: "xbase" in the table.
+    baseline: str = ""
+    baseline_bound: float | None = None
+    # (peer, x): fastloss must be at least x times faster than that peer (default 1).
+    peer_bounds: tuple[tuple[str, float], ...] = ()
 
     @property
     def name(self) -> str:
@@ -44,6 +53,10 @@ class Workload:
     @property
     def kwargs(self) -> dict[str, object]:
         return dict(self.options)
+
+    @property
+    def reference_op(self) -> str:
+        return self.reference or self.op
 
     @property
     def axis(self) -> int:
@@ -81,6 +94,24 @@ def _ce(shape: tuple[int, ...], *, smooth: bool = False, axis: int = -1, **kw: o
         options=tuple(options.items()),
         label=label,
         exps_per_element=1.0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _evaluate(shape: tuple[int, ...], **kw: object) -> Workload:
+    # Issue #6: cross-entropy, top-1, top-5, entropy and logsumexp in one pass; done when it
+    # costs <= 1.3x cross_entropy alone and runs >= 3x faster than torch's separate calls.
+    return Workload(
+        op="evaluate",
+        shape=shape,
+        inputs="class",
+        args=("logits", "target"),
+        options=(("topk", (1, 5)),),
+        exps_per_element=1.0,
+        reference="classification_metrics",
+        baseline="cross_entropy",
+        baseline_bound=1.3,
+        peer_bounds=(("torch", 3.0),),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -126,6 +157,9 @@ SUITE: tuple[Workload, ...] = (
     _ce((32768, 1000), smooth=True),
     _ce((1048576, 10), quick=True),
     _ce((1048576, 10), smooth=True),
+    # The fused evaluation pass against the same metrics from separate calls.
+    _evaluate((256, 128256)),
+    _evaluate((32768, 1000)),
     # Segmentation: (N, C, H, W), class axis 1, handled in place.
     _ce((16, 21, 256, 256), axis=1),
     Workload(

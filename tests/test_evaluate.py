@@ -288,3 +288,60 @@ def test_chunked_memmap(tmp_path):
     ).result()
     for k, v in reg_one.items():
         np.testing.assert_allclose(reg[k], v, rtol=1e-10, err_msg=k)
+
+
+def assert_rows(x, t, dtype, topk=(1, 5)):
+    """evaluate(reduction="none") row by row and the mean, both against the reference."""
+    rtol, atol = TOL[dtype]
+    rows = fastloss.evaluate(x, t, reduction="none")
+    loss, rank, ent, lse = ref_rows(x, t)
+    np.testing.assert_array_equal(rows["rank"], rank)
+    for key, want in (("cross_entropy", loss), ("entropy", ent), ("logsumexp", lse)):
+        np.testing.assert_allclose(
+            rows[key], want, rtol=rtol, atol=atol, equal_nan=True, err_msg=key
+        )
+    got = fastloss.evaluate(x, t, topk=topk)
+    assert_metrics(got, reference.classification_metrics(x, t, topk=topk), dtype, topk)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(("n", "c"), [(64, 100), (64, 1000), (12, 32001)])
+def test_confident_rows_far_from_the_seed(dtype, n, c, backend):
+    """SPEC §4 on confident rows: one class 20-40 above the rest. The rows engine's shift and
+    origin come from the first vector and the target; with the top class elsewhere its H
+    was off by up to ~4x the per-row tolerance (float32), and a long float64 row whose big
+    term came early lost one rounding per later flush."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(0.0, 2.0, (n, c))
+    x[1::2] = x[1::2, :1]  # a constant rest: the same rounding at every flush
+    t = rng.integers(0, c, n)
+    top = rng.integers(16, c, n)  # past the first vector of every ISA (16 lanes at most)
+    t = np.where(t == top, (top + 1) % c, t)
+    top[-2:] = t[-2:]  # and two rows whose top class is the target
+    x[np.arange(n), top] = x.max(axis=1) + rng.uniform(20.0, 40.0, n)
+    assert_rows(x.astype(dtype), t, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("c", [300, 1000, 1023])
+def test_ranks_target_near_the_top_in_the_last_vectors(dtype, c, backend):
+    """Exact ranks with the target in the row's last (partial) vectors and at or near the
+    top, ties included: the block pass must count the target's vector once (a double count
+    there was once missed)."""
+    rng = np.random.default_rng(11)
+    n = 96
+    x = np.round(rng.normal(0.0, 2.0, (n, c)) * 4) / 4  # ties besides the ones made below
+    rows = np.arange(n)
+    t = c - 1 - rows % 12  # the last 12 classes: the tail and the last partial vector
+    top = x.max(axis=1) + 1.0
+    x[rows, t] = top
+    for i in rows[rows % 4 > 0]:
+        # 1-3 classes at or above the target, among the last 16 (its own vector, ties)
+        near = rng.choice(np.setdiff1d(np.arange(c - 16, c), t[i]), i % 4, replace=False)
+        x[i, near] = top[i] + np.array([0.0, 0.5, 0.0])[: i % 4]
+        if i % 8 < 4:  # or the target tied with the j-th largest elsewhere in the row
+            x[i, near] = x[i, 0]
+            x[i, t[i]] = np.sort(x[i])[-1 - i % 4]
+    x = x.astype(dtype)
+    for topk in ((1, 5), (1, 2, 3)):
+        assert_rows(x, t, dtype, topk)
