@@ -95,5 +95,11 @@ def test_softmax_family(fn, dtype, shape, axis):
     f = getattr(fastloss, fn)
     fast = f(x, axis=axis)
     _same(fast, f(_general(x), axis=axis))
+    out = np.full_like(x, np.nan)
+    assert f(x, axis=axis, out=out) is out
+    _same(out, fast)
+    in_place = x.copy()  # out is the input itself: the general path's copy, same values
+    assert f(in_place, axis=axis, out=in_place) is in_place
+    _same(in_place, fast)
     with pytest.raises(np.exceptions.AxisError if hasattr(np, "exceptions") else Exception):
         f(x, axis=len(shape))

@@ -57,10 +57,10 @@ def _layout(shape: tuple[int, ...], first: int, last: int) -> tuple[int, int, in
 
 
 def _softmax_common(fn: str, kind: int, x, axis, out):
-    # Fast path (per-call overhead, SPEC §6): an array that needs no conversion, no out: one
-    # binding call, None if x needs work.
-    if out is None and type(axis) is int and -64 <= axis < 64:  # NumPy arrays have <= 64 axes
-        res = _core.softmax_new(x, axis, kind)
+    # Fast path (per-call overhead, SPEC §6): arrays that need no conversion: one binding call,
+    # None if x or out needs work.
+    if type(axis) is int and -64 <= axis < 64:  # NumPy arrays have <= 64 axes
+        res = _core.softmax_new(x, out, axis, kind)
         if res is not None:
             return res
     a = _float_input(fn, "input", x)

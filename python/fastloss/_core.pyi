@@ -90,9 +90,9 @@ def simd_backend() -> str:
     """
 def softmax(x: numpy.ndarray, out: numpy.ndarray, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex, kind: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
-def softmax_new(x: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, kind: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+def softmax_new(x: typing.Any, out: typing.Any, axis: typing.SupportsInt | typing.SupportsIndex, kind: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
     """
-    softmax (0) or log_softmax (1) into a new array; None when x needs converting
+    softmax (0) or log_softmax (1) into out (None: a new array); None when the arrays need work
     """
 def supported_backends() -> list[str]:
     """

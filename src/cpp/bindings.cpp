@@ -196,19 +196,33 @@ void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int6
 }
 
 // softmax (kind 0) or log_softmax (1) of an ndarray read in place (C-contiguous float32/float64, at
-// least 1-D) along axis, into a new array. None, before any work, when x needs converting or axis
-// is out of range: the Python layer then takes the general path (errors, out=, conversions).
-py::object softmax_new(py::handle x_h, std::int64_t axis, int kind) {
-  DType dt;
+// least 1-D) along axis, into out (None: a new array). Returns out, or None, before any work, when
+// x needs converting, axis is out of range, or out is not a writeable C-contiguous array of x's
+// dtype and shape apart from x's memory: the Python layer then takes the general path (errors,
+// conversions, copies).
+py::object softmax_new(py::handle x_h, py::handle out_h, std::int64_t axis, int kind) {
+  DType dt, dt_out;
   if (!in_place_float(x_h, &dt)) return py::none();
   const auto x = py::reinterpret_borrow<py::array>(x_h);
   const std::int64_t nd = x.ndim();
   if (nd == 0 || axis < -nd || axis >= nd) return py::none();
   if (kind != 0 && kind != 1) throw py::value_error("_core: softmax_new kind must be 0 or 1");
-  const std::int64_t ax = axis < 0 ? axis + nd : axis;
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + nd);
-  py::array out = dt == DType::kF32 ? py::array(py::array_t<float>(shape)) : py::array(py::array_t<double>(shape));
+  py::array out;
+  if (out_h.is_none()) {
+    out = dt == DType::kF32 ? py::array(py::array_t<float>(shape)) : py::array(py::array_t<double>(shape));
+  } else {
+    if (!in_place_float(out_h, &dt_out) || dt_out != dt) return py::none();
+    out = py::reinterpret_borrow<py::array>(out_h);
+    if (out.ndim() != nd || !std::equal(shape.begin(), shape.end(), out.shape()) || !out.writeable())
+      return py::none();
+    // The kernel reads x after writing out: they must not share memory.
+    const auto* xb = static_cast<const char*>(x.data());
+    const auto* ob = static_cast<const char*>(out.data());
+    if (ob < xb + x.nbytes() && xb < ob + out.nbytes()) return py::none();
+  }
   if (x.size() == 0) return out;
+  const std::int64_t ax = axis < 0 ? axis + nd : axis;
   std::int64_t n_inner = 1;
   for (std::int64_t d = ax + 1; d < nd; ++d) n_inner *= shape[d];
   softmax(x, out, x.size() / (shape[ax] * n_inner), shape[ax], n_inner, kind);
@@ -480,8 +494,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
         py::arg("reduction") = -1, "as cross_entropy");
 
-  m.def("softmax_new", &softmax_new, py::arg("x"), py::arg("axis"), py::arg("kind"),
-        "softmax (0) or log_softmax (1) into a new array; None when x needs converting");
+  m.def("softmax_new", &softmax_new, py::arg("x"), py::arg("out"), py::arg("axis"), py::arg("kind"),
+        "softmax (0) or log_softmax (1) into out (None: a new array); None when the arrays need work");
   m.def("cross_entropy_rows", [](py::handle logits, py::handle target, std::int64_t ignore_index,
                                  double label_smoothing, int reduction) {
     return class_loss_rows(false, logits, target, ignore_index, label_smoothing, reduction);
