@@ -229,6 +229,23 @@ py::object softmax_new(py::handle x_h, py::handle out_h, std::int64_t axis, int 
   return out;
 }
 
+// Class indices: C-contiguous int32 (target_kind 0) or int64 (1), one per row.
+void check_index_target(const py::array& target, int target_kind, std::int64_t n_rows) {
+  if (target_kind != 0 && target_kind != 1) throw py::value_error("_core: bad target_kind");
+  if (!(target.flags() & py::array::c_style) || target.dtype().kind() != 'i' ||
+      target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
+    throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
+}
+
+// The class weights' data (nullptr for None): the logits' dtype, one entry per class.
+const void* class_weight_data(const py::object& weight, DType dt, std::int64_t n_classes) {
+  if (weight.is_none()) return nullptr;
+  const py::array w = weight.cast<py::array>();
+  if (float_dtype(w, "weight") != dt || w.size() != n_classes)
+    throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
+  return w.data();
+}
+
 // cross_entropy / nll_loss: (Σ loss, Σ w[t] over counted rows, first bad row or -1).
 // target_kind: 0 int32, 1 int64 (shape (n_outer, n_inner)), 2 probabilities (x's shape, dtype).
 // reduction < 0: returns the tuple. 1 (mean) or 2 (sum): returns the finished NumPy scalar of the
@@ -242,22 +259,11 @@ py::object class_loss(bool nll, const py::array& logits, const py::array& target
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: cross_entropy shape does not match the logits");
   const std::int64_t n_rows = n_outer * n_inner;
-  if (target_kind == 2 && !nll) {
+  if (target_kind == 2 && !nll)
     require_same(logits, target, dt, "target");
-  } else if (target_kind == 0 || target_kind == 1) {
-    if (!(target.flags() & py::array::c_style) || target.dtype().kind() != 'i' ||
-        target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
-      throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
-  } else {
-    throw py::value_error("_core: bad target_kind");
-  }
-  const void* weight_ptr = nullptr;
-  if (!weight.is_none()) {
-    const py::array w = weight.cast<py::array>();
-    if (float_dtype(w, "weight") != dt || w.size() != n_classes)
-      throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
-    weight_ptr = w.data();
-  }
+  else
+    check_index_target(target, target_kind, n_rows);
+  const void* weight_ptr = class_weight_data(weight, dt, n_classes);
   void* out_ptr = nullptr;
   if (!out.is_none()) {
     py::array o = out.cast<py::array>();
@@ -322,19 +328,10 @@ py::tuple evaluate(const py::array& logits, const py::array& target, const py::o
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: evaluate shape does not match the logits");
   const std::int64_t n_rows = n_outer * n_inner;
-  if (target_kind != 0 && target_kind != 1) throw py::value_error("_core: bad target_kind");
-  if (!(target.flags() & py::array::c_style) || target.dtype().kind() != 'i' ||
-      target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
-    throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
+  check_index_target(target, target_kind, n_rows);
   if (topk.size() > static_cast<std::size_t>(fastloss::kMaxTopk))
     throw py::value_error("_core: too many topk values");
-  const void* weight_ptr = nullptr;
-  if (!weight.is_none()) {
-    const py::array w = weight.cast<py::array>();
-    if (float_dtype(w, "weight") != dt || w.size() != n_classes)
-      throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
-    weight_ptr = w.data();
-  }
+  const void* weight_ptr = class_weight_data(weight, dt, n_classes);
   const double* sw_ptr = nullptr;
   if (!sample_weight.is_none()) {
     const py::array sw = sample_weight.cast<py::array>();
