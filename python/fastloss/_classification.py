@@ -15,7 +15,7 @@ from math import prod
 import numpy as np
 
 from . import _core
-from ._checks import REDUCTION_CODES, float_dtype, label_smoothing_option, reduction_code
+from ._checks import float_dtype, label_smoothing_option, reduction_code
 from ._reduce import finish
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
@@ -431,22 +431,13 @@ def cross_entropy(
     """
     fn = "cross_entropy"
     # Fast path (per-call overhead, SPEC §6): (N, C) logits and (N,) index targets that need no
-    # conversion, no weight, plain option values: one binding call, None if the arrays need work.
-    code = REDUCTION_CODES.get(reduction) if type(reduction) is str else None
-    if (
-        code is not None
-        and weight is None
-        and (axis == -1 or axis == 1)
-        and type(ignore_index) is int
-        and type(label_smoothing) is float
-        and 0.0 <= label_smoothing <= 1.0
-        and _INT64_MIN <= ignore_index <= _INT64_MAX
-    ):
-        res = _core.cross_entropy_rows(logits, target, ignore_index, label_smoothing, code)
-        if res is not None:
-            if type(res) is int:  # the first bad row
-                _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)
-            return res
+    # conversion, no weight, plain option values: one binding call that checks them all, None if
+    # anything needs work.
+    res = _core.cross_entropy_rows(logits, target, weight, ignore_index, reduction, label_smoothing, axis)
+    if res is not None:
+        if type(res) is int:  # the first bad row
+            _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)
+        return res
     reduction_code(fn, reduction)
     eps = label_smoothing_option(fn, label_smoothing)
     ignore = _ignore_index(fn, ignore_index)
@@ -546,19 +537,11 @@ def nll_loss(
     """
     fn = "nll_loss"
     # Fast path (per-call overhead, SPEC §6), as in cross_entropy.
-    code = REDUCTION_CODES.get(reduction) if type(reduction) is str else None
-    if (
-        code is not None
-        and weight is None
-        and (axis == -1 or axis == 1)
-        and type(ignore_index) is int
-        and _INT64_MIN <= ignore_index <= _INT64_MAX
-    ):
-        res = _core.nll_loss_rows(log_probs, target, ignore_index, code)
-        if res is not None:
-            if type(res) is int:  # the first bad row
-                _raise_bad_target(fn, target, res, log_probs.shape[1], ignore_index)
-            return res
+    res = _core.nll_loss_rows(log_probs, target, weight, ignore_index, reduction, axis)
+    if res is not None:
+        if type(res) is int:  # the first bad row
+            _raise_bad_target(fn, target, res, log_probs.shape[1], ignore_index)
+        return res
     reduction_code(fn, reduction)
     ignore = _ignore_index(fn, ignore_index)
     a, ax, row_shape = _class_setup(fn, log_probs, axis)

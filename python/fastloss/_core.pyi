@@ -54,9 +54,9 @@ def cross_entropy(logits: numpy.ndarray, target: numpy.ndarray, weight: typing.A
     """
     (loss sum, weight sum, first bad row or -1); with reduction 1 (mean) or 2 (sum) the finished scalar, or the first bad row as an int
     """
-def cross_entropy_rows(logits: typing.Any, target: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+def cross_entropy_rows(logits: typing.Any, target: typing.Any, weight: typing.Any, ignore_index: typing.Any, reduction: typing.Any, label_smoothing: typing.Any, axis: typing.Any) -> typing.Any:
     """
-    (N, C) logits, (N,) index targets, no weight; reduction 0 none, 1 mean, 2 sum: the result, the first bad row as an int, or None when the arrays need converting
+    cross_entropy's arguments as given: the result or the first bad row as an int for (N, C) logits, (N,) index targets, no weight and plain options; None when anything needs converting or checking
     """
 def entropy(p: numpy.ndarray, out: numpy.ndarray, n_outer: typing.SupportsInt | typing.SupportsIndex, n_classes: typing.SupportsInt | typing.SupportsIndex, n_inner: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
@@ -74,7 +74,7 @@ def nll_loss(log_probs: numpy.ndarray, target: numpy.ndarray, weight: typing.Any
     """
     as cross_entropy
     """
-def nll_loss_rows(log_probs: typing.Any, target: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+def nll_loss_rows(log_probs: typing.Any, target: typing.Any, weight: typing.Any, ignore_index: typing.Any, reduction: typing.Any, axis: typing.Any) -> typing.Any:
     """
     as cross_entropy_rows
     """

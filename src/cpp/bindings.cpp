@@ -288,14 +288,49 @@ py::object class_loss(bool nll, const py::array& logits, const py::array& target
   return finished_scalar(v, dt);
 }
 
+// The option values the fast paths take as they come from Python (no bool, no subclass, no
+// conversion): anything else returns false and the Python layer checks and converts it.
+bool plain_int64(py::handle h, std::int64_t* v) {
+  if (!PyLong_CheckExact(h.ptr())) return false;
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
+  if (overflow != 0 || (x == -1 && PyErr_Occurred())) {
+    PyErr_Clear();
+    return false;
+  }
+  *v = x;
+  return true;
+}
+// "none" 0, "mean" 1, "sum" 2, else -1.
+int plain_reduction(py::handle h) {
+  if (!PyUnicode_CheckExact(h.ptr())) return -1;
+  const char* names[] = {"none", "mean", "sum"};
+  for (int code = 0; code < 3; ++code)
+    if (PyUnicode_CompareWithASCIIString(h.ptr(), names[code]) == 0) return code;
+  return -1;
+}
+
 // cross_entropy / nll_loss over (N, C) logits and (N,) int32/int64 targets read in place, with
-// no class weights: the finished scalar (reduction 1 mean, 2 sum), the per-row losses (0, "none"),
-// or the first bad row as an int. None, before any work, when the arrays need converting or
-// reshaping: the Python layer then takes the general path. The common call costs one binding
-// call (SPEC §6's per-call budget).
-py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, std::int64_t ignore_index,
-                           double label_smoothing, int reduction) {
+// no class weights and plain option values (label_smoothing a float in [0, 1], nll: 0.0): the
+// finished scalar (mean, sum), the per-row losses (none), or the first bad row as an int. None,
+// before any work, when an array or an option needs converting, reshaping or checking: the
+// Python layer then takes the general path. The common call is this one binding call and no
+// Python-level checks (SPEC §6's per-call budget).
+py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, py::handle weight_h,
+                           py::handle ignore_index_h, py::handle reduction_h, py::handle label_smoothing_h,
+                           py::handle axis_h) {
   DType dt;
+  std::int64_t ignore_index, axis;
+  const int reduction = plain_reduction(reduction_h);
+  if (reduction < 0 || !weight_h.is_none() || !plain_int64(ignore_index_h, &ignore_index) ||
+      !plain_int64(axis_h, &axis) || (axis != -1 && axis != 1))
+    return py::none();
+  double label_smoothing = 0.0;
+  if (!nll) {
+    if (!PyFloat_CheckExact(label_smoothing_h.ptr())) return py::none();
+    label_smoothing = PyFloat_AS_DOUBLE(label_smoothing_h.ptr());
+    if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) return py::none();
+  }
   if (!in_place_float(logits_h, &dt) || !py::isinstance<py::array>(target_h)) return py::none();
   const auto logits = py::reinterpret_borrow<py::array>(logits_h);
   const auto target = py::reinterpret_borrow<py::array>(target_h);
@@ -305,7 +340,6 @@ py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, s
   const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(target.ptr())->descr);
   if (descr->kind != 'i' || (target.itemsize() != 4 && target.itemsize() != 8)) return py::none();
   const int target_kind = target.itemsize() == 4 ? 0 : 1;
-  if (reduction < 0 || reduction > 2) throw py::value_error("_core: bad reduction");
   const std::int64_t n = logits.shape(0), c = logits.shape(1);
   if (reduction != 0)
     return class_loss(nll, logits, target, py::none(), py::none(), n, c, 1, ignore_index, label_smoothing, target_kind,
@@ -493,15 +527,18 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("softmax_new", &softmax_new, py::arg("x"), py::arg("out"), py::arg("axis"), py::arg("kind"),
         "softmax (0) or log_softmax (1) into out (None: a new array); None when the arrays need work");
-  m.def("cross_entropy_rows", [](py::handle logits, py::handle target, std::int64_t ignore_index,
-                                 double label_smoothing, int reduction) {
-    return class_loss_rows(false, logits, target, ignore_index, label_smoothing, reduction);
-  }, py::arg("logits"), py::arg("target"), py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("reduction"),
-        "(N, C) logits, (N,) index targets, no weight; reduction 0 none, 1 mean, 2 sum: the result, the "
-        "first bad row as an int, or None when the arrays need converting");
-  m.def("nll_loss_rows", [](py::handle log_probs, py::handle target, std::int64_t ignore_index, int reduction) {
-    return class_loss_rows(true, log_probs, target, ignore_index, 0.0, reduction);
-  }, py::arg("log_probs"), py::arg("target"), py::arg("ignore_index"), py::arg("reduction"), "as cross_entropy_rows");
+  m.def("cross_entropy_rows", [](py::handle logits, py::handle target, py::handle weight, py::handle ignore_index,
+                                 py::handle reduction, py::handle label_smoothing, py::handle axis) {
+    return class_loss_rows(false, logits, target, weight, ignore_index, reduction, label_smoothing, axis);
+  }, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
+        py::arg("label_smoothing"), py::arg("axis"),
+        "cross_entropy's arguments as given: the result or the first bad row as an int for (N, C) logits, (N,) "
+        "index targets, no weight and plain options; None when anything needs converting or checking");
+  m.def("nll_loss_rows", [](py::handle log_probs, py::handle target, py::handle weight, py::handle ignore_index,
+                            py::handle reduction, py::handle axis) {
+    return class_loss_rows(true, log_probs, target, weight, ignore_index, reduction, py::none(), axis);
+  }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
+        py::arg("axis"), "as cross_entropy_rows");
 
   m.def("evaluate", &evaluate, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("sample_weight"),
         py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),
