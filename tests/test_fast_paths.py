@@ -83,8 +83,23 @@ def test_class_losses_bad_target_and_options(fn):
     with pytest.raises(ValueError, match="reduction"):
         f(x, np.array([0, 1, 2, 2]), reduction="avg")
     # Options of other types than the fast path's take the general path, same result.
+    x = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32)
     t = np.array([0, 1, 2, -5])
-    _same(f(x, t, ignore_index=-5), f(x, t, ignore_index=np.int64(-5)))
+    plain = f(x, t, ignore_index=-5)
+    _same(plain, f(x, t, ignore_index=np.int64(-5)))
+    _same(plain, f(x, t, ignore_index=-5, reduction=np.str_("mean")))
+    _same(plain, f(x, t, ignore_index=-5, axis=np.int64(1)))
+    _same(plain, f(x, t, ignore_index=-5, axis=-1))
+    t_valid = np.array([0, 1, 2, 0])
+    _same(f(x, t_valid, ignore_index=2**70), f(x, t_valid, ignore_index=-100))
+    with pytest.raises(TypeError):
+        f(x, t, ignore_index=-5.0)
+    if fn == "cross_entropy":
+        _same(plain, f(x, t, ignore_index=-5, label_smoothing=0))
+        _same(f(x, t, ignore_index=-5, label_smoothing=0.25), f(x, t, ignore_index=-5, label_smoothing=np.float32(0.25)))
+        for bad in (-0.5, 1.5, float("nan")):
+            with pytest.raises(ValueError, match="label_smoothing"):
+                f(x, t, ignore_index=-5, label_smoothing=bad)
 
 
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
