@@ -475,6 +475,59 @@ void check_type() {
       }
     }
   }
+
+  // load_transposed_n: the first n outputs as load_transposed's (the others are unspecified).
+  {
+    Checker<T> c{name_of(tn, "load_transposed_n")};
+    for (std::int64_t stride : {1, 3, 10, 17, 1000}) {
+      for (int n = 1; n <= L; ++n) {
+        std::vector<T> src(static_cast<std::size_t>((L - 1) * stride + L));
+        for (std::size_t k = 0; k < src.size(); ++k) src[k] = static_cast<T>(k) + T(0.25);
+        Guarded<T> g(src);
+        VN rows[L];
+        VN::load_transposed_n(g.data(), stride, n, rows);
+        for (int i = 0; i < n; ++i) {
+          T out[L];
+          rows[i].store(out);
+          for (int k = 0; k < L; ++k)
+            c.lane(out[k] == src[k * stride + i], "n %d stride %lld out %d lane %d: expected %g got %g", n,
+                   (long long)stride, i, k, double(src[k * stride + i]), double(out[k]));
+        }
+      }
+    }
+  }
+
+  // load_index: class indices as lane values, -1 for ignore, -2 outside [0, n), for int32 and
+  // int64 indices, with ignore inside, outside and beyond the index type's range.
+  {
+    Checker<T> c{name_of(tn, "load_index")};
+    const std::int64_t picks[] = {0, 1, 2, 5, 6, 7, -1, -2, -100, 99, 100, 1 << 24, INT32_MIN, INT32_MAX,
+                                  std::int64_t(1) << 40, -(std::int64_t(1) << 40), INT64_MIN, INT64_MAX};
+    constexpr int kPicks = sizeof(picks) / sizeof(picks[0]);
+    for (std::int64_t n : {std::int64_t(1), std::int64_t(7), std::int64_t(100), std::int64_t(1) << 24}) {
+      for (std::int64_t ignore : {std::int64_t(-100), std::int64_t(0), std::int64_t(5), std::int64_t(1) << 40}) {
+        for (int start = 0; start < kPicks; ++start) {
+          std::int64_t i64[L];
+          std::int32_t i32[L];
+          for (int k = 0; k < L; ++k) {
+            i64[k] = picks[(start + 5 * k) % kPicks];
+            i32[k] = static_cast<std::int32_t>(std::max<std::int64_t>(INT32_MIN, std::min<std::int64_t>(INT32_MAX, i64[k])));
+          }
+          T got64[L], got32[L];
+          VN::load_index(i64, n, ignore).store(got64);
+          VN::load_index(i32, n, ignore).store(got32);
+          for (int k = 0; k < L; ++k) {
+            const T ref64 = S::Vec<T>::load_index(i64 + k, n, ignore).raw;
+            const T ref32 = S::Vec<T>::load_index(i32 + k, n, ignore).raw;
+            c.lane(agree(ref64, got64[k], false), "int64 %lld n %lld ignore %lld lane %d: expected %g got %g",
+                   (long long)i64[k], (long long)n, (long long)ignore, k, double(ref64), double(got64[k]));
+            c.lane(agree(ref32, got32[k], false), "int32 %d n %lld ignore %lld lane %d: expected %g got %g", i32[k],
+                   (long long)n, (long long)ignore, k, double(ref32), double(got32[k]));
+          }
+        }
+      }
+    }
+  }
 }
 
 void check_widen() {
