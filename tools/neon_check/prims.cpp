@@ -379,6 +379,21 @@ void check_type() {
                double(xs[i + k]), double(mr), double(es.raw), double(m[k]), double(e[k]));
       }
     });
+    // decompose_normal: the same split for normal x.
+    Checker<T> cn{name_of(tn, "decompose_normal")};
+    rotations<L>(xs.size(), [&](std::size_t i) {
+      T m[L], e[L];
+      VN ev;
+      N::decompose_normal(VN::load(&xs[i]), &ev).store(m);
+      ev.store(e);
+      for (int k = 0; k < L; ++k) {
+        if (!(xs[i + k] >= std::numeric_limits<T>::min())) continue;
+        VS es;
+        const T mr = S::decompose(VS::set1(xs[i + k]), &es).raw;
+        cn.lane(agree(mr, m[k], false) && agree(es.raw, e[k], false), "x=%a: scalar m=%a e=%g, neon m=%a e=%g",
+                double(xs[i + k]), double(mr), double(es.raw), double(m[k]), double(e[k]));
+      }
+    });
   }
 
   // reduce_add (fixed order) and reduce_max (x86 rule, avx2.hpp's pairing).

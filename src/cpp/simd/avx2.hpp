@@ -213,17 +213,23 @@ inline VecF scale_pow2(VecF v, VecF n) {
   const __m256 rest = _mm256_sub_ps(n.raw, half);
   return {_mm256_mul_ps(_mm256_mul_ps(v.raw, pow2_f32(half)), pow2_f32(rest))};
 }
+inline VecF decompose_normal(VecF x, VecF* e) {
+  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
+  const __m256i bits = _mm256_castps_si256(x.raw);
+  const __m256i k = _mm256_srai_epi32(_mm256_sub_epi32(bits, _mm256_set1_epi32(0x3f3504f3)), 23);
+  const __m256i m_bits = _mm256_sub_epi32(bits, _mm256_slli_epi32(k, 23));
+  *e = {_mm256_cvtepi32_ps(k)};
+  return {_mm256_castsi256_ps(m_bits)};
+}
 inline VecF decompose(VecF x, VecF* e) {
   // Subnormals: scale by 2^25 first so that the exponent field is meaningful.
   const __m256 tiny = _mm256_cmp_ps(x.raw, _mm256_set1_ps(0x1p-126f), _CMP_LT_OQ);
   const __m256 xs = _mm256_blendv_ps(x.raw, _mm256_mul_ps(x.raw, _mm256_set1_ps(0x1p25f)), tiny);
   const __m256 e_adj = _mm256_and_ps(tiny, _mm256_set1_ps(-25.0f));
-  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
-  const __m256i bits = _mm256_castps_si256(xs);
-  const __m256i k = _mm256_srai_epi32(_mm256_sub_epi32(bits, _mm256_set1_epi32(0x3f3504f3)), 23);
-  const __m256i m_bits = _mm256_sub_epi32(bits, _mm256_slli_epi32(k, 23));
-  *e = {_mm256_add_ps(_mm256_cvtepi32_ps(k), e_adj)};
-  return {_mm256_castsi256_ps(m_bits)};
+  VecF k;
+  const VecF m = decompose_normal({xs}, &k);
+  *e = {_mm256_add_ps(k.raw, e_adj)};
+  return m;
 }
 inline float reduce_add(VecF v) {
   const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v.raw), _mm256_extractf128_ps(v.raw, 1));
@@ -272,13 +278,10 @@ inline VecD scale_pow2(VecD v, VecD n) {
   const __m256d rest = _mm256_sub_pd(n.raw, half);
   return {_mm256_mul_pd(_mm256_mul_pd(v.raw, pow2_f64(half)), pow2_f64(rest))};
 }
-inline VecD decompose(VecD x, VecD* e) {
-  const __m256d tiny = _mm256_cmp_pd(x.raw, _mm256_set1_pd(0x1p-1022), _CMP_LT_OQ);
-  const __m256d xs = _mm256_blendv_pd(x.raw, _mm256_mul_pd(x.raw, _mm256_set1_pd(0x1p54)), tiny);
-  const __m256d e_adj = _mm256_and_pd(tiny, _mm256_set1_pd(-54.0));
+inline VecD decompose_normal(VecD x, VecD* e) {
   // AVX2 has no 64-bit arithmetic shift: bias by 1024 in the exponent field so that the
   // difference stays non-negative and a logical shift gives k + 1024.
-  const __m256i bits = _mm256_castpd_si256(xs);
+  const __m256i bits = _mm256_castpd_si256(x.raw);
   const __m256i biased = _mm256_add_epi64(_mm256_sub_epi64(bits, _mm256_set1_epi64x(0x3fe6a09e667f3bcdLL)),
                                           _mm256_set1_epi64x(1024LL << 52));
   const __m256i k_biased = _mm256_srli_epi64(biased, 52);
@@ -287,8 +290,17 @@ inline VecD decompose(VecD x, VecD* e) {
   // Small non-negative int64 -> double: OR into the mantissa of 2^52 and subtract it.
   const __m256d k_plus = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(k_biased, _mm256_castpd_si256(_mm256_set1_pd(0x1p52)))),
                                        _mm256_set1_pd(0x1p52));
-  *e = {_mm256_add_pd(_mm256_sub_pd(k_plus, _mm256_set1_pd(1024.0)), e_adj)};
+  *e = {_mm256_sub_pd(k_plus, _mm256_set1_pd(1024.0))};
   return {_mm256_castsi256_pd(m_bits)};
+}
+inline VecD decompose(VecD x, VecD* e) {
+  const __m256d tiny = _mm256_cmp_pd(x.raw, _mm256_set1_pd(0x1p-1022), _CMP_LT_OQ);
+  const __m256d xs = _mm256_blendv_pd(x.raw, _mm256_mul_pd(x.raw, _mm256_set1_pd(0x1p54)), tiny);
+  const __m256d e_adj = _mm256_and_pd(tiny, _mm256_set1_pd(-54.0));
+  VecD k;
+  const VecD m = decompose_normal({xs}, &k);
+  *e = {_mm256_add_pd(k.raw, e_adj)};
+  return m;
 }
 inline double reduce_add(VecD v) {
   const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(v.raw), _mm256_extractf128_pd(v.raw, 1));

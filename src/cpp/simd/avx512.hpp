@@ -133,16 +133,22 @@ inline bool any(MaskF m) { return m.raw != 0; }
 inline bool none(MaskF m) { return m.raw == 0; }
 inline VecF round_even(VecF a) { return {_mm512_roundscale_ps(a.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 inline VecF scale_pow2(VecF v, VecF n) { return {_mm512_scalef_ps(v.raw, n.raw)}; }
+inline VecF decompose_normal(VecF x, VecF* e) {
+  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
+  const __m512i bits = _mm512_castps_si512(x.raw);
+  const __m512i k = _mm512_srai_epi32(_mm512_sub_epi32(bits, _mm512_set1_epi32(0x3f3504f3)), 23);
+  const __m512i m_bits = _mm512_sub_epi32(bits, _mm512_slli_epi32(k, 23));
+  *e = {_mm512_cvtepi32_ps(k)};
+  return {_mm512_castsi512_ps(m_bits)};
+}
 inline VecF decompose(VecF x, VecF* e) {
   const __mmask16 tiny = _mm512_cmp_ps_mask(x.raw, _mm512_set1_ps(0x1p-126f), _CMP_LT_OQ);
   const __m512 xs = _mm512_mask_mul_ps(x.raw, tiny, x.raw, _mm512_set1_ps(0x1p25f));
   const __m512 e_adj = _mm512_maskz_mov_ps(tiny, _mm512_set1_ps(-25.0f));
-  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
-  const __m512i bits = _mm512_castps_si512(xs);
-  const __m512i k = _mm512_srai_epi32(_mm512_sub_epi32(bits, _mm512_set1_epi32(0x3f3504f3)), 23);
-  const __m512i m_bits = _mm512_sub_epi32(bits, _mm512_slli_epi32(k, 23));
-  *e = {_mm512_add_ps(_mm512_cvtepi32_ps(k), e_adj)};
-  return {_mm512_castsi512_ps(m_bits)};
+  VecF k;
+  const VecF m = decompose_normal({xs}, &k);
+  *e = {_mm512_add_ps(k.raw, e_adj)};
+  return m;
 }
 inline float reduce_add(VecF v) {
   // Fixed pairwise order (not _mm512_reduce_add_ps, whose order is the compiler's).
@@ -186,15 +192,21 @@ inline bool any(MaskD m) { return m.raw != 0; }
 inline bool none(MaskD m) { return m.raw == 0; }
 inline VecD round_even(VecD a) { return {_mm512_roundscale_pd(a.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 inline VecD scale_pow2(VecD v, VecD n) { return {_mm512_scalef_pd(v.raw, n.raw)}; }
+inline VecD decompose_normal(VecD x, VecD* e) {
+  const __m512i bits = _mm512_castpd_si512(x.raw);
+  const __m512i k = _mm512_srai_epi64(_mm512_sub_epi64(bits, _mm512_set1_epi64(0x3fe6a09e667f3bcdLL)), 52);
+  const __m512i m_bits = _mm512_sub_epi64(bits, _mm512_slli_epi64(k, 52));
+  *e = {_mm512_cvtepi64_pd(k)};
+  return {_mm512_castsi512_pd(m_bits)};
+}
 inline VecD decompose(VecD x, VecD* e) {
   const __mmask8 tiny = _mm512_cmp_pd_mask(x.raw, _mm512_set1_pd(0x1p-1022), _CMP_LT_OQ);
   const __m512d xs = _mm512_mask_mul_pd(x.raw, tiny, x.raw, _mm512_set1_pd(0x1p54));
   const __m512d e_adj = _mm512_maskz_mov_pd(tiny, _mm512_set1_pd(-54.0));
-  const __m512i bits = _mm512_castpd_si512(xs);
-  const __m512i k = _mm512_srai_epi64(_mm512_sub_epi64(bits, _mm512_set1_epi64(0x3fe6a09e667f3bcdLL)), 52);
-  const __m512i m_bits = _mm512_sub_epi64(bits, _mm512_slli_epi64(k, 52));
-  *e = {_mm512_add_pd(_mm512_cvtepi64_pd(k), e_adj)};
-  return {_mm512_castsi512_pd(m_bits)};
+  VecD k;
+  const VecD m = decompose_normal({xs}, &k);
+  *e = {_mm512_add_pd(k.raw, e_adj)};
+  return m;
 }
 inline double reduce_add(VecD v) {
   const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(v.raw), _mm512_extractf64x4_pd(v.raw, 1));

@@ -189,17 +189,23 @@ inline VecF scale_pow2(VecF v, VecF n) {
   const float32x4_t rest = vsubq_f32(n.raw, half);
   return {vmulq_f32(vmulq_f32(v.raw, pow2_f32(half)), pow2_f32(rest))};
 }
+inline VecF decompose_normal(VecF x, VecF* e) {
+  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
+  const int32x4_t bits = vreinterpretq_s32_f32(x.raw);
+  const int32x4_t k = vshrq_n_s32(vsubq_s32(bits, vdupq_n_s32(0x3f3504f3)), 23);
+  const int32x4_t m_bits = vsubq_s32(bits, vshlq_n_s32(k, 23));
+  *e = {vcvtq_f32_s32(k)};
+  return {vreinterpretq_f32_s32(m_bits)};
+}
 inline VecF decompose(VecF x, VecF* e) {
   // Subnormals: scale by 2^25 first so that the exponent field is meaningful.
   const uint32x4_t tiny = vcltq_f32(x.raw, vdupq_n_f32(0x1p-126f));
   const float32x4_t xs = vbslq_f32(tiny, vmulq_f32(x.raw, vdupq_n_f32(0x1p25f)), x.raw);
   const float32x4_t e_adj = vbslq_f32(tiny, vdupq_n_f32(-25.0f), vdupq_n_f32(0.0f));
-  // Subtracting the bits of sqrt(2)/2 moves the exponent boundary there.
-  const int32x4_t bits = vreinterpretq_s32_f32(xs);
-  const int32x4_t k = vshrq_n_s32(vsubq_s32(bits, vdupq_n_s32(0x3f3504f3)), 23);
-  const int32x4_t m_bits = vsubq_s32(bits, vshlq_n_s32(k, 23));
-  *e = {vaddq_f32(vcvtq_f32_s32(k), e_adj)};
-  return {vreinterpretq_f32_s32(m_bits)};
+  VecF k;
+  const VecF m = decompose_normal({xs}, &k);
+  *e = {vaddq_f32(k.raw, e_adj)};
+  return m;
 }
 inline float reduce_add(VecF v) {
   const float32x2_t s2 = vadd_f32(vget_low_f32(v.raw), vget_high_f32(v.raw));  // v0+v2, v1+v3
@@ -249,16 +255,22 @@ inline VecD scale_pow2(VecD v, VecD n) {
   const float64x2_t rest = vsubq_f64(n.raw, half);
   return {vmulq_f64(vmulq_f64(v.raw, pow2_f64(half)), pow2_f64(rest))};
 }
+inline VecD decompose_normal(VecD x, VecD* e) {
+  // NEON has a 64-bit arithmetic shift: k directly, no bias (unlike avx2.hpp).
+  const int64x2_t bits = vreinterpretq_s64_f64(x.raw);
+  const int64x2_t k = vshrq_n_s64(vsubq_s64(bits, vdupq_n_s64(0x3fe6a09e667f3bcdLL)), 52);
+  const int64x2_t m_bits = vsubq_s64(bits, vshlq_n_s64(k, 52));
+  *e = {vcvtq_f64_s64(k)};
+  return {vreinterpretq_f64_s64(m_bits)};
+}
 inline VecD decompose(VecD x, VecD* e) {
   const uint64x2_t tiny = vcltq_f64(x.raw, vdupq_n_f64(0x1p-1022));
   const float64x2_t xs = vbslq_f64(tiny, vmulq_f64(x.raw, vdupq_n_f64(0x1p54)), x.raw);
   const float64x2_t e_adj = vbslq_f64(tiny, vdupq_n_f64(-54.0), vdupq_n_f64(0.0));
-  // NEON has a 64-bit arithmetic shift: k directly, no bias (unlike avx2.hpp).
-  const int64x2_t bits = vreinterpretq_s64_f64(xs);
-  const int64x2_t k = vshrq_n_s64(vsubq_s64(bits, vdupq_n_s64(0x3fe6a09e667f3bcdLL)), 52);
-  const int64x2_t m_bits = vsubq_s64(bits, vshlq_n_s64(k, 52));
-  *e = {vaddq_f64(vcvtq_f64_s64(k), e_adj)};
-  return {vreinterpretq_f64_s64(m_bits)};
+  VecD k;
+  const VecD m = decompose_normal({xs}, &k);
+  *e = {vaddq_f64(k.raw, e_adj)};
+  return m;
 }
 inline double reduce_add(VecD v) { return vgetq_lane_f64(v.raw, 0) + vgetq_lane_f64(v.raw, 1); }
 inline double reduce_max(VecD v) {

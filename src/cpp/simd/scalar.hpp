@@ -15,6 +15,9 @@
 //     or 2000 (double)
 //   decompose(x, &e): for positive finite x (subnormals included) returns m with
 //     x = m * 2^e, m in [sqrt(2)/2, sqrt(2)), e integral
+//   decompose_normal(x, &e): decompose for positive normal finite x only (garbage for
+//     subnormals), without the subnormal scaling: for callers that clamp x to >= the smallest
+//     normal first (kl_div's y log y)
 //   reduce_add(v) (fixed lane order), reduce_max(v)
 //   widen_add(acc_lo, acc_hi, v): adds the float lanes of v into two Vec<double>
 //     accumulators (lanes 0..k/2-1 into acc_lo); for Vec<double> see widen_add(acc, v)
@@ -96,6 +99,8 @@ template <class T> inline Vec<T> decompose(Vec<T> x, Vec<T>* e) {
   *e = {static_cast<T>(k)};
   return {m};
 }
+
+template <class T> inline Vec<T> decompose_normal(Vec<T> x, Vec<T>* e) { return decompose(x, e); }
 
 template <class T> inline T reduce_add(Vec<T> v) { return v.raw; }
 template <class T> inline T reduce_max(Vec<T> v) { return v.raw; }
