@@ -22,6 +22,16 @@ struct SumAcc<double> {
   double total() const { return reduce_add(acc); }
 };
 
+// a[0] + ... + a[U-1] added pairwise in T (U a power of two): log2 U adds on each lane's path,
+// the count the rows engines' bounds on their float32 sums include before one widening.
+template <int U, class V>
+FASTLOSS_INLINE V pairwise_sum(const V (&a)[U]) {
+  static_assert(U == 1 || U == 2 || U == 4);
+  if constexpr (U == 1) return a[0];
+  else if constexpr (U == 2) return a[0] + a[1];
+  else return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
 // v with the lanes from n on set to zero: padding lanes of a tail never enter a sum.
 template <class V>
 inline V keep_first(V v, std::int64_t n) {

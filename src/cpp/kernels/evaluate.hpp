@@ -8,14 +8,15 @@
 // the counted rows (s = sample weight), or writes them per row.
 //
 // Rows engine (n_inner == 1, C > kMaxLaneClasses): row_engine.hpp's folded exp (fixed shift
-// k ln2 from the first vector and the target logit, folded into the exponent; FoldTerm runs
-// FoldedExp's operations and hands back the clamped x it used), with more sums in the same
+// k ln2 from the first vector and the target logit, folded into the exponent; FoldTerm uses
+// FoldedExp's clamp and constants, rounds with one FMA, and hands back the clamped x it
+// used), with two accumulators per sum (kEvalU) and more sums in the same
 // pass: Σ e·(xc - o) for the entropy (xc = x clamped at the fold's cut-offs, so a masked
 // -inf class gives 0·finite = 0; origin o = the seed, a value of the row, so a confident
 // row's target term is e·0), Σ w (x - o) for label smoothing, and the rank as a lane count
 // of x > thr with thr = x_t for c >= t and the next float below x_t for c < t (so "x > thr"
 // is "x >= x_t" below t), ties included, no second pass. The rank is done per block of
-// kWidenEvery steps, by a compare-and-count, or by one max per vector and a recount of the
+// kEvalBlockSteps steps, by a compare-and-count, or by one max per vector and a recount of the
 // block only when its max beats thr, or not at all once the count reaches the largest k
 // (mean reduction: only rank < k matters); see eval_pass. Extreme rows (non-finite seed, Σ
 // outside [0.5, 2^100]) take the exact path: a max pass, then the same sums with the full exp
@@ -46,6 +47,13 @@
 // threshold branch, compare + blend-lowered select + add per vector, entropy clamp apart
 // from the exp's, widening and a horizontal count every 16 vectors): 1.70-1.72 in all.
 // Full size (bench/run.py, loaded machine): see tools/bench_evaluate.py and bench/README.md.
+// Since: two accumulators per sum (four spilled two stores per vector), the FMA rounding of
+// FoldTerm, skip mode in its own fixed-count loops, one widening per flush. Callgrind, whole
+// kernel, 2048 x 1000 float32, random targets, topk (1, 5): 4207 -> 3881 instructions per
+// row (21.25 per vector in skip mode, was 24.5), 1.36x cross-entropy's 2852 (was 1.44x of
+// 2930). Time / cross-entropy's, 32768 x 1000 (tools/bench_evaluate.py, loaded 2-core VM):
+// 1.33 -> 1.29 at one thread, 1.32 -> 1.24 at two; interleaved A/B of the two builds: evaluate
+// 0.94-0.96x its time before, cross-entropy 0.95-0.97x.
 //
 // Lanes engine (n_inner > 1, or C <= kMaxLaneClasses): one row per lane, groups from
 // lane_engine.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis). Per
@@ -137,19 +145,28 @@ struct EvalSums {
   std::int64_t above = 0;  // # x > thr (see header)
 };
 
-// The fast path's term: e^{x - k ln2} by FoldedExp's own operations (same bits), and the
-// clamped x it used, xc = min(hi, max(lo, x)), as the entropy's factor: below lo, e = +0 and
-// xc is finite; above hi the row fails Σ <= 2^100 and is redone. Sharing the clamp saves a max.
+// The fast path's term: e^{x - k ln2} with FoldedExp's clamp, shift and magic constant, and
+// the clamped x it used, xc = min(hi, max(lo, x)), as the entropy's factor: below lo, e = +0
+// and xc is finite; above hi the row fails Σ <= 2^100 and is redone. Sharing the clamp saves a
+// max. The reduction rounds with one FMA: t = xc log2e + magic lands in [2^23, 2^24) (float;
+// [2^52, 2^53) double), so t = magic + n with n = xc log2e rounded exactly to an integer, and
+// t's low bits are n - k + bias (FoldedExp's magic), the scale's exponent field; no separate
+// round and no add before the shift (the lanes engine's LaneExp does the same). |r| <= ln2/2
+// plus one rounding: inside exp_poly's fitted range, so each term keeps exp's accuracy.
 template <class T>
 struct FoldTerm {
   using V = Vec<T>;
+  using C = ExpConst<T>;
   const FoldedExp<T>& fe;
-  V operator()(V x, V* xc) const {
+  // e, and *d = xc - off (taken first: c is then free for the reduction, no copy).
+  FASTLOSS_INLINE V operator()(V x, V off, V* d) const {
     const V c = min(fe.hi, max(fe.lo, x));  // constants first: NaN survives
-    *xc = c;
-    V n;
-    const V p = exp_reduced(c, &n);
-    return p * pow2_low_bits(n + fe.magic);
+    *d = c - off;
+    const V t = fma(c, V::set1(C::kLog2e), fe.magic);
+    const V n = t - fe.magic;
+    V r = fnma(n, V::set1(C::kLn2Hi), c);
+    r = fnma(n, V::set1(C::kLn2Lo), r);
+    return exp_poly(r) * pow2_low_bits(t);
   }
 };
 
@@ -158,8 +175,8 @@ template <class T>
 struct MaxTerm {
   using V = Vec<T>;
   V m, low;
-  V operator()(V x, V* xc) const {
-    *xc = max(low, x);
+  V operator()(V x, V off, V* d) const {
+    *d = max(low, x) - off;
     return exp(x - m);
   }
 };
@@ -185,28 +202,22 @@ T next_down(T v) {
   return v;
 }
 
-// The float64 totals of a row's sums, fed the U lane accumulators at each flush. float32
-// lanes: SumAcc (float64 adds; n adds after a big term cost n·2^-53, far below float32's
-// tolerance). float64 lanes: the U accumulators summed, then added compensated (TwoSum): a
-// plain sum gives a confident row's big term one rounding per later flush (C/(8L) of them,
-// same sign on a constant rest), measured up to 12x SPEC §4's tolerance at C = 128256 with
-// the target at the max (scalar path; 2x on AVX2).
+// The float64 totals of a row's sums, fed at each flush the sum of the U lane accumulators
+// (added in T first: one widening per flush, see kEvalBlockSteps). float32 lanes: SumAcc
+// (float64 adds; n adds after a big term cost n·2^-53, far below float32's tolerance).
+// float64 lanes: added compensated (TwoSum): a plain sum gives a confident row's big term one
+// rounding per later flush (C/(8L) of them, same sign on a constant rest), measured up to 12x
+// SPEC §4's tolerance at C = 128256 with the target at the max (scalar path; 2x on AVX2).
 template <class T>
 struct RowTotal {
   SumAcc<T> acc;
-  template <int U>
-  void add(const Vec<T> (&a)[U]) {
-    for (int u = 0; u < U; ++u) acc.add(a[u]);
-  }
+  void add(Vec<T> v) { acc.add(v); }
   double total() const { return acc.total(); }
 };
 template <>
 struct RowTotal<double> {
   VecD s = VecD::set1(0.0), c = VecD::set1(0.0);
-  template <int U>
-  void add(const VecD (&a)[U]) {
-    static_assert(U == 4);
-    const VecD v = (a[0] + a[1]) + (a[2] + a[3]);
+  void add(VecD v) {
     const VecD t = s + v, bv = t - s;
     c = c + ((s - (t - bv)) + (v - bv));
     s = t;
@@ -214,8 +225,22 @@ struct RowTotal<double> {
   double total() const { return reduce_add(s + c); }
 };
 
-// Blocks between two flushes of the lane counts: kWidenEvery steps each, so a lane counts at
-// most 2^16 * kWidenEvery = 2^19 < 2^24 (exact in float32) before it is flushed.
+// Accumulators per sum in eval_pass: two keep the adds' latency hidden and leave AVX2's 16
+// registers room for the exp's constants (four spilled the accumulators: a store per vector
+// and sum). A step is kEvalUnroll vectors per accumulator (loop overhead per vector halved).
+constexpr int kEvalU = 2, kEvalUnroll = 2;
+// Terms a lane of an accumulator adds between two flushes of Σ e (the first onto 0, exact);
+// the flush adds the kEvalU accumulators in T (one more add for kEvalU = 2) before one
+// widening: 8 roundings, each at most 2^-24 times the partial it produces, and no partial
+// exceeds the row's Σ (all terms >= 0), so Σ is off by at most 8·2^-24 = 4.8e-7 relative, in
+// lse absolute: within SPEC §4's 1e-6 on a confident row (the worst case: the dominant 1
+// first in a lane, the lane's other terms just below its half-ulp, all dropped). float64
+// lanes: the same count, at 2^-53. A block is the steps between two flushes.
+constexpr int kEvalLaneTerms = 8;
+constexpr int kEvalBlockSteps = kEvalLaneTerms / kEvalUnroll;
+static_assert(kEvalU == 2, "the bound above counts one add of the accumulators");
+// Blocks between two flushes of the lane counts: a lane counts at most
+// 2^16 * kEvalLaneTerms = 2^19 < 2^24 (exact in float32) before it is flushed.
 constexpr int kCountFlushBlocks = 1 << 16;
 // Σ e·(xc - o) is widened into float64 every this many blocks (Σ e every block, as
 // cross-entropy): its origin o is the seed, so a confident row's dominant term is e·0 and
@@ -228,7 +253,7 @@ constexpr int kMaxRescans = 2;
 // # x > thr, with (e, xc) = term(x) and t the target's class (thresholds switch at its
 // vector). Counts past `cap` are not needed (the top-k hits only ask rank < k <= cap): the
 // count may stop there. Per vector beyond cross-entropy's exp and Σ e: a sub and an fma
-// (entropy). The rank is done per block of kWidenEvery steps, in one of three ways:
+// (entropy). The rank is done per block of kEvalBlockSteps steps, in one of three ways:
 //   count: compare, then add 1 in the lanes above thr (a select);
 //   max:   one max per vector; at the block's end, if any lane of the max is above thr,
 //          count the block again from L1 (a target near the top: few blocks hold values
@@ -243,8 +268,8 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
                    std::int64_t t, std::int64_t cap) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
-  constexpr int U = 4;
-  constexpr std::int64_t kStep = U * L;
+  constexpr int U = kEvalU;
+  constexpr std::int64_t kStep = kEvalUnroll * U * L;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), off_v = V::set1(off);
   const V lo_thr = V::set1(thr_lo), hi_thr = V::set1(thr_hi);
   // The vector holding t (vectors start at multiples of L): lanes below t take thr_lo.
@@ -261,15 +286,18 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
   int rescans = 0;  // blocks counted again after max: past kMaxRescans, exact ranks count
   int count_blocks = 0, ed_blocks = 0;
   auto flush_ed = [&] {
-    ed_tot.add(ed_acc);
+    ed_tot.add(pairwise_sum(ed_acc));
     for (int u = 0; u < U; ++u) ed_acc[u] = zero;
     ed_blocks = 0;
   };
   auto flush = [&] {
-    e_tot.add(e_acc);
+    e_tot.add(pairwise_sum(e_acc));
     for (int u = 0; u < U; ++u) {
-      if constexpr (kS) wx_tot.add(wx_acc[u]);
-      e_acc[u] = wx_acc[u] = zero;
+      e_acc[u] = zero;
+      if constexpr (kS) {
+        wx_tot.add(wx_acc[u]);
+        wx_acc[u] = zero;
+      }
     }
     if (++ed_blocks == kEntropyWidenBlocks) flush_ed();
   };
@@ -281,10 +309,10 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
     count_blocks = 0;
   };
   auto sums = [&](int u, V x_v, V w_v) {
-    V xc;
-    const V e = term(x_v, &xc);
+    V d;
+    const V e = term(x_v, off_v, &d);
     e_acc[u] = e_acc[u] + e;
-    ed_acc[u] = fma(e, xc - off_v, ed_acc[u]);
+    ed_acc[u] = fma(e, d, ed_acc[u]);
     if constexpr (kS) {
       const V d = x_v - off_v;  // unclamped: a masked class makes the smoothed loss +inf
       wx_acc[u] = kW ? fma(w_v, d, wx_acc[u]) : wx_acc[u] + d;
@@ -305,32 +333,49 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
     above += static_cast<std::int64_t>(reduce_add(c));
   };
   // One block of whole steps up to block_end; rank(u, x_v, j) is the rank's work per vector.
-  auto block = [&](std::int64_t block_end, auto rank) {
-    for (; i + kStep <= block_end; i += kStep) {
-      for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
-        FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
+  auto step = [&](auto rank) {
+    for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
+      FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
+    for (int h = 0; h < kEvalUnroll; ++h) {
       for (int u = 0; u < U; ++u) {
-        const std::int64_t j = i + u * L;
+        const std::int64_t j = i + (h * U + u) * L;
         const V x_v = V::load(x + j);
         sums(u, x_v, kW && kS ? V::load(w + j) : zero);
         rank(u, x_v, j);
       }
     }
+    i += kStep;
   };
+  auto block = [&](std::int64_t block_end, auto rank) {
+    while (i + kStep <= block_end) step(rank);
+  };
+  constexpr std::int64_t kBlock = kEvalBlockSteps * kStep;
   std::int64_t block_begin = 0;  // the first step of the block between two flushes
   if (kStep <= n) {
-    // The first step is counted: a random target reaches a small cap there. The rest of
-    // its block follows in the mode that count selects.
+    // The first step is counted: a random target reaches a small cap there. The rest of its
+    // block follows in the mode that count selects.
     block(kStep, [&](int u, V x_v, std::int64_t j) { count(u, x_v, thr_at(j)); });
     flush_count();
   }
   while (i + kStep <= n) {
-    const std::int64_t begin = i, block_end = std::min(n, block_begin + kWidenEvery * kStep);
+    if (above >= cap) {
+      // The rest of the row in skip mode, in its own loops: the current block, whole blocks
+      // of a fixed step count (unrolled, the accumulators stay in registers), the last one.
+      const auto none = [](int, V, std::int64_t) {};
+      block(std::min(n, block_begin + kBlock), none);
+      flush();
+      for (; i + kBlock <= n; flush())
+        for (int k = 0; k < kEvalBlockSteps; ++k) step(none);
+      if (i + kStep <= n) {
+        block(n, none);
+        flush();
+      }
+      break;
+    }
+    const std::int64_t begin = i, block_end = std::min(n, block_begin + kBlock);
     block_begin = block_end;
     const bool below = block_end <= t_vec, past = i > t_vec;  // every vector below / above t's
-    if (above >= cap) {
-      block(block_end, [](int, V, std::int64_t) {});
-    } else if (exact && rescans >= kMaxRescans) {
+    if (exact && rescans >= kMaxRescans) {
       if (below || past) {
         const V thr = below ? lo_thr : hi_thr;
         block(block_end, [&](int u, V x_v, std::int64_t) { count(u, x_v, thr); });
@@ -370,10 +415,10 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
     // -inf padding: e = 0, e·xc = 0 (xc is clamped), never above thr; the linear sum gets d = 0.
     const std::int64_t r = n - i;
     const V x_v = V::load_n(x + i, r, kNegInf);
-    V xc;
-    const V e = term(x_v, &xc);
+    V d;
+    const V e = term(x_v, off_v, &d);
     e_acc[0] = e_acc[0] + e;
-    ed_acc[0] = fma(e, xc - off_v, ed_acc[0]);
+    ed_acc[0] = fma(e, d, ed_acc[0]);
     if (tail_count) count(0, x_v, thr_at(i));
     if constexpr (kS) {
       const V d = V::load_n(x + i, r, off) - off_v;
