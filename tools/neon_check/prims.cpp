@@ -365,35 +365,26 @@ void check_type() {
       xs.push_back(from_bits<T>(((U(1) << b) - 1) | (U(1) << b)));
       xs.push_back(from_bits<T>(((boundary | (U(1) << M)) >> (M - b)) ));
     }
-    Checker<T> c{name_of(tn, "decompose")};
-    rotations<L>(xs.size(), [&](std::size_t i) {
-      T m[L], e[L];
-      VN ev;
-      N::decompose(VN::load(&xs[i]), &ev).store(m);
-      ev.store(e);
-      for (int k = 0; k < L; ++k) {
-        if (!(xs[i + k] > 0)) continue;
-        VS es;
-        const T mr = S::decompose(VS::set1(xs[i + k]), &es).raw;
-        c.lane(agree(mr, m[k], false) && agree(es.raw, e[k], false), "x=%a: scalar m=%a e=%g, neon m=%a e=%g",
-               double(xs[i + k]), double(mr), double(es.raw), double(m[k]), double(e[k]));
-      }
-    });
-    // decompose_normal: the same split for normal x.
-    Checker<T> cn{name_of(tn, "decompose_normal")};
-    rotations<L>(xs.size(), [&](std::size_t i) {
-      T m[L], e[L];
-      VN ev;
-      N::decompose_normal(VN::load(&xs[i]), &ev).store(m);
-      ev.store(e);
-      for (int k = 0; k < L; ++k) {
-        if (!(xs[i + k] >= std::numeric_limits<T>::min())) continue;
-        VS es;
-        const T mr = S::decompose(VS::set1(xs[i + k]), &es).raw;
-        cn.lane(agree(mr, m[k], false) && agree(es.raw, e[k], false), "x=%a: scalar m=%a e=%g, neon m=%a e=%g",
-                double(xs[i + k]), double(mr), double(es.raw), double(m[k]), double(e[k]));
-      }
-    });
+    // split(x, &e) against scalar decompose on the x from x_min up (decompose_normal: normal x).
+    auto check_split = [&](const char* prim, auto split, T x_min) {
+      Checker<T> c{name_of(tn, prim)};
+      rotations<L>(xs.size(), [&](std::size_t i) {
+        T m[L], e[L];
+        VN ev;
+        split(VN::load(&xs[i]), &ev).store(m);
+        ev.store(e);
+        for (int k = 0; k < L; ++k) {
+          if (!(xs[i + k] >= x_min)) continue;
+          VS es;
+          const T mr = S::decompose(VS::set1(xs[i + k]), &es).raw;
+          c.lane(agree(mr, m[k], false) && agree(es.raw, e[k], false), "x=%a: scalar m=%a e=%g, neon m=%a e=%g",
+                 double(xs[i + k]), double(mr), double(es.raw), double(m[k]), double(e[k]));
+        }
+      });
+    };
+    check_split("decompose", [](VN x, VN* e) { return N::decompose(x, e); }, std::numeric_limits<T>::denorm_min());
+    check_split("decompose_normal", [](VN x, VN* e) { return N::decompose_normal(x, e); },
+                std::numeric_limits<T>::min());
   }
 
   // reduce_add (fixed order) and reduce_max (x86 rule, avx2.hpp's pairing).
