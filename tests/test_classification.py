@@ -198,6 +198,37 @@ def test_class_axis_one_in_place(shape, dtype, backend):
             )
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_class_axis_one_whole_tiles(dtype, backend):
+    """axis=1 with whole tiles of the inner axis (copied class-major, targets picked after the
+    pass) and a partial last tile: ignored targets, weights, smoothing, probability targets,
+    and extreme values that stay in their own position."""
+    shape = (3, 21, 2, 40)  # inner 80 = whole tiles of 8 and 16 lanes; and 5 x 16
+    x = logits(shape, dtype)
+    x[0, :, 0, 5] = -np.inf  # a position of all -inf: NaN there only
+    x[1, 4, 1, 17] = np.nan
+    x[2, :7, 0, 33] = -np.inf  # masked classes
+    x[2, 9, 1, 20] = 1e4 if dtype == np.float32 else 1e300
+    t = targets(shape[:1] + shape[2:], shape[1])
+    t[2, 0, 33] = 8  # not a masked class
+    for red in ("mean", "sum", "none"):
+        for kw in ({}, {"label_smoothing": 0.2, "weight": "w"}, {"ignore_index": 3}):
+            kw = resolve(kw, shape[1], dtype)
+            tt = np.where(t == -100, kw.get("ignore_index", -100), t)
+            got = fastloss.cross_entropy(x, tt, axis=1, reduction=red, **kw)
+            want = ref.cross_entropy(x, tt, axis=1, reduction=red, **kw)
+            check("cross_entropy", got, want, dtype, terms=t.size, reduction=red)
+    y = np.asarray(ref.softmax(logits(shape, np.float64, seed=3), axis=1), dtype=dtype)
+    got = fastloss.cross_entropy(x, y, axis=1, reduction="none")
+    check("cross_entropy", got, ref.cross_entropy(x, y, axis=1, reduction="none"), dtype)
+    for name in SOFTMAX_FAMILY:
+        check(name, getattr(fastloss, name)(x, axis=1), getattr(ref, name)(x, axis=1), dtype)
+    bad = t.copy()
+    bad[1, 1, 30] = 21
+    with pytest.raises(IndexError, match=r"target\[1, 1, 30\] = 21 is outside \[0, 21\)"):
+        fastloss.cross_entropy(x, bad, axis=1)
+
+
 def test_axis_one_makes_no_transposed_copy(monkeypatch):
     """The kernels get the caller's own buffer: no copy of the logits at all."""
     from fastloss import _core
@@ -558,6 +589,28 @@ def test_confident_rows_mean(n_classes, backend):
         check("cross_entropy", fastloss.cross_entropy(xo, t, reduction="none"), want, np.float32)
         assert_matches(fastloss.cross_entropy(xo, t), np.mean(want), np.float32, reduction="mean")
         check("log_softmax", fastloss.log_softmax(xo), ref.log_softmax(xo), np.float32)
+
+
+@pytest.mark.parametrize("n_classes", [10, 16, 21, 24, 25, 48, 49])
+@pytest.mark.parametrize("dominant", [0, "last"])
+def test_dropped_terms_below_half_ulp(n_classes, dominant, backend):
+    """The worst case of the lanes engine's float32 sums (lane_engine.hpp, kLanePairWiden): the
+    dominant class e^0 = 1 in a sum first (or last), every other class just below half an ulp
+    of 1 (e^{x - m} = 0.99 * 2^-24), so a float32 sum holding the 1 drops each of them. The
+    loss is log(1 + (C - 1) * 0.99 * 2^-24) ~ C * 6e-8, and SPEC §4 allows 1e-6 absolute."""
+    n, s = 3, 40  # axis=1 over (n, C, s): lanes engine tiles, the last one partial
+    lead = n_classes - 1 if dominant == "last" else 0
+    small = np.float32(np.log(0.99 * 2.0**-24))
+    for off in (0.0, 50.0, -50.0):
+        x = np.full((n, n_classes, s), small + np.float32(off), np.float32)
+        x[:, lead, :] = np.float32(off)
+        t = np.full((n, s), lead)
+        want = ref.cross_entropy(x, t, axis=1, reduction="none")
+        check("cross_entropy", fastloss.cross_entropy(x, t, axis=1, reduction="none"), want, np.float32)
+        assert_matches(fastloss.cross_entropy(x, t, axis=1), np.mean(want), np.float32, reduction="mean")
+        rows = np.moveaxis(x, 1, -1).reshape(-1, n_classes).copy()
+        assert_matches(fastloss.cross_entropy(rows, t.reshape(-1)), np.mean(want), np.float32, reduction="mean")
+        check("logsumexp", fastloss.logsumexp(x, axis=1), ref.logsumexp(x, axis=1), np.float32)
 
 
 # ---------------------------------------------------------------------------------------

@@ -100,9 +100,7 @@ FASTLOSS_INLINE VecF softplus_tail(VecF x) {
   const V n = j - magic;                                          // exact, in [-126, 0]
   V r = fma(n, V::set1(ExpConst<float>::kLn2Hi), a);              // exact (as exp_reduced)
   r = fma(n, V::set1(ExpConst<float>::kLn2Lo), r);
-  const V p = horner(r, 1.0f, -1.0f, 0.499999933f, -0.166665184f, 0.0416684142f, -0.00836898595f,
-                     0.00138140412f);  // e^-r: exp_poly(-r) bit for bit
-  const V e = p * pow2_low_bits(j);
+  const V e = exp_poly_neg(r) * pow2_low_bits(j);  // e^-r: exp_poly(-r) bit for bit
   const V h = horner(e, -0.499996480f, 0.333213226f, -0.248571638f, 0.191536554f, -0.137538034f,
                      0.0792045487f, -0.0300658004f, 0.00536482638f);
   return fma(e * e, h, e);

@@ -179,7 +179,8 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
     }
     pt.since = 0;
   };
-  auto group = [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y, Part& pt) {
+  auto group = [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y, Part& pt)
+                   FASTLOSS_LAMBDA_INLINE {
     Tgt tg;
     // Scalar lookups (C > kMaxLaneIndex) and the valid lanes of probability targets.
     T xt[G], wt[G], valid[G];
@@ -200,8 +201,8 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         for (int u = 0; u < U; ++u) {
           const V cls = V::load_index(tp + u * L, C, s.ignore);  // -1 ignored, -2 bad
           bad = bad || any(lt(cls, minus_one));
-          tg.cls[u] = cls;
-          tg.xt[u] = tg.wt[u] = zero;
+          tg.lane[u].cls = cls;
+          tg.lane[u].xt = tg.lane[u].wt = zero;
         }
         if (bad && pt.tot.bad < 0) {
           for (std::int64_t j = 0; j < lanes && pt.tot.bad < 0; ++j) {
@@ -210,7 +211,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
           }
         }
       } else {
-        for (int u = 0; u < U; ++u) tg.cls[u] = minus_one;  // nothing to pick in the class loop
+        for (int u = 0; u < U; ++u) tg.lane[u].cls = minus_one;  // nothing to pick in the class loop
         const std::int64_t outer0 = row0 / S, s0 = row0 % S;
         for (std::int64_t j = 0; j < G; ++j) {
           const std::int64_t tr = j < lanes ? std::int64_t(t[row0 + j]) : s.ignore;
@@ -229,20 +230,25 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
     }
     LaneStats<T, U> st;
-    const bool fast = lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st, tg);
+    if constexpr (!kProb && std::decay_t<decltype(src)>::kIsCopy) {
+      lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st);
+      if (vec_target) pick_from_tile(src.base, tg);
+    } else {
+      lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st, tg);
+    }
     if constexpr (!kProb) {
       if (product) {
         V sm[U];
         bool finite = true;
         for (int u = 0; u < U; ++u) {
-          sm[u] = select(lt(tg.cls[u], zero), one, st.sum[u]);
-          if (!fast) finite = finite && none(is_nan(sm[u]));
+          sm[u] = select(lt(tg.lane[u].cls, zero), one, st.sum[u]);
+          finite = finite && none(is_nan(sm[u]));  // a row that is not finite (Σ NaN, even on the fast path)
         }
         if (finite) {
           for (int u = 0; u < U; ++u) {
-            V lin = st.m[u] - tg.xt[u];
+            V lin = st.m[u] - tg.lane[u].xt;
             if constexpr (kS) lin = fnma(V::set1(eoc), st.wx[u], V::set1(ome) * lin);
-            const auto skip = lt(tg.cls[u], zero);
+            const auto skip = lt(tg.lane[u].cls, zero);
             pt.acc.add(select(skip, zero, lin));
             pt.counted[u] = pt.counted[u] + select(skip, zero, one);
             pt.prod[u] = pt.prod[u] * sm[u];
@@ -257,7 +263,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       V loss;
       auto is_valid = [&] {
         if constexpr (!kProb) {
-          if (vec_target) return ge(tg.cls[u], zero);
+          if (vec_target) return ge(tg.lane[u].cls, zero);
         }
         return gt(V::load(valid + u * L), zero);
       };
@@ -266,14 +272,14 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       } else {
         // Read back only now, after lane_stats: a vector load right after the prologue's scalar
         // stores would stall on store forwarding.
-        const V x_t = vec_target ? tg.xt[u] : V::load(xt + u * L);
+        const V x_t = vec_target ? tg.lane[u].xt : V::load(xt + u * L);
         loss = (st.m[u] - x_t) + lg;
         if constexpr (kW) {
-          const V w_u = vec_target ? tg.wt[u] : V::load(wt + u * L);
+          const V w_u = vec_target ? tg.lane[u].wt : V::load(wt + u * L);
           pt.acc_w.add(w_u);
           loss = w_u * loss;
         } else if (vec_target) {
-          pt.counted[u] = pt.counted[u] + select(lt(tg.cls[u], zero), zero, one);
+          pt.counted[u] = pt.counted[u] + select(lt(tg.lane[u].cls, zero), zero, one);
         } else {
           pt.acc_w.add(V::load(wt + u * L));
         }
@@ -297,11 +303,9 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         pt.counted[u] = zero;
       }
       const std::int64_t ib = p * item_chunk, ie = std::min(n_items, (p + 1) * item_chunk);
-      for (std::int64_t q = ib; q < ie; ++q)
-        with_row_group(s.x, y, n_outer, C, S, q, sx, sy,
-                        [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y) {
-                          group(row0, lanes, src, src_y, pt);
-                        });
+      for_row_groups(s.x, y, n_outer, C, S, ib, ie, sx, sy,
+                     [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y)
+                         FASTLOSS_LAMBDA_INLINE { group(row0, lanes, src, src_y, pt); });
       if (product) {
         renormalize(pt);  // prod in [sqrt(2)/2, sqrt(2)): its log is small and exact to ~1e-8
         for (int u = 0; u < U; ++u) pt.acc.add(log(pt.prod[u]));

@@ -2,11 +2,17 @@
 //
 // Lanes (n_inner > 1, or n_inner == 1 with C <= kMaxLaneClasses): one row per lane, kGroup
 // rows per group (2 vectors: 16 on AVX2). For n_inner > 1 the lanes are the contiguous inner
-// positions (axis=1 of (N, C, H, W)), read in place: per lane a max over the classes, then
-// Σ e^{x - max} (float32 partials widened every 8 classes beyond 16). Each of the C class
-// rows of a tile is a separate stream n_inner apart, more than the hardware prefetcher
-// follows: with_row_group prefetches every class row kTileAhead tiles ahead, and a whole
-// tile is read without per-load tail tests (ContiguousLanes<T, true>).
+// positions (axis=1 of (N, C, H, W)). A whole tile of C <= kMaxLaneClasses classes is first
+// copied class-major into a scratch (copy_tile, prefetching every class row kTileAhead tiles
+// ahead: C streams n_inner apart are more than the hardware prefetcher follows), because for
+// n_inner a multiple of 1024 floats the C lines of a tile share one L1 and one L2 set, and a
+// second pass over them in place reloads them from L3. Per lane then a max over the classes,
+// then Σ e^{x - max}, the classes in pairs into two float32 sums (even and odd classes:
+// kLanePairWiden bounds the error; widened into float64 every 24 classes beyond that), and the
+// targets picked from the copy after the pass (pick_from_tile). The exp is lane_exp:
+// e^{-(m - x)} with the load of x folded into the subtraction and the rounding to n done by
+// the magic-add FMA (the same accuracy as exp_reduced). Partial tiles and longer rows are
+// read in place (ContiguousLanes; <T, true>: a whole tile, no per-load tail tests).
 // For rows (n_inner == 1) the group is loaded through kLanes x kLanes register transposes
 // (Vec::load_transposed; a gather costs ~11 cycles on Zen 3, as much as a scalar transpose;
 // load_transposed_n for the last, partial class block) and summed in the same pass. Rows of
@@ -19,12 +25,19 @@
 // number sends its group to the exact two-pass code on a class-major copy.
 // lane_stats can pick each lane's target on the way (LaneTarget: the class index as a lane
 // value from Vec::load_index, x_t = select(eq(index, c), x_c, x_t) in the class loop), so
-// cross_entropy.hpp makes no scalar loads per row.
-// Measured on Zen 3 (AVX2), N=1M, C=10, one thread: 2.5x the exp limit before (scalar
-// target loads, a full transpose for classes 8-9, a per-row log), ~1.7-2.0x after (with
-// the product-of-sums log of cross_entropy.hpp); valgrind counts 88 M -> 65 M instructions
-// per call. The machine was shared and loaded during these measurements: see the report.
-//
+// cross_entropy.hpp makes no scalar loads per row. lane_stats and the group loop of
+// for_row_groups are forced inline: out of line, the sums, the target and the per-group
+// state of the caller live in memory (a store and a reload per class, ~300 instructions of
+// copies and spills per group were measured).
+// Measured on Zen 3 (AVX2), one thread, valgrind instructions per 8-float vector of logits
+// (a standalone harness over cross_entropy_f32, diff of 1 and 3 calls): C=10 rows 50.4 ->
+// 43.6, axis=1 C=21 41.2 -> 35.0 before the tile copy, 38.2 with it (the copy +2.5 and its
+// prefetches, the picks after the pass -1.2). Time (bench/run.py, one thread, loaded VM):
+// N=1M C=10 13.2 -> 10.4 ms (2.48x -> 1.94x the limit). axis=1 (16, 21, 256, 256), interleaved
+// harness rounds, best of 5: 22.8 ms before, 25.4 ms with the instruction diet alone (its
+// pass in place is slower in time, though shorter), 20.1 ms with the tile copy; with the
+// tile L2-resident (S = 2048): 17.3 / 19.8 / 16.2 ms, so ~4 ms of the in-place time was
+// reloads. The rest is instructions: ~1.7x the reference exp's per element.
 // Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
 // shape, so every thread count gives the same bits.
 #pragma once
@@ -50,8 +63,11 @@ constexpr std::int64_t kLaneNoWiden = 16;
 // Lanes that are contiguous in memory (the inner axis): class c of lane block u at
 // base + c * class_stride + u * L; `valid` lanes in all (the last tile may be partial).
 // kFull: every lane block is whole (no per-load test); converts to the general type.
-template <class T, bool kFull = false>
+// kCopied: a whole tile copied class-major into a scratch (class_stride = kGroup), whose
+// targets are picked after the pass (pick_from_tile).
+template <class T, bool kFull = false, bool kCopied = false>
 struct ContiguousLanes {
+  static constexpr bool kIsCopy = kCopied;
   const T* base;
   std::int64_t class_stride;
   std::int64_t valid;
@@ -104,99 +120,192 @@ constexpr std::int64_t kMaxLaneIndex = std::int64_t(1) << 24;
 
 // The target of each lane, picked inside the class loop from the loads lane_stats makes anyway
 // (no scalar loads): cls = the lane's class index as T (-1: ignored, bad or padding), then
-// xt = x[cls] and, with kW, wt = w[cls]; both stay 0 where cls < 0.
+// xt = x[cls] and, with kW, wt = w[cls]; both stay 0 where cls < 0. c_v is c as a vector (a
+// running count in the class loop, a constant when the loop is unrolled). lane_stats is
+// inlined into its caller, whose LaneTarget then lives in registers.
+template <class T, bool kW>
+struct LanePick {
+  using V = Vec<T>;
+  V cls, xt, wt;
+  FASTLOSS_INLINE void take(const T* w, std::int64_t c, V xv, V c_v) {
+    const auto hit = eq(cls, c_v);
+    xt = select(hit, xv, xt);
+    if constexpr (kW) wt = select(hit, V::set1(w[c]), wt);
+  }
+};
 template <class T, int U, bool kW>
 struct LaneTarget {
   static constexpr bool kOn = true;
-  using V = Vec<T>;
+  using Pick = LanePick<T, kW>;
   const T* w = nullptr;
-  V cls[U], xt[U], wt[U];
-  void take(std::int64_t c, int u, V xv) {
-    const auto hit = eq(cls[u], V::set1(static_cast<T>(c)));
-    xt[u] = select(hit, xv, xt[u]);
-    if constexpr (kW) wt[u] = select(hit, V::set1(w[c]), wt[u]);
-  }
+  Pick lane[U];
+  Pick& pick(int u) { return lane[u]; }
 };
+struct NoLanePick {
+  template <class W, class V>
+  void take(W, std::int64_t, V, V) {}
+};
+struct NoLaneTarget {
+  static constexpr bool kOn = false;
+  using Pick = NoLanePick;
+  static constexpr std::nullptr_t w = nullptr;
+  Pick pick(int) const { return {}; }
+};
+// LaneTarget's picks from a tile copied class-major (class c of lane j at tile[c * G + j],
+// G = U lane blocks): one load per lane after the pass instead of a compare and a blend per
+// class and lane block in it.
+template <class T, int U, bool kW>
+void pick_from_tile(const T* tile, LaneTarget<T, U, kW>& tg) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes, G = U * L;
+  T cls[G], xt[G], wt[G];
+  for (int u = 0; u < U; ++u) tg.lane[u].cls.store(cls + u * L);
+  for (std::int64_t j = 0; j < G; ++j) {
+    const auto c = static_cast<std::int64_t>(cls[j]);  // -1: ignored, -2: bad
+    xt[j] = c >= 0 ? tile[c * G + j] : T(0);
+    if constexpr (kW) wt[j] = c >= 0 ? tg.w[c] : T(0);
+  }
+  for (int u = 0; u < U; ++u) {
+    tg.lane[u].xt = V::load(xt + u * L);
+    if constexpr (kW) tg.lane[u].wt = V::load(wt + u * L);
+  }
+}
 // store_exp for callers that keep no terms (one type for all of them: fewer instantiations).
 struct NoStoreExp {
   template <class V>
   void operator()(std::int64_t, int, V) const {}
 };
-struct NoLaneTarget {
-  static constexpr bool kOn = false;
-  template <class V>
-  void take(std::int64_t, int, V) {}
-};
+
+// The exp of the lanes engine: e^{-nd} for nd = m - x >= 0 (m the lane's exact max, so no
+// upper clamp) or NaN. Taking m - x rather than x - m lets the load of x fold into the
+// subtraction. Per vector: the clamp, one FMA that both scales by log2e and rounds to the
+// integer n (the magic add: its low bits are n + bias, so no separate round and no add
+// before the exponent shift), the two-step Cody-Waite reduction of exp_reduced and its
+// polynomial (negated: exp_poly_neg), the shift and one multiply, with exp's accuracy (n is
+// the exactly rounded nd log2e, so |r| <= ln2/2 plus one rounding, inside the polynomial's
+// fitted range). The constants are written in place, not kept in members: the compiler
+// then sees them as constants it can take as memory operands instead of holding 12 of the 16
+// registers and spilling the sums.
+// nd > (bias - 0.25) ln2 is clamped to where n = -bias: the term is exactly +0, so a masked
+// (-inf) class stays exact; NaN gives NaN (NaN times the garbage scale).
+template <class T>
+FASTLOSS_INLINE Vec<T> lane_exp(Vec<T> nd) {
+  using V = Vec<T>;
+  using C = ExpConst<T>;
+  const V magic = V::set1(static_cast<T>(FoldBits<T>::kMagic + FoldBits<T>::kBias));
+  const V ndc = min(V::set1(static_cast<T>((FoldBits<T>::kBias - 0.25) * kLn2d)), nd);  // NaN survives
+  const V t = fma(ndc, V::set1(-C::kLog2e), magic);
+  const V n = fnma(magic, V::set1(T(1)), t);  // t - magic, in a form the compiler keeps as is
+  V nr = fma(n, V::set1(C::kLn2Hi), ndc);     // -r = nd + n ln2, in exp_reduced's two steps
+  nr = fma(n, V::set1(C::kLn2Lo), nr);
+  return exp_poly_neg(nr) * pow2_low_bits(t);
+}
+
+// Up to this many classes the contiguous lane_stats keeps its float32 sums (two per lane,
+// even and odd classes); longer rows widen them into float64 every kLanePairWiden classes.
+// Each sum adds at most 12 terms. Every rounding of an add is at most 2^-24 times the value it
+// produces, and no partial exceeds its accumulator's final sum (all terms >= 0), so a lane's
+// Σ is off by at most (11 + 1) 2^-24 Σ relative (11 adds, then the sum of the two): < 7.2e-7
+// in log Σ, within SPEC §4's 1e-6 absolute on a confident row (the worst case: the dominant
+// 1 first, and the 11 other terms of its accumulator just below its half-ulp, all dropped).
+constexpr std::int64_t kLanePairWiden = 24;
 
 // Pass 1 (max) and pass 2 (Σ e^{x - m} and the linear sums of RowSums, relative to m) over
 // the C classes of U lane blocks. store_exp(c, u, e) receives the terms when F::kStore.
-// Everything stays in locals until the end: st may alias nothing, but the compiler cannot know
-// that, and a running max or sum kept in memory is a store-forwarding chain per class.
-// tg.take(c, u, x) sees every class of every lane block in the max pass. Returns false: this
-// pass is exact (Σ in [1, C] for a finite lane).
+// Everything stays in locals until the end (the target too): st and tg may alias nothing, but
+// the compiler cannot know that, and a running value kept in memory is a store per class.
+// tg.take sees every class of every lane block in the max pass. Both passes take the classes
+// in pairs: less loop overhead, and the even and odd classes go to separate float32 sums
+// (kLanePairWiden). Returns false: this pass is exact (Σ in [1, C] for a finite lane).
 template <class F, class T, int U, class Src, class StoreExp, class Tgt = NoLaneTarget>
-bool lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
+FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
                 StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
-  const V zero = V::set1(T(0));
+  constexpr bool kTarget = std::decay_t<Tgt>::kOn;
+  const std::int64_t C = n_classes;
+  const V zero = V::set1(T(0)), one = V::set1(T(1));
+  const auto tw = tg.w;
   V m[U];
   for (int u = 0; u < U; ++u) m[u] = V::set1(-std::numeric_limits<T>::infinity());
-  for (std::int64_t c = 0; c < n_classes; ++c)
-    for (int u = 0; u < U; ++u) {
-      const V xv = x.load(c, u);
-      m[u] = max(m[u], xv);
-      tg.take(c, u, xv);
+  {
+    V c_v = zero;
+    auto max_step = [&](std::int64_t c) FASTLOSS_LAMBDA_INLINE {
+      for (int u = 0; u < U; ++u) {
+        const V xv = x.load(c, u);
+        m[u] = max(m[u], xv);
+        tg.pick(u).take(tw, c, xv, c_v);
+      }
+      if constexpr (kTarget) c_v = c_v + one;
+    };
+    std::int64_t c = 0;
+    for (; c + 2 <= C; c += 2) {
+      max_step(c);
+      max_step(c + 1);
     }
-  FoldedExp<T, false> ex;
-  ex.init(0.0);
+    if (c < C) max_step(c);
+  }
   const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
-  V e_acc[U], wx_acc[U], wy_acc[U], wyx_acc[U];
-  for (int u = 0; u < U; ++u) e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
-  auto step = [&](std::int64_t c) {
+  // Both lane blocks in one class loop: the C class rows of a tile, n_inner apart, may all
+  // fall in one L1 set (n_inner a multiple of 1024 floats), so a third pass over them (one
+  // exp pass per block) reads them from L2 and measured ~1.5x slower on axis=1 at C=21,
+  // though it spills less.
+  V e_acc[2][U], wx_acc[U], wy_acc[U], wyx_acc[U];
+  auto reset = [&] {
+    for (int u = 0; u < U; ++u) e_acc[0][u] = e_acc[1][u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
+  };
+  // Class c into the sums of parity k.
+  auto step = [&](std::int64_t c, int k) FASTLOSS_LAMBDA_INLINE {
     const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
     for (int u = 0; u < U; ++u) {
-      const V d = x.load(c, u) - m[u];
-      const V e = ex(d);
+      const V nd = m[u] - x.load(c, u);  // -(x - m)
+      const V e = lane_exp(nd);
       if constexpr (F::kStore) store_exp(c, u, e);
-      e_acc[u] = e_acc[u] + e;
-      if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fma(w_c, d, wx_acc[u]) : wx_acc[u] + d;
+      e_acc[k][u] = e_acc[k][u] + e;
+      if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fnma(w_c, nd, wx_acc[u]) : wx_acc[u] - nd;
       if constexpr (F::kProb) {
         const V yp = fma(y.load(c, u), ome, eoc);
         const V wy = F::kWeighted ? w_c * yp : yp;
         wy_acc[u] = wy_acc[u] + wy;
-        wyx_acc[u] = fma(wy, d, wyx_acc[u]);
+        wyx_acc[u] = fnma(wy, nd, wyx_acc[u]);
       }
     }
   };
-  // Up to kLaneNoWiden classes the float32 lane sums are kept: a lane holding the dominant 1
-  // drops at most 15 terms below its half-ulp (< 5e-7 in all, within SPEC §4's 1e-6).
-  if (n_classes <= kLaneNoWiden) {
-    for (std::int64_t c = 0; c < n_classes; ++c) step(c);
+  auto classes = [&](std::int64_t c0, std::int64_t c1) FASTLOSS_LAMBDA_INLINE {
+    std::int64_t c = c0;
+    for (; c + 2 <= c1; c += 2) {
+      step(c, 0);
+      step(c + 1, 1);
+    }
+    if (c < c1) step(c, 0);
+  };
+  reset();
+  for (int u = 0; u < U; ++u) st.m[u] = m[u];
+  if (C <= kLanePairWiden) {
+    classes(0, C);
     for (int u = 0; u < U; ++u) {
-      st.m[u] = m[u];
-      st.sum[u] = e_acc[u];
-      st.wx[u] = wx_acc[u];
-      st.wy[u] = wy_acc[u];
-      st.wyx[u] = wyx_acc[u];
+      st.sum[u] = e_acc[0][u] + e_acc[1][u];
+      if constexpr (F::kLinear) st.wx[u] = wx_acc[u];
+      if constexpr (F::kProb) {
+        st.wy[u] = wy_acc[u];
+        st.wyx[u] = wyx_acc[u];
+      }
     }
     return false;
   }
   LaneSum<T> e_tot[U], wx_tot[U], wy_tot[U], wyx_tot[U];
-  for (std::int64_t c0 = 0; c0 < n_classes; c0 += kWidenEvery) {
-    const std::int64_t c1 = std::min(n_classes, c0 + kWidenEvery);
-    for (std::int64_t c = c0; c < c1; ++c) step(c);
+  for (std::int64_t c0 = 0; c0 < C; c0 += kLanePairWiden) {
+    classes(c0, std::min(C, c0 + kLanePairWiden));
     for (int u = 0; u < U; ++u) {
-      e_tot[u].add(e_acc[u]);
+      e_tot[u].add(e_acc[0][u] + e_acc[1][u]);
       if constexpr (F::kLinear) wx_tot[u].add(wx_acc[u]);
       if constexpr (F::kProb) {
         wy_tot[u].add(wy_acc[u]);
         wyx_tot[u].add(wyx_acc[u]);
       }
-      e_acc[u] = wx_acc[u] = wy_acc[u] = wyx_acc[u] = zero;
     }
+    reset();
   }
   for (int u = 0; u < U; ++u) {
-    st.m[u] = m[u];
     st.sum[u] = e_tot[u].value();
     if constexpr (F::kLinear) st.wx[u] = wx_tot[u].value();
     if constexpr (F::kProb) {
@@ -269,6 +378,7 @@ void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) 
 // readable elements, and a kScratch<T> scratch for a class-major copy.
 template <class T>
 struct RowBlockLanes {
+  static constexpr bool kIsCopy = false;
   const T* rows;
   std::int64_t C;
   T* scratch;
@@ -284,12 +394,13 @@ template <class T>
 constexpr int kLaneFixed = static_cast<int>(std::min<std::int64_t>(2 * Vec<T>::kLanes, kLaneNoWiden));
 
 // fn(std::integral_constant<int, C>) for 1 <= C <= kMax.
+// Forced inline: out of line, the caller's locals the unrolled bodies update live in memory.
 template <int kMax, class Fn, int... I>
-void with_fixed_classes_impl(std::int64_t C, Fn&& fn, std::integer_sequence<int, I...>) {
+FASTLOSS_INLINE void with_fixed_classes_impl(std::int64_t C, Fn&& fn, std::integer_sequence<int, I...>) {
   (void)((C == I + 1 ? (fn(std::integral_constant<int, I + 1>{}), true) : false) || ...);
 }
 template <int kMax, class Fn>
-void with_fixed_classes(std::int64_t C, Fn&& fn) {
+FASTLOSS_INLINE void with_fixed_classes(std::int64_t C, Fn&& fn) {
   with_fixed_classes_impl<kMax>(C, fn, std::make_integer_sequence<int, kMax>{});
 }
 
@@ -299,13 +410,14 @@ constexpr double kMaxSeedSum = 4096.0;
 
 // lane_stats for a group of rows, in one pass straight from the transposing loads (no
 // scratch, no separate max pass). Rows of C <= kLaneFixed classes are held in registers whole:
-// the shift is the exact row max, so x - m <= 0 and the exp needs no upper clamp. Longer rows
-// are shifted by m0 = the max of the first kLanes classes, and a later class above it is
-// still summed exactly by the folded exp. If a lane's Σ exceeds kMaxSeedSum or is not a
-// number (a max far above m0, all -inf, +inf, NaN), the group is redone by the exact two-pass
-// lane_stats on a class-major copy. Returns true when the single pass stood: Σ in [1, 4096].
+// the shift is the exact row max, so x - m <= 0 and LaneExp applies (Σ in [1, C], or NaN for
+// a row that is not finite, which the two-pass code would give too: such groups stand).
+// Longer rows are shifted by m0 = the max of the first kLanes classes, and a later class
+// above it is still summed exactly by the folded exp. If such a lane's Σ exceeds kMaxSeedSum
+// or is not a number (a max far above m0, all -inf, +inf, NaN), the group is redone by the
+// exact two-pass lane_stats on a class-major copy. Returns true when the single pass stood.
 template <class F, class T, int U, class StoreExp, class Tgt = NoLaneTarget>
-bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
+FASTLOSS_INLINE bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
                 T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
@@ -314,28 +426,33 @@ bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
   const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
   const bool widen = C > kLaneNoWiden;
   bool ok = true;
+  const auto tw = tg.w;
   // Lane block u; kc = the number of classes as a constant (the row in registers), or 0.
   auto block = [&](int u, auto kc) FASTLOSS_LAMBDA_INLINE {
     constexpr int kC = decltype(kc)::value;
     const T* xr = x.rows + u * L * C;
     const T* yr = F::kProb ? y.rows + u * L * C : nullptr;
     V m0 = zero, e_acc = zero, wx_acc = zero, wy_acc = zero, wyx_acc = zero;
+    auto&& pk = tg.pick(u);
     LaneSum<T> e_tot, wx_tot, wy_tot, wyx_tot;
+    // exf(nd) = e^{-nd} for nd = m0 - x.
     auto term = [&](std::int64_t c, V xv, V yv, const auto& exf) FASTLOSS_LAMBDA_INLINE {
-      const V d = xv - m0;
-      const V e = exf(d);
+      const V nd = m0 - xv;
+      const V e = exf(nd);
       if constexpr (F::kStore) store_exp(c, u, e);
       e_acc = e_acc + e;
       const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
-      if constexpr (F::kLinear) wx_acc = F::kWeighted ? fma(w_c, d, wx_acc) : wx_acc + d;
+      if constexpr (F::kLinear) wx_acc = F::kWeighted ? fnma(w_c, nd, wx_acc) : wx_acc - nd;
       if constexpr (F::kProb) {
         const V yp = fma(yv, ome, eoc);
         const V wy = F::kWeighted ? w_c * yp : yp;
         wy_acc = wy_acc + wy;
-        wyx_acc = fma(wy, d, wyx_acc);
+        wyx_acc = fnma(wy, nd, wyx_acc);
       }
-      tg.take(c, u, xv);
     };
+    // The target is picked where the max is taken: x is then used once more, by term (a
+    // spilled x reloads as a memory operand of its subtraction).
+    auto take = [&](std::int64_t c, V xv) FASTLOSS_LAMBDA_INLINE { pk.take(tw, c, xv, V::set1(static_cast<T>(c))); };
     auto flush = [&] {
       e_tot.add(e_acc);
       if constexpr (F::kLinear) wx_tot.add(wx_acc);
@@ -348,8 +465,7 @@ bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
     if constexpr (kC > 0) {
       // The whole row in registers, fully unrolled: the shift is the exact row max, so
       // x - m <= 0 and the exp needs no upper clamp (kLaneFixed <= kLaneNoWiden: no widening).
-      FoldedExp<T, false> ex;
-      ex.init(0.0);
+      auto ex = [](V nd) FASTLOSS_LAMBDA_INLINE { return lane_exp(nd); };
       constexpr int n0 = kC < L ? kC : static_cast<int>(L), n1 = kC - n0;  // classes per block
       V t[2 * L], ty[2 * L];
       if constexpr (n0 == L) V::load_transposed(xr, C, t); else V::load_transposed_n(xr, C, n0, t);
@@ -359,11 +475,16 @@ bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
         if constexpr (n1 > 0) V::load_transposed_n(yr + L, C, n1, ty + L);
       }
       m0 = t[0];
-      for (int i = 1; i < kC; ++i) m0 = max(m0, t[i]);
+      take(0, t[0]);
+      for (int i = 1; i < kC; ++i) {
+        m0 = max(m0, t[i]);
+        take(i, t[i]);
+      }
       for (int i = 0; i < kC; ++i) term(i, t[i], F::kProb ? ty[i] : zero, ex);
     } else {
-      FoldedExp<T> ex;
-      ex.init(0.0);
+      FoldedExp<T> fex;
+      fex.init(0.0);
+      auto ex = [&](V nd) FASTLOSS_LAMBDA_INLINE { return fex(-nd); };  // a class may lie above m0
       for (std::int64_t c0 = 0; c0 < C; c0 += L) {
         V t[L], ty[L];
         const std::int64_t n = std::min(L, C - c0);
@@ -375,6 +496,7 @@ bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
           m0 = t[0];
           for (std::int64_t i = 1; i < n; ++i) m0 = max(m0, t[i]);
         }
+        for (std::int64_t i = 0; i < n; ++i) take(c0 + i, t[i]);
         if (n == L) {
           for (std::int64_t i = 0; i < L; ++i) term(c0 + i, t[i], F::kProb ? ty[i] : zero, ex);
         } else {
@@ -390,7 +512,7 @@ bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64
       st.wy[u] = widen ? wy_tot.value() : wy_acc;
       st.wyx[u] = widen ? wyx_tot.value() : wyx_acc;
     }
-    ok = ok && none(gt(st.sum[u], limit) | is_nan(st.sum[u]));
+    if constexpr (kC == 0) ok = ok && none(gt(st.sum[u], limit) | is_nan(st.sum[u]));
   };
   if (C <= kLaneFixed<T>) {
     with_fixed_classes<kLaneFixed<T>>(C, [&](auto kc) FASTLOSS_LAMBDA_INLINE {
@@ -417,49 +539,112 @@ inline std::int64_t lane_items(std::int64_t n_outer, std::int64_t n_inner, std::
 // a zero-padded copy, since the transposing loads read up to G*C + L - 1 elements), or
 // ContiguousLanes over a tile of the inner axis. sx, sy: kScratch<T> elements each.
 template <class T, class Fn>
-void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
-                    std::int64_t q, T* sx, T* sy, Fn&& fn) {
+FASTLOSS_INLINE void with_rows(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t q, T* sx,
+                               T* sy, Fn&& fn) {
   constexpr std::int64_t L = Vec<T>::kLanes, G = kGroup<T>;
-  if (n_inner == 1) {
-    const std::int64_t row0 = q * G, rows = std::min(G, n_outer - row0);
-    if (row0 + (kLaneAhead + 1) * G <= n_outer) {
-      prefetch_span(x + (row0 + kLaneAhead * G) * C, G * C);
-      if (y) prefetch_span(y + (row0 + kLaneAhead * G) * C, G * C);
-    }
-    const T* gx = x + row0 * C;
-    const T* gy = y ? y + row0 * C : nullptr;
-    if ((row0 + G) * C + L - 1 <= n_outer * C) {
-      fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
-      return;
-    }
-    // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
-    T pad_x[kMaxLaneClasses * G + L], pad_y[kMaxLaneClasses * G + L];
-    const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
-    std::memcpy(pad_x, gx, sizeof(T) * used);
-    std::memset(pad_x + used, 0, sizeof(T) * (span - used));
-    if (gy) {
-      std::memcpy(pad_y, gy, sizeof(T) * used);
-      std::memset(pad_y + used, 0, sizeof(T) * (span - used));
-    }
-    fn(row0, rows, RowBlockLanes<T>{pad_x, C, sx}, RowBlockLanes<T>{gy ? pad_y : nullptr, C, sy});
+  const std::int64_t row0 = q * G, rows = std::min(G, n_outer - row0);
+  if (row0 + (kLaneAhead + 1) * G <= n_outer) {
+    prefetch_span(x + (row0 + kLaneAhead * G) * C, G * C);
+    if (y) prefetch_span(y + (row0 + kLaneAhead * G) * C, G * C);
+  }
+  const T* gx = x + row0 * C;
+  const T* gy = y ? y + row0 * C : nullptr;
+  if ((row0 + G) * C + L - 1 <= n_outer * C) {
+    fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
     return;
   }
-  const std::int64_t tiles = (n_inner + G - 1) / G;
-  const std::int64_t outer = q / tiles, s0 = (q % tiles) * G, lanes = std::min(G, n_inner - s0);
+  // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
+  T pad_x[kMaxLaneClasses * G + L], pad_y[kMaxLaneClasses * G + L];
+  const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
+  std::memcpy(pad_x, gx, sizeof(T) * used);
+  std::memset(pad_x + used, 0, sizeof(T) * (span - used));
+  if (gy) {
+    std::memcpy(pad_y, gy, sizeof(T) * used);
+    std::memset(pad_y + used, 0, sizeof(T) * (span - used));
+  }
+  fn(row0, rows, RowBlockLanes<T>{pad_x, C, sx}, RowBlockLanes<T>{gy ? pad_y : nullptr, C, sy});
+}
+
+// The kGroup lanes of C class rows `stride` apart into dst, class-major (C * kGroup elements),
+// prefetching each class row `ahead` elements on.
+template <class T>
+FASTLOSS_INLINE void copy_tile(const T* src, std::int64_t stride, std::int64_t C, std::int64_t ahead, T* dst) {
+  using V = Vec<T>;
+  constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
+  for (std::int64_t c = 0; c < C; ++c) {
+    const T* row = src + c * stride;
+    FASTLOSS_PREFETCH(row + ahead);
+    for (std::int64_t u = 0; u < G; u += L) V::load(row + u).store(dst + c * G + u);
+  }
+}
+
+// The tile of inner positions [s0, s0 + G) of outer index `outer` (n_inner > 1). Its C class
+// rows, n_inner apart, are too many streams for the hardware prefetcher to follow: each is
+// fetched kTileAhead tiles ahead. For n_inner a multiple of 1024 floats every line of a tile
+// falls in one L1 and L2 set, so a second pass over the tile in place reloads it from L3: a
+// whole tile of C <= kMaxLaneClasses is read once, into the contiguous scratch sx (sy), and
+// the passes read that.
+template <class T, class Fn>
+FASTLOSS_INLINE void with_tile(const T* x, const T* y, std::int64_t C, std::int64_t n_inner, std::int64_t outer,
+                               std::int64_t s0, T* sx, T* sy, Fn&& fn) {
+  constexpr std::int64_t G = kGroup<T>;
+  const std::int64_t lanes = std::min(G, n_inner - s0);
   const std::int64_t off = outer * C * n_inner + s0;
-  // C class rows n_inner apart: too many streams for the hardware prefetcher to follow.
-  if (s0 + (kTileAhead + 1) * G <= n_inner) {
+  const bool fetch = s0 + (kTileAhead + 1) * G <= n_inner;
+  if (lanes == G && C <= kMaxLaneClasses) {
+    const std::int64_t ahead = fetch ? kTileAhead * G : 0;
+    copy_tile(x + off, n_inner, C, ahead, sx);
+    if (y) copy_tile(y + off, n_inner, C, ahead, sy);
+    using Copy = ContiguousLanes<T, true, true>;
+    fn(outer * n_inner + s0, lanes, Copy{sx, G, lanes}, Copy{y ? sy : nullptr, G, lanes});
+    return;
+  }
+  if (fetch) {
     for (std::int64_t c = 0; c < C; ++c) {
       FASTLOSS_PREFETCH(x + off + c * n_inner + kTileAhead * G);
       if (y) FASTLOSS_PREFETCH(y + off + c * n_inner + kTileAhead * G);
     }
   }
   if (lanes == G) {
-    fn(outer * n_inner + s0, lanes, ContiguousLanes<T, true>{x + off, n_inner, lanes},
-       ContiguousLanes<T, true>{y ? y + off : nullptr, n_inner, lanes});
+    using Full = ContiguousLanes<T, true>;
+    fn(outer * n_inner + s0, lanes, Full{x + off, n_inner, lanes}, Full{y ? y + off : nullptr, n_inner, lanes});
   } else {
     fn(outer * n_inner + s0, lanes, ContiguousLanes<T>{x + off, n_inner, lanes},
        ContiguousLanes<T>{y ? y + off : nullptr, n_inner, lanes});
+  }
+}
+
+template <class T, class Fn>
+void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                    std::int64_t q, T* sx, T* sy, Fn&& fn) {
+  if (n_inner == 1) {
+    with_rows(x, y, n_outer, C, q, sx, sy, fn);
+    return;
+  }
+  const std::int64_t tiles = (n_inner + kGroup<T> - 1) / kGroup<T>;
+  with_tile(x, y, C, n_inner, q / tiles, (q % tiles) * kGroup<T>, sx, sy, fn);
+}
+
+// with_row_group for the groups [q_begin, q_end) in order, inlined into one loop (no division
+// per tile): for kernels whose fn is a single lane_stats pass, cheap enough that a call per
+// group would show.
+template <class T, class Fn>
+FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+                                    std::int64_t q_begin, std::int64_t q_end, T* sx, T* sy, Fn&& fn) {
+  constexpr std::int64_t G = kGroup<T>;
+  if (n_inner == 1) {
+    for (std::int64_t q = q_begin; q < q_end; ++q) with_rows(x, y, n_outer, C, q, sx, sy, fn);
+    return;
+  }
+  const std::int64_t tiles = (n_inner + G - 1) / G;
+  std::int64_t outer = q_begin / tiles, s0 = (q_begin % tiles) * G;
+  for (std::int64_t q = q_begin; q < q_end; ++q) {
+    with_tile(x, y, C, n_inner, outer, s0, sx, sy, fn);
+    s0 += G;
+    if (s0 >= n_inner) {
+      s0 = 0;
+      ++outer;
+    }
   }
 }
 

@@ -78,6 +78,25 @@ FASTLOSS_INLINE Vec<double> exp_poly(Vec<double> r) {
                 2.4999651294046227e-8);
 }
 
+// e^r on |r| <= ln2/2 from nr = -r: exp_poly(-r) bit for bit. Its odd coefficients are
+// negated, so each Horner step is the exact negation of exp_poly's (rounding commutes with
+// negation); the last two steps are written with fnma so that 1 is the only unit constant.
+FASTLOSS_INLINE Vec<float> exp_poly_neg(Vec<float> nr) {
+  using V = Vec<float>;
+  const V a2 = horner(nr, 0.499999933f, -0.166665184f, 0.0416684142f, -0.00836898595f, 0.00138140412f);
+  const V one = V::set1(1.0f);
+  return fnma(fnma(a2, nr, one), nr, one);  // 1 - nr (1 - nr a2) = 1 + nr (nr a2 - 1)
+}
+FASTLOSS_INLINE Vec<double> exp_poly_neg(Vec<double> nr) {
+  using V = Vec<double>;
+  const V a2 = horner(nr, 0.50000000000000110, -0.16666666666666403, 0.041666666666526015,
+                      -0.0083333333334994306, 0.0013888888944876124, -0.00019841269498845133,
+                      2.4801491671323722e-5, -2.7557590495213602e-6, 2.7630799979297122e-7,
+                      -2.4999651294046227e-8);
+  const V one = V::set1(1.0);
+  return fnma(fnma(a2, nr, one), nr, one);
+}
+
 // The reduced exp: returns p in [~0.7, ~1.42] and sets *n (integral) with exp(x) = p 2^n,
 // the same p and n that exp() uses, so exp(x) == scale_pow2(p, *n) bit for bit for x in
 // [kUnderflow, kOverflow], and exp(x - k ln2) = scale_pow2(p, *n - k) for integral k (the
