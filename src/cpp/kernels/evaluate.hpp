@@ -9,9 +9,9 @@
 //
 // Rows engine (n_inner == 1, C > kMaxLaneClasses): row_engine.hpp's folded exp (fixed shift
 // k ln2 from the first vector and the target logit, folded into the exponent; FoldTerm uses
-// FoldedExp's clamp and constants, rounds with one FMA, and hands back the clamped x it
-// used), with two accumulators per sum (kEvalU) and more sums in the same
-// pass: Σ e·(xc - o) for the entropy (xc = x clamped at the fold's cut-offs, so a masked
+// FoldedExp's clamp and constants, rounds with one FMA, and hands back the x it used,
+// clamped below), with two accumulators per sum (kEvalU) and more sums in the same
+// pass: Σ e·(xc - o) for the entropy (xc = x clamped at the fold's low cut-off, so a masked
 // -inf class gives 0·finite = 0; origin o = the seed, a value of the row, so a confident
 // row's target term is e·0), Σ w (x - o) for label smoothing, and the rank as a lane count
 // of x > thr with thr = x_t for c >= t and the next float below x_t for c < t (so "x > thr"
@@ -54,6 +54,19 @@
 // 2930). Time / cross-entropy's, 32768 x 1000 (tools/bench_evaluate.py, loaded 2-core VM):
 // 1.33 -> 1.29 at one thread, 1.32 -> 1.24 at two; interleaved A/B of the two builds: evaluate
 // 0.94-0.96x its time before, cross-entropy 0.95-0.97x.
+// Since (callgrind of the module's kernel entry, same inputs; cross-entropy unchanged at 2852
+// and 333470): the entropy's factor taken before the high clamp, so GCC no longer copies r
+// every vector (FoldTerm; -122 per row in the standalone harness); skip mode's block unrolled
+// (unroll); eval_parallel constructs only the chunk totals it uses (a 188 KB memset per call,
+// 92 per row at N = 2048); eval_add skips the top-k loop for ranks >= the largest k and the
+// products by a sample weight of 1. 2048 x 1000: 3886 -> 3501 instructions per row, 1.36x ->
+// 1.23x cross-entropy's; 64 x 128256: 403038 -> 363679, 1.21x -> 1.09x. Register pressure
+// stays the limit: in skip mode the 13 constants, 4 lane accumulators and 4 float64 totals
+// exceed AVX2's 16 registers, and GCC still spills the Σ e accumulators and reloads log2e
+// (~84 instructions per step of 4 vectors against 68 of arithmetic). Tried and dropped (more
+// instructions, harness): eval_skip as a function of its own (GCC's allocation got worse),
+// one accumulator per sum (kEvalU = 1, unroll 4), one Σ e·d accumulator, round + add instead
+// of the reduction's FMA.
 //
 // Lanes engine (n_inner > 1, or C <= kMaxLaneClasses): one row per lane, groups from
 // lane_engine.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis). Per
@@ -71,6 +84,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <type_traits>
 
 namespace fastloss::FASTLOSS_ISA {
@@ -81,6 +95,7 @@ struct EvalCtx {
   const double* sw;  // sample weights or null
   double eps, eps_over_c, w_total;
   std::int64_t ignore, C, S;
+  std::int64_t k_max = 0;  // the largest k: a rank at or above it is no hit for any k
 };
 
 inline void eval_merge(EvaluateResult& a, const EvaluateResult& o, int nk) {
@@ -99,12 +114,21 @@ inline void eval_merge(EvaluateResult& a, const EvaluateResult& o, int nk) {
 inline void eval_add(EvaluateResult& tot, const EvalCtx& cx, std::int64_t row, double wt, double loss,
                      std::int64_t rank, double ent, double lse) {
   const double s = cx.sw ? cx.sw[row] : 1.0;
-  tot.loss += s * loss;
-  tot.loss_weight += s * wt;
+  if (cx.sw) {
+    tot.loss += s * loss;
+    tot.loss_weight += s * wt;
+    tot.entropy += s * ent;
+    tot.lse += s * lse;
+  } else {  // s = 1: the same sums without the products (1·v == v, NaN and -0 included)
+    tot.loss += loss;
+    tot.loss_weight += wt;
+    tot.entropy += ent;
+    tot.lse += lse;
+  }
   tot.weight += s;
-  tot.entropy += s * ent;
-  tot.lse += s * lse;
-  for (int j = 0; j < cx.nk; ++j) tot.hits[j] += rank < cx.ks[j] ? s : 0.0;
+  // Adding 0.0 changes no total: most ranks miss every k and skip the loop.
+  if (rank < cx.k_max)
+    for (int j = 0; j < cx.nk; ++j) tot.hits[j] += rank < cx.ks[j] ? s : 0.0;
   tot.count += 1;
 }
 
@@ -128,12 +152,18 @@ EvaluateResult eval_parallel(std::int64_t n, std::int64_t min_chunk, int n_threa
   constexpr std::int64_t kMaxParts = 1024;
   const std::int64_t len = std::max(min_chunk, (n + kMaxParts - 1) / kMaxParts);
   const std::int64_t n_parts = (n + len - 1) / len;
-  EvaluateResult parts[kMaxParts];
+  // Only the n_parts slots used are constructed: value-initializing all kMaxParts (184 bytes
+  // each) was a 188 KB memset per call (92 instructions per row at 2048 x 1000, callgrind).
+  union Slot {
+    EvaluateResult r;
+    Slot() {}
+  };
+  Slot parts[kMaxParts];
   parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) chunk(k * len, std::min(n, (k + 1) * len), parts[k]);
+    for (std::int64_t k = b; k < e; ++k) chunk(k * len, std::min(n, (k + 1) * len), *new (&parts[k].r) EvaluateResult);
   });
   EvaluateResult total;
-  for (std::int64_t k = 0; k < n_parts; ++k) eval_merge(total, parts[k], nk);
+  for (std::int64_t k = 0; k < n_parts; ++k) eval_merge(total, parts[k].r, nk);
   return total;
 }
 
@@ -146,9 +176,12 @@ struct EvalSums {
 };
 
 // The fast path's term: e^{x - k ln2} with FoldedExp's clamp, shift and magic constant, and
-// the clamped x it used, xc = min(hi, max(lo, x)), as the entropy's factor: below lo, e = +0
-// and xc is finite; above hi the row fails Σ <= 2^100 and is redone. Sharing the clamp saves a
-// max. The reduction rounds with one FMA: t = xc log2e + magic lands in [2^23, 2^24) (float;
+// the x it used clamped below, xl = max(lo, x), as the entropy's factor: below lo, e = +0 and
+// xl is finite; above hi (where xl is not the x of the exp, min(hi, xl)) the row fails
+// Σ <= 2^100 and is redone. Sharing the clamp saves a max. xl - off is taken before the high
+// clamp, so the reduction's first FMA is the clamped x's last use and may overwrite it: with
+// xc - off after the reduction (xc = min(hi, xl)), GCC copied r every vector and the pass cost
+// 122 more instructions per row of 1000 (callgrind). The reduction rounds with one FMA: t = xc log2e + magic lands in [2^23, 2^24) (float;
 // [2^52, 2^53) double), so t = magic + n with n = xc log2e rounded exactly to an integer, and
 // t's low bits are n - k + bias (FoldedExp's magic), the scale's exponent field; no separate
 // round and no add before the shift (the lanes engine's LaneExp does the same). |r| <= ln2/2
@@ -158,10 +191,11 @@ struct FoldTerm {
   using V = Vec<T>;
   using C = ExpConst<T>;
   const FoldedExp<T>& fe;
-  // e, and *d = xc - off (taken first: c is then free for the reduction, no copy).
+  // e, and *d = xl - off.
   FASTLOSS_INLINE V operator()(V x, V off, V* d) const {
-    const V c = min(fe.hi, max(fe.lo, x));  // constants first: NaN survives
-    *d = c - off;
+    const V c_lo = max(fe.lo, x);  // constants first: NaN survives
+    *d = c_lo - off;
+    const V c = min(fe.hi, c_lo);
     const V t = fma(c, V::set1(C::kLog2e), fe.magic);
     const V n = t - fe.magic;
     V r = fnma(n, V::set1(C::kLn2Hi), c);
@@ -180,6 +214,16 @@ struct MaxTerm {
     return exp(x - m);
   }
 };
+
+// f() N times, unrolled: GCC kept skip mode's loop over a block's kEvalBlockSteps steps rolled
+// (5 instructions of loop control per step of 4 vectors).
+template <int N, class F>
+FASTLOSS_INLINE void unroll(const F& f) {
+  if constexpr (N > 0) {
+    f();
+    unroll<N - 1>(f);
+  }
+}
 
 // 0, 1, ..., kLanes - 1.
 template <class T>
@@ -364,8 +408,7 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
       const auto none = [](int, V, std::int64_t) {};
       block(std::min(n, block_begin + kBlock), none);
       flush();
-      for (; i + kBlock <= n; flush())
-        for (int k = 0; k < kEvalBlockSteps; ++k) step(none);
+      for (; i + kBlock <= n; flush()) unroll<kEvalBlockSteps>([&] { step(none); });
       if (i + kStep <= n) {
         block(n, none);
         flush();
@@ -535,8 +578,7 @@ EvaluateResult eval_rows(const EvaluateArgs& a, const EvalCtx& cx) {
   const bool any_out = o_loss || a.out_rank || o_ent || o_lse;
   const std::int64_t C = cx.C;
   // Without per-row ranks only rank < k matters: counting may stop at the largest k.
-  std::int64_t cap = 0;
-  for (int j = 0; j < cx.nk; ++j) cap = std::max(cap, cx.ks[j]);
+  std::int64_t cap = cx.k_max;
   if (a.out_rank) cap = std::numeric_limits<std::int64_t>::max();
   return eval_parallel(a.n_outer, min_chunk_items(C), a.n_threads, cx.nk,
                        [&](std::int64_t begin, std::int64_t end, EvaluateResult& tot) {
@@ -551,6 +593,7 @@ EvaluateResult eval_rows(const EvaluateArgs& a, const EvalCtx& cx) {
       if (!counted && !any_out) continue;
       const RowEval ev = eval_row<T, kW, kS>(x + r * C, C, counted ? tr : 0, w, cx, counted ? cap : 0);
       if (counted) eval_add(tot, cx, r, kW ? double(w[tr]) : 1.0, ev.loss, ev.rank, ev.ent, ev.lse);
+      if (!any_out) continue;
       if (o_loss) o_loss[r] = counted ? static_cast<T>(ev.loss) : T(0);
       if (a.out_rank) a.out_rank[r] = counted ? ev.rank : -1;
       if (o_ent) o_ent[r] = static_cast<T>(ev.ent);
@@ -729,6 +772,7 @@ EvaluateResult evaluate(const EvaluateArgs& a) {
              a.ignore_index, a.n_classes, a.n_inner};
   if (a.n_outer <= 0 || a.n_inner <= 0 || a.n_classes <= 0) return {};
   cx.eps_over_c = a.label_smoothing / double(a.n_classes);
+  for (int j = 0; j < cx.nk; ++j) cx.k_max = std::max(cx.k_max, cx.ks[j]);
   if (a.weight) {
     const T* w = static_cast<const T*>(a.weight);
     for (std::int64_t c = 0; c < a.n_classes; ++c) cx.w_total += w[c];
