@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             settings[key] = value
     base_cfg: dict[str, Any] = {
         **settings,
-        "settle_s": 0.001,
+        # No fixed sleep between samples: see bench/README.md ("interleaved").
+        "settle_s": 0.0,
         "peers": peers,
         "memory": not args.no_memory,
         "pin": not args.no_pin,

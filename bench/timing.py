@@ -59,14 +59,16 @@ def _busy_threads(me: int) -> int | None:
 
 
 def quiesce(min_s: float, max_s: float = 0.1) -> float:
-    """Sleep ``min_s``, then until no other thread of this process runs (at most ``max_s``).
+    """Sleep ``min_s`` (if > 0), then until no other thread of this process runs (at most
+    ``max_s``, sleeping only while one does).
 
     XLA's workers keep spinning for 10-20 ms after a call returns, OpenMP's for a while
     too; on a worker pinned to one CPU that spinning would be charged to whichever
     candidate is timed next. Returns the seconds waited.
     """
     t0 = time.perf_counter()
-    time.sleep(min_s)
+    if min_s > 0:
+        time.sleep(min_s)
     me = threading.get_native_id()
     while time.perf_counter() - t0 < max_s:
         if not _busy_threads(me):
