@@ -375,3 +375,31 @@ def test_float32_sums_worst_case_drops(c, backend):
         rtol=rtol,
         atol=atol,
     )
+
+
+@pytest.mark.parametrize("c", [1000, 1003, 4099])
+def test_float32_sums_worst_case_drops_in_skip_mode(c, backend):
+    """As above, through the rows engine's skip mode (mean reduction; the tied target's count
+    passes the largest k in the first step), which ends a row with its own last block (the
+    rest after the first step of 4·L values and whole blocks of 16·L, L = 1, 4, 8 or 16) and
+    its padded last vector: the dominant term where that block starts, in the padded vector,
+    or where a whole block starts. One row per call: the mean is the row's value, checked at
+    SPEC §4's per-row tolerance."""
+    pos = [c - 1, c - 8, 8 * 16]
+    for lanes in (1, 4, 8, 16):
+        step, block = 4 * lanes, 16 * lanes
+        pos.append(step + block * ((c - step) // block))  # the rest's first value
+        pos.append(step + block)  # the second whole block's first value
+    rtol, atol = TOL[np.float32]
+    for p in sorted({q for q in pos if 0 < q < c}):
+        x = np.full((1, c), -16.7)
+        x[0, p] = 0.0
+        for offset in (0.0, 50.0):
+            xf = (x + offset).astype(np.float32)
+            t = np.array([c - 2 if p != c - 2 else c - 3])  # rank >= 5 in the first step
+            got = fastloss.evaluate(xf, t, topk=(1, 5))
+            want = reference.classification_metrics(xf, t, topk=(1, 5))
+            for key in ("cross_entropy", "entropy", "logsumexp"):
+                np.testing.assert_allclose(
+                    got[key], want[key], rtol=rtol, atol=atol, err_msg=f"{key} p={p}"
+                )
