@@ -230,12 +230,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
     }
     LaneStats<T, U> st;
-    if constexpr (!kProb && std::decay_t<decltype(src)>::kIsCopy) {
-      lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st);
-      if (vec_target) pick_from_tile(src.base, tg);
-    } else {
-      lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st, tg);
-    }
+    lane_stats<F, T, U>(src, src_y, C, s.w, ome, eoc, NoStoreExp{}, st, tg);
     if constexpr (!kProb) {
       if (product) {
         V sm[U];

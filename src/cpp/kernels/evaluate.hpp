@@ -194,7 +194,7 @@ struct EvalSums {
 // 122 more instructions per row of 1000 (callgrind). The reduction rounds with one FMA: t = xc log2e + magic lands in [2^23, 2^24) (float;
 // [2^52, 2^53) double), so t = magic + n with n = xc log2e rounded exactly to an integer, and
 // t's low bits are n - k + bias (FoldedExp's magic), the scale's exponent field; no separate
-// round and no add before the shift (the lanes engine's LaneExp does the same). |r| <= ln2/2
+// round and no add before the shift (the lanes engine's lane_exp does the same). |r| <= ln2/2
 // plus one rounding: inside exp_poly's fitted range, so each term keeps exp's accuracy.
 template <class T>
 struct FoldTerm {

@@ -222,6 +222,8 @@ FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_class
                 StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
   constexpr bool kTarget = std::decay_t<Tgt>::kOn;
+  // A copied tile's targets are picked after the pass, one load per lane (pick_from_tile).
+  constexpr bool kPickInLoop = kTarget && !Src::kIsCopy;
   const std::int64_t C = n_classes;
   const V zero = V::set1(T(0)), one = V::set1(T(1));
   const auto tw = tg.w;
@@ -233,9 +235,9 @@ FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_class
       for (int u = 0; u < U; ++u) {
         const V xv = x.load(c, u);
         m[u] = max(m[u], xv);
-        tg.pick(u).take(tw, c, xv, c_v);
+        if constexpr (kPickInLoop) tg.pick(u).take(tw, c, xv, c_v);
       }
-      if constexpr (kTarget) c_v = c_v + one;
+      if constexpr (kPickInLoop) c_v = c_v + one;
     };
     std::int64_t c = 0;
     for (; c + 2 <= C; c += 2) {
@@ -244,6 +246,7 @@ FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_class
     }
     if (c < C) max_step(c);
   }
+  if constexpr (kTarget && !kPickInLoop) pick_from_tile(x.base, tg);
   const V ome = V::set1(one_minus_eps), eoc = V::set1(eps_over_c);
   // Both lane blocks in one class loop: the C class rows of a tile, n_inner apart, may all
   // fall in one L1 set (n_inner a multiple of 1024 floats), so a third pass over them (one
@@ -410,7 +413,7 @@ constexpr double kMaxSeedSum = 4096.0;
 
 // lane_stats for a group of rows, in one pass straight from the transposing loads (no
 // scratch, no separate max pass). Rows of C <= kLaneFixed classes are held in registers whole:
-// the shift is the exact row max, so x - m <= 0 and LaneExp applies (Σ in [1, C], or NaN for
+// the shift is the exact row max, so x - m <= 0 and lane_exp applies (Σ in [1, C], or NaN for
 // a row that is not finite, which the two-pass code would give too: such groups stand).
 // Longer rows are shifted by m0 = the max of the first kLanes classes, and a later class
 // above it is still summed exactly by the folded exp. If such a lane's Σ exceeds kMaxSeedSum
