@@ -1,5 +1,5 @@
 // The Python module fastloss._core: NumPy arrays in, pointers out, the GIL released around
-// every kernel. The Python layer (python/fastloss/_losses.py) settles dtypes, shapes and
+// every kernel over more than a few thousand elements (ReleaseGil). The Python layer (python/fastloss/_losses.py) settles dtypes, shapes and
 // contiguity first; the checks here only guard against a caller that skipped it.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,21 @@ using fastloss::active;
 namespace {
 
 enum class DType { kF32, kF64 };
+
+// Releases the GIL for the scope when the kernel reads at least kReleaseGilFrom elements.
+// Around a small call the release and re-acquire (two mutex round trips, ~400 instructions)
+// cost more than the call's own work and let no other thread do anything useful meanwhile:
+// SPEC §6's per-call budget. NumPy's ufuncs keep the GIL below a size too.
+constexpr std::int64_t kReleaseGilFrom = std::int64_t{1} << 14;
+class ReleaseGil {
+ public:
+  explicit ReleaseGil(std::int64_t n_elements) {
+    if (n_elements >= kReleaseGilFrom) release_.emplace();
+  }
+
+ private:
+  std::optional<py::gil_scoped_release> release_;
+};
 
 int type_num(const py::array& a) { return py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr)->type_num; }
 
@@ -83,7 +99,7 @@ py::object regression(py::handle input_h, py::handle target_h, const py::object&
                                       static_cast<fastloss::RegressionKind>(kind), param, fastloss::call_threads()};
   double total;
   {
-    py::gil_scoped_release release;
+    ReleaseGil release(input.size());
     total = dt == DType::kF32 ? active().regression_f32(args) : active().regression_f64(args);
   }
   if (reduction == 0) return py::float_(total);
@@ -110,7 +126,7 @@ std::pair<double, std::int64_t> bce(const py::array& input, const py::array& tar
   const fastloss::BceArgs args{input.data(), target.data(),
                                periodic_weight(weight, weight_period, dt, input.size(), "weight"),
                                out_data(out, input, dt), input.size(), fastloss::call_threads()};
-  py::gil_scoped_release release;
+  ReleaseGil release(input.size());
   const fastloss::BceResult r = dt == DType::kF32 ? active().bce_f32(args) : active().bce_f64(args);
   return {r.sum, r.first_bad};
 }
@@ -124,7 +140,7 @@ double bce_with_logits(const py::array& input, const py::array& target, const py
       input.data(), target.data(), periodic_weight(weight, weight_period, dt, input.size(), "weight"),
       periodic_weight(pos_weight, pos_weight_period, dt, input.size(), "pos_weight"), out_data(out, input, dt),
       input.size(), fastloss::call_threads()};
-  py::gil_scoped_release release;
+  ReleaseGil release(input.size());
   return dt == DType::kF32 ? active().bce_with_logits_f32(args) : active().bce_with_logits_f64(args);
 }
 
@@ -133,7 +149,7 @@ double kl_div(const py::array& input, const py::array& target, const py::object&
   require_same(input, target, dt, "target");
   const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(), log_target,
                                  fastloss::call_threads()};
-  py::gil_scoped_release release;
+  ReleaseGil release(input.size());
   return dt == DType::kF32 ? active().kl_div_f32(args) : active().kl_div_f64(args);
 }
 
@@ -144,7 +160,7 @@ void entropy(const py::array& p, py::array& out, std::int64_t n_outer, std::int6
       out.size() != n_outer * n_inner)
     throw py::value_error("_core: entropy shape does not match the arrays");
   const fastloss::EntropyArgs args{p.data(), out.mutable_data(), n_outer, n_classes, n_inner, fastloss::call_threads()};
-  py::gil_scoped_release release;
+  ReleaseGil release(p.size());
   dt == DType::kF32 ? active().entropy_f32(args) : active().entropy_f64(args);
 }
 
@@ -171,7 +187,7 @@ py::tuple regression_stats(const py::array& input, const py::array& target, cons
   const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr, input.size(), delta, fastloss::call_threads()};
   fastloss::RegressionStats s;
   {
-    py::gil_scoped_release release;
+    ReleaseGil release(input.size());
     s = dt == DType::kF32 ? active().regression_stats_f32(args) : active().regression_stats_f64(args);
   }
   return stats_to_tuple(s);
@@ -191,7 +207,7 @@ void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int6
     throw py::value_error("_core: softmax shape does not match the arrays");
   const fastloss::SoftmaxArgs args{x.data(), out.mutable_data(), n_outer, n_classes, n_inner,
                                    static_cast<fastloss::SoftmaxKind>(kind), dto == DType::kF64, fastloss::call_threads()};
-  py::gil_scoped_release release;
+  ReleaseGil release(x.size());
   dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
 }
 
@@ -207,26 +223,29 @@ py::object softmax_new(py::handle x_h, py::handle out_h, std::int64_t axis, int 
   const std::int64_t nd = x.ndim();
   if (nd == 0 || axis < -nd || axis >= nd) return py::none();
   if (kind != 0 && kind != 1) throw py::value_error("_core: softmax_new kind must be 0 or 1");
-  std::vector<py::ssize_t> shape(x.shape(), x.shape() + nd);
-  py::array out;
+  const py::ssize_t* shape = x.shape();
+  // Not a default-constructed py::array: that allocates an empty NumPy array (~1000 instructions).
+  py::object out_obj;
   if (out_h.is_none()) {
-    out = dt == DType::kF32 ? py::array(py::array_t<float>(shape)) : py::array(py::array_t<double>(shape));
+    const std::vector<py::ssize_t> dims(shape, shape + nd);
+    out_obj = dt == DType::kF32 ? py::object(py::array_t<float>(dims)) : py::object(py::array_t<double>(dims));
   } else {
     if (!in_place_float(out_h, &dt_out) || dt_out != dt) return py::none();
-    out = py::reinterpret_borrow<py::array>(out_h);
-    if (out.ndim() != nd || !std::equal(shape.begin(), shape.end(), out.shape()) || !out.writeable())
-      return py::none();
+    const auto o = py::reinterpret_borrow<py::array>(out_h);
+    if (o.ndim() != nd || !std::equal(shape, shape + nd, o.shape()) || !o.writeable()) return py::none();
     // The kernel reads x after writing out: they must not share memory.
     const auto* xb = static_cast<const char*>(x.data());
-    const auto* ob = static_cast<const char*>(out.data());
-    if (ob < xb + x.nbytes() && xb < ob + out.nbytes()) return py::none();
+    const auto* ob = static_cast<const char*>(o.data());
+    if (ob < xb + x.nbytes() && xb < ob + o.nbytes()) return py::none();
+    out_obj = py::reinterpret_borrow<py::object>(out_h);
   }
-  if (x.size() == 0) return out;
+  if (x.size() == 0) return out_obj;
   const std::int64_t ax = axis < 0 ? axis + nd : axis;
   std::int64_t n_inner = 1;
   for (std::int64_t d = ax + 1; d < nd; ++d) n_inner *= shape[d];
+  auto out = py::reinterpret_borrow<py::array>(out_obj);
   softmax(x, out, x.size() / (shape[ax] * n_inner), shape[ax], n_inner, kind);
-  return out;
+  return out_obj;
 }
 
 // Class indices: C-contiguous int32 (target_kind 0) or int64 (1), one per row.
@@ -275,7 +294,7 @@ py::object class_loss(bool nll, const py::array& logits, const py::array& target
                                         static_cast<fastloss::TargetKind>(target_kind), fastloss::call_threads()};
   fastloss::CrossEntropyResult r;
   {
-    py::gil_scoped_release release;
+    ReleaseGil release(logits.size());
     if (nll)
       r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
     else
@@ -392,7 +411,7 @@ py::tuple evaluate(const py::array& logits, const py::array& target, const py::o
                                     static_cast<fastloss::TargetKind>(target_kind), fastloss::call_threads()};
   fastloss::EvaluateResult r;
   {
-    py::gil_scoped_release release;
+    ReleaseGil release(logits.size());
     r = dt == DType::kF32 ? active().evaluate_f32(args) : active().evaluate_f64(args);
   }
   py::tuple hits(topk.size());
@@ -406,7 +425,7 @@ double probe_read(const py::list& arrays, int n_threads) {
     const py::array a = py::reinterpret_borrow<py::array>(h);
     const DType dt = float_dtype(a, "array");
     const fastloss::ProbeReadArgs args{a.data(), a.size(), n_threads};
-    py::gil_scoped_release release;
+    ReleaseGil release(a.size());
     total += dt == DType::kF32 ? active().probe_read_f32(args) : active().probe_read_f64(args);
   }
   return total;
@@ -416,13 +435,13 @@ void probe_copy(const py::array& src, py::array& dst, int n_threads) {
   const DType dt = float_dtype(src, "src");
   require_same(src, dst, dt, "dst");
   const fastloss::ProbeCopyArgs args{src.data(), dst.mutable_data(), src.size(), n_threads};
-  py::gil_scoped_release release;
+  ReleaseGil release(src.size());
   dt == DType::kF32 ? active().probe_copy_f32(args) : active().probe_copy_f64(args);
 }
 
 double probe_exp(std::int64_t n, int n_threads) {
   const fastloss::ProbeExpArgs args{n, n_threads};
-  py::gil_scoped_release release;
+  ReleaseGil release(n);
   return active().probe_exp_f32(args);
 }
 
@@ -440,7 +459,7 @@ void math_eval(const std::string& fn_name, const py::array& x, py::array& out, i
   require_same(x, out, dt, "out");
   if (!out.writeable()) throw py::value_error("_math: out must be writeable");
   const fastloss::MathArgs args{x.data(), out.mutable_data(), x.size(), fn, n_threads};
-  py::gil_scoped_release release;
+  ReleaseGil release(x.size());
   dt == DType::kF32 ? active().math_f32(args) : active().math_f64(args);
 }
 

@@ -37,46 +37,21 @@
 // row_pass of row_engine.hpp keeps no Σ e·x and no count, so this file has its own pass
 // (eval_pass); everything else is called from the engines as is.
 //
-// Cost (AVX2, Zen 3, float32; per-call medians of cache-resident rows, against row_lse of
-// cross-entropy, interleaved in one process): per vector, cross-entropy's exp + Σ e is ~17
-// ops; the entropy adds a sub and an fma (and a float64 widening every kEntropyWidenBlocks
-// blocks), the rank a compare + select + add in count mode, a max in max mode, nothing in
-// skip mode. Time / cross-entropy's, C = 32000 | C = 1000: random targets (the bench's)
-// 1.22 | 1.32; targets at rank 0 (max mode throughout) 1.32 | 1.39; exact per-row ranks
-// (reduction="none"), random targets, C = 32000: 1.52-1.62. The pass before (per-vector
-// threshold branch, compare + blend-lowered select + add per vector, entropy clamp apart
-// from the exp's, widening and a horizontal count every 16 vectors): 1.70-1.72 in all.
-// Full size (bench/run.py, loaded machine): see tools/bench_evaluate.py and bench/README.md.
-// Since: two accumulators per sum (four spilled two stores per vector), the FMA rounding of
-// FoldTerm, skip mode in its own fixed-count loops, one widening per flush. Callgrind, whole
-// kernel, 2048 x 1000 float32, random targets, topk (1, 5): 4207 -> 3881 instructions per
-// row (21.25 per vector in skip mode, was 24.5), 1.36x cross-entropy's 2852 (was 1.44x of
-// 2930). Time / cross-entropy's, 32768 x 1000 (tools/bench_evaluate.py, loaded 2-core VM):
-// 1.33 -> 1.29 at one thread, 1.32 -> 1.24 at two; interleaved A/B of the two builds: evaluate
-// 0.94-0.96x its time before, cross-entropy 0.95-0.97x.
-// Since (callgrind of the module's kernel entry, same inputs; cross-entropy unchanged at 2852
-// and 333470): the entropy's factor taken before the high clamp, so GCC no longer copies r
-// every vector (FoldTerm; -122 per row in the standalone harness); skip mode's block unrolled
-// (unroll); eval_parallel constructs only the chunk totals it uses (a 188 KB memset per call,
-// 92 per row at N = 2048); eval_add skips the top-k loop for ranks >= the largest k and the
-// products by a sample weight of 1. 2048 x 1000: 3886 -> 3501 instructions per row, 1.36x ->
-// 1.23x cross-entropy's; 64 x 128256: 403038 -> 363679, 1.21x -> 1.09x. Register pressure
-// stays the limit: in skip mode the 13 constants, 4 lane accumulators and 4 float64 totals
-// exceed AVX2's 16 registers, and GCC still spills the Σ e accumulators and reloads log2e
-// (~84 instructions per step of 4 vectors against 68 of arithmetic). Tried and dropped (more
-// instructions, harness): eval_skip as a function of its own (GCC's allocation got worse),
-// one accumulator per sum (kEvalU = 1, unroll 4), one Σ e·d accumulator, round + add instead
-// of the reduction's FMA.
-// Since: skip mode keeps Σ e and Σ e·d in locals and adds e as fma(e, 1, Σ) (the same single
-// rounding; GCC had sunk the plain add to the block's end and stored each e to the stack);
-// it flushes the block under way on entry instead of finishing it in a rolled loop, and ends
-// the row itself: the rest (< kBlock values) as one block of vector pairs with the padded
-// vector, one flush, no separate tail loop (it re-broadcast the exp's constants). Callgrind
-// of the module's kernel entry: 2048 x 1000, 3501 -> 3238 instructions per row, 1.23x ->
-// 1.14x cross-entropy's 2852 (unchanged); 64 x 128256, 363679 -> 341844, 1.09x -> 1.03x of
-// 333470 (standalone harness, 2048 x 1000: skip locals and FMA -96, flush on entry -38, own
-// end -149). Σ e and Σ e·d are grouped differently between flushes (still at most
-// kEvalLaneTerms terms per lane): last-bit changes, within the same bound.
+// Cost (AVX2, Zen 3, float32). Per vector, cross-entropy's exp + Σ e is ~17 ops; the entropy
+// adds a sub and an fma (its factor taken before the exp's high clamp, so no copy of r), the
+// rank a compare + select + add in count mode, a max in max mode, nothing in skip mode (its
+// own unrolled loops, Σ e and Σ e·d in locals, e added as fma(e, 1, Σ): the same single
+// rounding, where GCC sank a plain add to the block's end and stored each e to the stack; it
+// flushes the block under way on entry and ends the row itself). Callgrind of the module's
+// kernel entry, random targets, topk (1, 5): 2048 x 1000, 3238 instructions per row, 1.14x
+// cross-entropy's 2852; 64 x 128256, 341844, 1.03x of 333470. Time / cross-entropy's (bench,
+// loaded 2-core VM): 32768 x 1000 1.23-1.33, 256 x 128256 1.13-1.16; exact per-row ranks
+// (reduction="none", C = 32000) ~1.5. Time exceeds the instruction ratio: register pressure
+// is the limit (13 constants, 4 lane accumulators and 4 float64 totals exceed AVX2's 16
+// registers; GCC spills the Σ e accumulators and reloads log2e). Tried and dropped (more
+// instructions): the skip mode as a function of its own, one accumulator per sum (kEvalU = 1),
+// one Σ e·d accumulator, round + add instead of the reduction's FMA. Σ e and Σ e·d are grouped
+// differently between flushes in skip mode (still at most kEvalLaneTerms terms per lane).
 //
 // Lanes engine (n_inner > 1, or C <= kMaxLaneClasses): one row per lane, groups from
 // lane_engine.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis). Per
