@@ -7,6 +7,7 @@ within a round, then their median over rounds.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -14,6 +15,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 Call = Callable[[], object]
@@ -24,19 +26,25 @@ class Timed:
     fn: Call
     inner: int = 1  # calls per sample, so that a sample of a tiny call is not all timer noise
     core: bool = False  # sampled every round; others stop after min_rounds and their share
+    # Entered around each sample (not each call), e.g. fastloss.threads(1).
+    context: Callable[[], AbstractContextManager[object]] | None = None
+
+    def scope(self) -> AbstractContextManager[object]:
+        return self.context() if self.context is not None else contextlib.nullcontext()
 
 
-def calibrate(fn: Call, min_sample_s: float) -> int:
-    """Calls per sample so that one sample lasts at least ``min_sample_s``."""
+def calibrate(t: Timed, min_sample_s: float) -> int:
+    """Calls per sample so that one sample of ``t`` lasts at least ``min_sample_s``."""
     n = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_sample_s / 4 or n >= 1 << 20:
-            return max(1, math.ceil(n * min_sample_s / max(dt, 1e-9)))
-        n *= 8
+    with t.scope():
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                t.fn()
+            dt = time.perf_counter() - t0
+            if dt >= min_sample_s / 4 or n >= 1 << 20:
+                return max(1, math.ceil(n * min_sample_s / max(dt, 1e-9)))
+            n *= 8
 
 
 def _busy_threads(me: int) -> int | None:
@@ -80,10 +88,11 @@ def quiesce(min_s: float, max_s: float = 0.1) -> float:
 def sample(t: Timed) -> float:
     """Seconds per call."""
     fn = t.fn
-    t0 = time.perf_counter()
-    for _ in range(t.inner):
-        fn()
-    return (time.perf_counter() - t0) / t.inner
+    with t.scope():
+        t0 = time.perf_counter()
+        for _ in range(t.inner):
+            fn()
+        return (time.perf_counter() - t0) / t.inner
 
 
 def run_rounds(

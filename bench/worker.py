@@ -228,6 +228,13 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
             entries["baseline"] = timing.Timed(base_call, core=True)
         except Exception as exc:
             rec["errors"]["baseline"] = f"{w.baseline}: {type(exc).__name__}: {exc}"
+    one_thread = getattr(ctx.fl, "threads", None)
+    if ctx.threads > 1 and "fastloss" in calls and one_thread is not None:
+        # fastloss at one thread in the same rounds: "two threads are not slower than one" is
+        # then a per-round ratio in one process, not two workers' medians minutes apart.
+        entries["fastloss_1t"] = timing.Timed(
+            calls["fastloss"], core=True, context=lambda: one_thread(1)
+        )
     moved = 0
     if w.small:
         noop = ctx.probes.noop()
@@ -244,7 +251,7 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
             entries["limit_exp"] = timing.Timed(exp_probe, core=True)
     if w.small:
         for entry in entries.values():
-            entry.inner = timing.calibrate(entry.fn, cfg["small_sample_s"])
+            entry.inner = timing.calibrate(entry, cfg["small_sample_s"])
 
     times = timing.run_rounds(
         entries,
@@ -258,6 +265,8 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
     rec["times"] = {n: timing.summary(v) for n, v in times.items()}
     rec["samples"] = times  # per-round seconds per call, for a later look at the noise
     fl_times = times["fastloss"]
+    if "fastloss_1t" in times:
+        rec["vs_one_thread"] = timing.ratio_median(fl_times, times["fastloss_1t"])
     for name in calls:
         if name != "fastloss":
             rec["speedup"][name] = timing.ratio_median(times[name], fl_times)
