@@ -14,6 +14,15 @@ struct LaneMask {
   Raw raw;
 };
 
+// The first n of `lanes` lanes, for any n (none for n <= 0, all for n >= lanes), as the other
+// ISAs' load_n/store_n take it: a lane block past a partial tile's last position asks for
+// n <= 0, and (1u << n) - 1 with a negative n (undefined; x86 shifts by n mod 32) selected all
+// lanes, a read past the end (found by tools/avx512_check under emulation).
+inline unsigned first_lanes_mask(std::int64_t n, int lanes) {
+  const std::int64_t k = n < 0 ? 0 : (n > lanes ? lanes : n);
+  return (1u << k) - 1u;
+}
+
 template <>
 struct Vec<float> {
   using Elem = float;
@@ -25,12 +34,12 @@ struct Vec<float> {
   static Vec load(const float* p) { return {_mm512_loadu_ps(p)}; }
   static Vec load_n(const float* p, std::int64_t n, float fill) {
     // Masked-off lanes are neither read (no fault past the end) nor taken from memory.
-    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+    const __mmask16 m = static_cast<__mmask16>(first_lanes_mask(n, 16));
     return {_mm512_mask_loadu_ps(_mm512_set1_ps(fill), m, p)};
   }
   void store(float* p) const { _mm512_storeu_ps(p, raw); }
   void store_n(float* p, std::int64_t n) const {
-    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), raw);
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>(first_lanes_mask(n, 16)), raw);
   }
   // One gather per output: simple enough to be right without an AVX-512 machine to test on
   // (a 16x16 shuffle transpose is the faster alternative where gathers are slow).
@@ -72,12 +81,12 @@ struct Vec<double> {
   static Vec set1(double x) { return {_mm512_set1_pd(x)}; }
   static Vec load(const double* p) { return {_mm512_loadu_pd(p)}; }
   static Vec load_n(const double* p, std::int64_t n, double fill) {
-    const __mmask8 m = static_cast<__mmask8>((1u << n) - 1u);
+    const __mmask8 m = static_cast<__mmask8>(first_lanes_mask(n, 8));
     return {_mm512_mask_loadu_pd(_mm512_set1_pd(fill), m, p)};
   }
   void store(double* p) const { _mm512_storeu_pd(p, raw); }
   void store_n(double* p, std::int64_t n) const {
-    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), raw);
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>(first_lanes_mask(n, 8)), raw);
   }
   FASTLOSS_INLINE static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
     const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
