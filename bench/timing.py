@@ -15,7 +15,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 Call = Callable[[], object]
@@ -27,9 +26,9 @@ class Timed:
     inner: int = 1  # calls per sample, so that a sample of a tiny call is not all timer noise
     core: bool = False  # sampled every round; others stop after min_rounds and their share
     # Entered around each sample (not each call), e.g. fastloss.threads(1).
-    context: Callable[[], AbstractContextManager[object]] | None = None
+    context: Callable[[], contextlib.AbstractContextManager[object]] | None = None
 
-    def scope(self) -> AbstractContextManager[object]:
+    def scope(self) -> contextlib.AbstractContextManager[object]:
         return self.context() if self.context is not None else contextlib.nullcontext()
 
 

@@ -1,6 +1,7 @@
 // The Python module fastloss._core: NumPy arrays in, pointers out, the GIL released around
-// every kernel over more than a few thousand elements (ReleaseGil). The Python layer (python/fastloss/_losses.py) settles dtypes, shapes and
-// contiguity first; the checks here only guard against a caller that skipped it.
+// every kernel over more than a few thousand elements (ReleaseGil). The Python layer
+// (python/fastloss/_losses.py) settles dtypes, shapes and contiguity first; the checks here
+// only guard against a caller that skipped it.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
