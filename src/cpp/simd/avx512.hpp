@@ -41,17 +41,68 @@ struct Vec<float> {
   void store_n(float* p, std::int64_t n) const {
     _mm512_mask_storeu_ps(p, static_cast<__mmask16>(first_lanes_mask(n, 16)), raw);
   }
-  // One gather per output: simple enough to be right without an AVX-512 machine to test on
-  // (a 16x16 shuffle transpose is the faster alternative where gathers are slow).
+  // 16x16 transpose in registers: 16 row loads and 64 shuffles (unpack, shuffle_ps, then two
+  // rounds of 128-bit block shuffles), where a gather per output is several times slower.
   FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(static_cast<int>(stride)));
-    for (int i = 0; i < 16; ++i) out[i] = {_mm512_i32gather_ps(idx, p + i, 4)};
+    __m512 r[16];
+    for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(p + j * stride);
+    transpose16(r, out, 16);
   }
+  // The first n outputs. For n <= 8 rows j and j + 8 share a register (256-bit row loads) and
+  // an 8x8 transpose in each half takes 32 shuffles; else the full transpose.
   FASTLOSS_INLINE static void load_transposed_n(const float* p, std::int64_t stride, std::int64_t n, Vec* out) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(static_cast<int>(stride)));
-    for (int i = 0; i < n; ++i) out[i] = {_mm512_i32gather_ps(idx, p + i, 4)};
+    if (n <= 8) {
+      __m512 r[8];
+      for (int j = 0; j < 8; ++j)
+        r[j] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p + j * stride)), _mm256_loadu_ps(p + (j + 8) * stride), 1);
+      __m512 t[8], s[8];
+      for (int k = 0; k < 4; ++k) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+      }
+      for (int m = 0; m < 2; ++m) {
+        s[4 * m + 0] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * m + 1] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        s[4 * m + 2] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * m + 3] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      // s[4m + c], 128-bit block b: rows 4m..4m+3 (+8 for b >= 2) of column c (+4 for odd b).
+      // Output c + 4h takes blocks h and h + 2 of s[c] and of s[4 + c], interleaved.
+      const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+      const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+      for (int c = 0; c < 4 && c < n; ++c) out[c] = {_mm512_permutex2var_ps(s[c], lo, s[4 + c])};
+      for (int c = 0; c + 4 < n; ++c) out[c + 4] = {_mm512_permutex2var_ps(s[c], hi, s[4 + c])};
+      return;
+    }
+    __m512 r[16];
+    for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(p + j * stride);
+    transpose16(r, out, n);
+  }
+  // r[j] = row j (16 floats) -> out[i] lane j = r[j][i], for the first n outputs.
+  FASTLOSS_INLINE static void transpose16(const __m512* r, Vec* out, std::int64_t n) {
+    __m512 t[16], s[16];
+    for (int k = 0; k < 8; ++k) {
+      t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+      t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    // s[4m + c], 128-bit block b: rows 4m..4m+3 of column 4b + c.
+    for (int m = 0; m < 4; ++m) {
+      s[4 * m + 0] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      s[4 * m + 1] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      s[4 * m + 2] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      s[4 * m + 3] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    // Column 4b + c gathers block b of s[c], s[4 + c], s[8 + c], s[12 + c].
+    for (int c = 0; c < 4; ++c) {
+      const __m512 u0 = _mm512_shuffle_f32x4(s[c], s[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
+      const __m512 u1 = _mm512_shuffle_f32x4(s[c], s[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
+      const __m512 v0 = _mm512_shuffle_f32x4(s[8 + c], s[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
+      const __m512 v1 = _mm512_shuffle_f32x4(s[8 + c], s[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
+      if (c < n) out[c] = {_mm512_shuffle_f32x4(u0, v0, _MM_SHUFFLE(2, 0, 2, 0))};
+      if (4 + c < n) out[4 + c] = {_mm512_shuffle_f32x4(u1, v1, _MM_SHUFFLE(2, 0, 2, 0))};
+      if (8 + c < n) out[8 + c] = {_mm512_shuffle_f32x4(u0, v0, _MM_SHUFFLE(3, 1, 3, 1))};
+      if (12 + c < n) out[12 + c] = {_mm512_shuffle_f32x4(u1, v1, _MM_SHUFFLE(3, 1, 3, 1))};
+    }
   }
   // -2 where p[j] is outside [0, n) (as unsigned), then -1 where p[j] == ignore.
   static __m256i index_lanes(__m512i a, std::int64_t n, std::int64_t ignore) {
@@ -88,13 +139,30 @@ struct Vec<double> {
   void store_n(double* p, std::int64_t n) const {
     _mm512_mask_storeu_pd(p, static_cast<__mmask8>(first_lanes_mask(n, 8)), raw);
   }
+  // 8x8 transpose in registers: 8 row loads, 24 shuffles (unpack, then two rounds of 128-bit
+  // block shuffles).
   FASTLOSS_INLINE static void load_transposed(const double* p, std::int64_t stride, Vec* out) {
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
-    for (int i = 0; i < 8; ++i) out[i] = {_mm512_i32gather_pd(idx, p + i, 8)};
+    __m512d r[8], t[8];
+    for (int j = 0; j < 8; ++j) r[j] = _mm512_loadu_pd(p + j * stride);
+    // t[2k + c], 128-bit block b: rows 2k, 2k + 1 of column 2b + c.
+    for (int k = 0; k < 4; ++k) {
+      t[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);
+      t[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]);
+    }
+    // Column 2b + c gathers block b of t[c], t[2 + c], t[4 + c], t[6 + c].
+    for (int c = 0; c < 2; ++c) {
+      const __m512d u0 = _mm512_shuffle_f64x2(t[c], t[2 + c], _MM_SHUFFLE(2, 0, 2, 0));
+      const __m512d u1 = _mm512_shuffle_f64x2(t[c], t[2 + c], _MM_SHUFFLE(3, 1, 3, 1));
+      const __m512d v0 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], _MM_SHUFFLE(2, 0, 2, 0));
+      const __m512d v1 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], _MM_SHUFFLE(3, 1, 3, 1));
+      out[c] = {_mm512_shuffle_f64x2(u0, v0, _MM_SHUFFLE(2, 0, 2, 0))};
+      out[2 + c] = {_mm512_shuffle_f64x2(u1, v1, _MM_SHUFFLE(2, 0, 2, 0))};
+      out[4 + c] = {_mm512_shuffle_f64x2(u0, v0, _MM_SHUFFLE(3, 1, 3, 1))};
+      out[6 + c] = {_mm512_shuffle_f64x2(u1, v1, _MM_SHUFFLE(3, 1, 3, 1))};
+    }
   }
-  FASTLOSS_INLINE static void load_transposed_n(const double* p, std::int64_t stride, std::int64_t n, Vec* out) {
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
-    for (int i = 0; i < n; ++i) out[i] = {_mm512_i32gather_pd(idx, p + i, 8)};
+  FASTLOSS_INLINE static void load_transposed_n(const double* p, std::int64_t stride, std::int64_t, Vec* out) {
+    load_transposed(p, stride, out);
   }
   FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
     const __m512i a = _mm512_loadu_si512(p);
