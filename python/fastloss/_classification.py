@@ -15,7 +15,13 @@ from math import prod
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, label_smoothing_option, reduction_code
+from ._checks import (
+    axis_option,
+    float_dtype,
+    label_smoothing_option,
+    out_option,
+    reduction_code,
+)
 from ._reduce import finish
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
@@ -38,10 +44,7 @@ def _float_input(fn: str, name: str, x: object, dtype: np.dtype | None = None) -
 
 
 def _axis(fn: str, axis: object, ndim: int) -> int:
-    try:
-        ax = operator.index(axis)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+    ax = axis_option(fn, axis)
     if not -ndim <= ax < ndim:
         raise _AxisError(f"{fn}: axis {ax} is out of bounds for an array of dimension {ndim}")
     return ax % ndim
@@ -67,24 +70,21 @@ def _softmax_common(fn: str, kind: int, x, axis, out):
     shape = a.shape
     if a.ndim == 0:  # one class, as torch
         a = a.reshape(1)
-        if axis not in (0, -1):
+        if axis_option(fn, axis) not in (0, -1):
             _axis(fn, axis, 0)
         ax = 0
     else:
         ax = _axis(fn, axis, a.ndim)
     n_outer, n_classes, n_inner = _layout(a.shape, ax, ax)
+    if out is not None:
+        out_option(fn, out, a.dtype, shape)
     direct = (
-        isinstance(out, np.ndarray)
+        out is not None
         and out.dtype == a.dtype
         and out.flags.c_contiguous
         and out.flags.writeable
-        and out.shape == shape
         and not np.may_share_memory(out, a)  # the kernel reads x after writing the output
     )
-    if out is not None and not isinstance(out, np.ndarray):
-        raise TypeError(f"{fn}: out must be a NumPy array; got {type(out).__name__}")
-    if out is not None and out.shape != shape:
-        raise ValueError(f"{fn}: out shape {out.shape} must be the input shape {shape}")
     result = out if direct else np.empty(shape, dtype=a.dtype)
     if a.size:
         _core.softmax(a, result, n_outer, n_classes, n_inner, kind)
@@ -233,8 +233,10 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
     a = _float_input(fn, "input", x)
     dtype = a.dtype
     if a.ndim == 0:
-        if axis is not None and axis not in (0, -1, (), (0,), (-1,)):
-            _axes(fn, axis, 0)
+        if axis is not None:  # one class: only axis 0 or -1 exists
+            for ax in axis if isinstance(axis, tuple | list) else (axis,):
+                if axis_option(fn, ax) not in (0, -1):
+                    _axes(fn, axis, 0)
         return dtype.type(a[()]) if not keepdims else a.copy()
     axes = _axes(fn, axis, a.ndim)
     # Runs of adjacent axes, reduced last run first so the earlier axes keep their numbers.
@@ -408,7 +410,8 @@ def cross_entropy(
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index`` (the first one, by row).
     TypeError
-        Unsupported dtypes (complex logits, float targets of the index shape, ...).
+        Unsupported dtypes (complex logits, float targets of the index shape, ...), or an
+        option of the wrong type (``label_smoothing="0.1"``, ``axis=True``).
 
     Notes
     -----

@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, label_smoothing_option
+from ._checks import axis_option, float_dtype, label_smoothing_option
 from ._classification import (
     _axis,
     _class_setup,
@@ -294,10 +294,7 @@ class Evaluator:
         self.topk = _topk(fn, topk)
         self.ignore_index = _ignore_index(fn, ignore_index)
         self.label_smoothing = label_smoothing_option(fn, label_smoothing)
-        try:
-            self.axis = operator.index(axis)
-        except TypeError:
-            raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+        self.axis = axis_option(fn, axis)
         if weight is None:
             self.weight = None
         else:
