@@ -320,8 +320,10 @@ def _weight(fn: str, weight, n_classes: int, dtype: np.dtype):
 def _class_setup(fn: str, x, axis: int):
     """Logits as C-contiguous with their (outer, C, inner) layout and the per-row shape."""
     a = np.asarray(x)
-    if a.ndim == 0:
-        a = a.reshape(1)
+    if a.ndim == 0:  # no class axis to pick a target from; torch raises too
+        raise ValueError(
+            f"{fn}: 0-d input has no class axis; give at least 1 dimension, e.g. shape (C,)"
+        )
     ax = _axis(fn, axis, a.ndim)
     row_shape = a.shape[:ax] + a.shape[ax + 1 :]
     return a, ax, row_shape
@@ -405,8 +407,9 @@ def cross_entropy(
     Raises
     ------
     ValueError
-        Bad ``reduction`` or ``label_smoothing``, shapes that do not match, a bad weight
-        shape, or ``ignore_index`` other than -100 with probability targets.
+        Bad ``reduction`` or ``label_smoothing``, 0-d logits (no class axis), shapes that do
+        not match, a bad weight shape, or ``ignore_index`` other than -100 with probability
+        targets.
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index`` (the first one, by row).
     TypeError
@@ -446,7 +449,7 @@ def cross_entropy(
     ignore = _ignore_index(fn, ignore_index)
     a, ax, row_shape = _class_setup(fn, logits, axis)
     t = np.asarray(target)
-    prob = t.shape == a.shape and np.asarray(logits).ndim > 0
+    prob = t.shape == a.shape
     if prob:
         if t.dtype.kind != "f":
             raise TypeError(
@@ -522,7 +525,7 @@ def nll_loss(
     Raises
     ------
     ValueError
-        Bad ``reduction``, target or weight shape.
+        Bad ``reduction``, 0-d input (no class axis), target or weight shape.
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index``.
 
