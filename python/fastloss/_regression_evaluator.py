@@ -9,6 +9,7 @@ uses Σy² - (Σy)²/n, which cancels.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -61,6 +62,14 @@ class RegressionEvaluator:
     ``r2_score`` (1.0 for a constant target predicted exactly, else 0.0 when the target is
     constant). Multi-dimensional inputs are flattened: every element is one observation.
 
+    One evaluator may be shared by several Python threads: ``update``, ``merge``, ``result``
+    and pickling may run at the same time, and every batch is counted once. The kernel pass
+    of an ``update`` runs outside the evaluator's lock (with the GIL released on large
+    batches, so updates from several threads run in parallel); only merging its statistics
+    into the state is serialized. ``result`` and pickling see the state between two whole
+    updates or merges. The order in which concurrent batches are merged is not fixed, so the
+    metrics may differ in the last bits from one run to the next.
+
     Examples
     --------
     >>> import fastloss
@@ -72,6 +81,22 @@ class RegressionEvaluator:
     def __init__(self, *, delta: float = 1.0) -> None:
         self.delta = finite_option("RegressionEvaluator", "delta", delta, low=0.0, allow_low=False)
         self._stats = _EMPTY
+        # Guards _stats, which an update reads and replaces (not the kernel pass).
+        self._lock = threading.Lock()
+
+    def _state(self) -> tuple:
+        with self._lock:
+            return self._stats
+
+    def __getstate__(self) -> dict:
+        with self._lock:
+            state = self.__dict__.copy()
+        del state["_lock"]  # a lock does not pickle; __setstate__ makes a new one
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def update(self, input, target, *, sample_weight=None) -> RegressionEvaluator:
         """Add one batch: ``input`` and ``target`` of the same shape, ``sample_weight`` of
@@ -80,7 +105,8 @@ class RegressionEvaluator:
         x, y = float_pair(_FN, input, target)
         w = None if sample_weight is None else _row_weights(sample_weight, x.shape, x.dtype)
         batch = _core.regression_stats(x, y, w, self.delta)
-        self._stats = _core.merge_regression_stats(self._stats, batch)
+        with self._lock:
+            self._stats = _core.merge_regression_stats(self._stats, batch)
         return self
 
     def merge(self, other: RegressionEvaluator) -> RegressionEvaluator:
@@ -89,13 +115,17 @@ class RegressionEvaluator:
             raise TypeError(f"RegressionEvaluator.merge: expected a RegressionEvaluator; got {type(other).__name__}")
         if other.delta != self.delta:
             raise ValueError(f"RegressionEvaluator.merge: delta {other.delta} differs from {self.delta}")
-        self._stats = _core.merge_regression_stats(self._stats, other._stats)
+        # A snapshot of other, then self under its own lock: never both locks at once, so
+        # a.merge(b) and b.merge(a) in two threads cannot deadlock.
+        other_stats = other._state()
+        with self._lock:
+            self._stats = _core.merge_regression_stats(self._stats, other_stats)
         return self
 
     def result(self) -> dict[str, float]:
         """``mse``, ``rmse``, ``mae``, ``huber``, ``max_error``, ``r2``, ``count`` (elements
         seen) and ``weight_sum``; metrics over nothing are NaN."""
-        count, wsum, sq, ab, hub, mx, _mean, m2 = self._stats
+        count, wsum, sq, ab, hub, mx, _mean, m2 = self._state()
         nan = float("nan")
         if wsum == 0:
             mse = mae = huber = r2 = mx = nan
@@ -106,4 +136,4 @@ class RegressionEvaluator:
                 "max_error": mx, "r2": r2, "count": count, "weight_sum": wsum}
 
     def __repr__(self) -> str:
-        return f"RegressionEvaluator(delta={self.delta}, count={self._stats[0]})"
+        return f"RegressionEvaluator(delta={self.delta}, count={self._state()[0]})"
