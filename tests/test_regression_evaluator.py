@@ -59,7 +59,8 @@ def test_per_row_weights_broadcast():
 
 
 def test_nan_propagates_and_zero_weights_do_not_count():
-    ev = fastloss.RegressionEvaluator().update([1.0, 2.0, 50.0], [1.0, 1.0, 0.0], sample_weight=[1, 1, 0])
+    ev = fastloss.RegressionEvaluator().update([1.0, 2.0, 50.0], [1.0, 1.0, 0.0],
+                                               sample_weight=[1, 1, 0])
     assert ev.result()["max_error"] == 1.0 and ev.result()["mse"] == 0.5
     ev.update([np.nan], [0.0])
     assert np.isnan(ev.result()["mse"]) and np.isnan(ev.result()["max_error"])
@@ -82,7 +83,7 @@ def test_any_split_gives_the_single_call_result(n, cuts, weighted, seed):
     whole = fastloss.RegressionEvaluator().update(x, y, sample_weight=w).result()
     bounds = sorted({0, n, *(int(c * n) for c in cuts)})
     streamed, merged = fastloss.RegressionEvaluator(), fastloss.RegressionEvaluator()
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         ws = None if w is None else w[lo:hi]
         streamed.update(x[lo:hi], y[lo:hi], sample_weight=ws)
         merged.merge(fastloss.RegressionEvaluator().update(x[lo:hi], y[lo:hi], sample_weight=ws))

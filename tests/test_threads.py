@@ -23,14 +23,16 @@ def restore_process_threads():
 
 def test_default_follows_omp_num_threads():
     env = dict(os.environ, OMP_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", "import fastloss; print(fastloss.get_num_threads())"],
+    code = "import fastloss; print(fastloss.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code],
                          env=env, capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "3"
 
 
 def test_default_without_env_is_the_affinity():
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    out = subprocess.run([sys.executable, "-c", "import fastloss; print(fastloss.get_num_threads())"],
+    code = "import fastloss; print(fastloss.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code],
                          env=env, capture_output=True, text=True, check=True, timeout=120)
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert out.stdout.strip() == str(expected)

@@ -439,7 +439,9 @@ def cross_entropy(
     # Fast path (per-call overhead, SPEC §6): (N, C) logits and (N,) index targets that need no
     # conversion, no weight, plain option values: one binding call that checks them all, None if
     # anything needs work.
-    res = _core.cross_entropy_rows(logits, target, weight, ignore_index, reduction, label_smoothing, axis)
+    res = _core.cross_entropy_rows(
+        logits, target, weight, ignore_index, reduction, label_smoothing, axis
+    )
     if res is not None:
         if type(res) is int:  # the first bad row
             _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)

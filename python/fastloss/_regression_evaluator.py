@@ -27,7 +27,9 @@ def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     (shape ``shape[:1]``, then broadcast along the trailing axes with one copy)."""
     w = np.asarray(sample_weight)
     if w.dtype.kind not in "biuf":
-        raise TypeError(f"{_FN}: sample_weight of dtype {w.dtype} is not supported; use a real dtype")
+        raise TypeError(
+            f"{_FN}: sample_weight of dtype {w.dtype} is not supported; use a real dtype"
+        )
     if w.shape != shape:
         if len(shape) >= 1 and w.shape == shape[:1]:
             w = np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - 1)), shape)
@@ -125,9 +127,14 @@ class RegressionEvaluator:
     def merge(self, other: RegressionEvaluator) -> RegressionEvaluator:
         """Add the batches another evaluator has seen (same ``delta``). Returns ``self``."""
         if not isinstance(other, RegressionEvaluator):
-            raise TypeError(f"RegressionEvaluator.merge: expected a RegressionEvaluator; got {type(other).__name__}")
+            raise TypeError(
+                "RegressionEvaluator.merge: expected a RegressionEvaluator; got "
+                f"{type(other).__name__}"
+            )
         if other.delta != self.delta:
-            raise ValueError(f"RegressionEvaluator.merge: delta {other.delta} differs from {self.delta}")
+            raise ValueError(
+                f"RegressionEvaluator.merge: delta {other.delta} differs from {self.delta}"
+            )
         # A snapshot of other, then self under its own lock: never both locks at once, so
         # a.merge(b) and b.merge(a) in two threads cannot deadlock.
         other_stats = other._state()
@@ -145,8 +152,9 @@ class RegressionEvaluator:
         else:
             mse, mae, huber = sq / wsum, ab / wsum, hub / wsum
             r2 = (1.0 if sq == 0 else 0.0) if m2 == 0 else 1.0 - sq / m2
-        return {"mse": mse, "rmse": math.sqrt(mse) if mse == mse else nan, "mae": mae, "huber": huber,
-                "max_error": mx, "r2": r2, "count": count, "weight_sum": wsum}
+        rmse = math.sqrt(mse) if mse == mse else nan
+        return {"mse": mse, "rmse": rmse, "mae": mae, "huber": huber, "max_error": mx, "r2": r2,
+                "count": count, "weight_sum": wsum}
 
     def __repr__(self) -> str:
         return f"RegressionEvaluator(delta={self.delta}, count={self._state()[0]})"
