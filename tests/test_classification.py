@@ -298,9 +298,24 @@ def test_zero_d_and_one_class():
     assert fastloss.logsumexp(np.float32(2.5)) == np.float32(2.5)
     assert type(fastloss.logsumexp(np.float32(2.5))) is np.float32
     assert np.isnan(fastloss.softmax(np.nan))
-    assert fastloss.cross_entropy([3.0], 0) == 0.0
-    assert fastloss.cross_entropy(np.float64(3.0), np.int64(0), reduction="none").shape == ()
+    assert fastloss.cross_entropy([3.0], 0) == 0.0  # (C,) logits and a 0-d target: one row
+    assert fastloss.nll_loss([-0.5, -2.0], 1) == 2.0
     np.testing.assert_array_equal(fastloss.softmax(np.ones((4, 1))), np.ones((4, 1)))
+
+
+@pytest.mark.parametrize("logits", [np.float64(3.0), np.array(3.0, np.float32), 3.0, 2])
+@pytest.mark.parametrize("target", [np.int64(0), 0, np.array(0.5)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_zero_d_logits_raise_in_cross_entropy_and_nll_loss(logits, target, reduction):
+    """0-d logits have no class axis: torch raises, and so do cross_entropy and nll_loss
+    (the softmax family keeps its one-class meaning)."""
+    for fn in ("cross_entropy", "nll_loss"):
+        with pytest.raises(ValueError, match=rf"{fn}: 0-d input has no class axis"):
+            getattr(fastloss, fn)(logits, target, reduction=reduction)
+    with pytest.raises(ValueError, match="evaluate: 0-d input has no class axis"):
+        fastloss.evaluate(logits, 0)
+    with pytest.raises(ValueError, match="Evaluator.update: 0-d input has no class axis"):
+        fastloss.Evaluator().update(logits, 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -606,10 +621,13 @@ def test_dropped_terms_below_half_ulp(n_classes, dominant, backend):
         x[:, lead, :] = np.float32(off)
         t = np.full((n, s), lead)
         want = ref.cross_entropy(x, t, axis=1, reduction="none")
-        check("cross_entropy", fastloss.cross_entropy(x, t, axis=1, reduction="none"), want, np.float32)
-        assert_matches(fastloss.cross_entropy(x, t, axis=1), np.mean(want), np.float32, reduction="mean")
+        got = fastloss.cross_entropy(x, t, axis=1, reduction="none")
+        check("cross_entropy", got, want, np.float32)
+        got = fastloss.cross_entropy(x, t, axis=1)
+        assert_matches(got, np.mean(want), np.float32, reduction="mean")
         rows = np.moveaxis(x, 1, -1).reshape(-1, n_classes).copy()
-        assert_matches(fastloss.cross_entropy(rows, t.reshape(-1)), np.mean(want), np.float32, reduction="mean")
+        got = fastloss.cross_entropy(rows, t.reshape(-1))
+        assert_matches(got, np.mean(want), np.float32, reduction="mean")
         check("logsumexp", fastloss.logsumexp(x, axis=1), ref.logsumexp(x, axis=1), np.float32)
 
 

@@ -12,7 +12,8 @@ REGRESSION = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"]
 
 @pytest.mark.parametrize("name", REGRESSION)
 def test_shape_mismatch(name):
-    with pytest.raises(ValueError, match=rf"{name}: input shape \(128, 10\) and target shape \(128,\) must match exactly"):
+    with pytest.raises(ValueError, match=rf"{name}: input shape \(128, 10\) and target shape "
+                                         r"\(128,\) must match exactly"):
         getattr(fastloss, name)(np.zeros((128, 10)), np.zeros(128))
     with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
         getattr(fastloss, name)(np.zeros((4, 1)), np.zeros(4))  # no silent broadcasting
@@ -20,7 +21,8 @@ def test_shape_mismatch(name):
 
 @pytest.mark.parametrize("name", REGRESSION)
 def test_bad_reduction(name):
-    with pytest.raises(ValueError, match=rf"{name}: reduction must be one of 'mean', 'sum', 'none'; got 'avg'"):
+    with pytest.raises(ValueError, match=rf"{name}: reduction must be one of 'mean', 'sum', "
+                                         r"'none'; got 'avg'"):
         getattr(fastloss, name)([1.0], [2.0], reduction="avg")
 
 
@@ -36,9 +38,15 @@ def test_options_are_keyword_only():
         fastloss.mse_loss([1.0], [2.0], "sum")
 
 
-@pytest.mark.parametrize("delta", [0.0, -1.0, np.nan, np.inf, "x"])
+@pytest.mark.parametrize("delta", [0.0, -1.0, np.nan, np.inf])
 def test_huber_delta(delta):
     with pytest.raises(ValueError, match="huber_loss: delta must be"):
+        fastloss.huber_loss([1.0], [2.0], delta=delta)
+
+
+@pytest.mark.parametrize("delta", ["x", "1.0", True, None])
+def test_huber_delta_of_the_wrong_type(delta):
+    with pytest.raises(TypeError, match="huber_loss: delta must be a real number"):
         fastloss.huber_loss([1.0], [2.0], delta=delta)
 
 

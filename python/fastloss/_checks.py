@@ -5,6 +5,10 @@ Every message names the function, the problem and the values (STYLE.md, "Errors"
 
 from __future__ import annotations
 
+import math
+import numbers
+import operator
+
 import numpy as np
 
 # The reduction argument of the bindings that finish a loss in C++.
@@ -63,27 +67,60 @@ def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.n
     return np.asarray(x, dtype=dtype, order="C"), np.asarray(y, dtype=dtype, order="C")
 
 
+def real_option(fn: str, name: str, value: object) -> float:
+    """``value`` as a float if it is a real number (a Python or NumPy int or float), else
+    TypeError: a string, a bool or None is a caller's mistake, not a number to convert."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{fn}: {name} must be a real number; got {value!r} of type {type(value).__name__}"
+        )
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range: out of every option's range
+        return math.inf if value > 0 else -math.inf
+
+
 def finite_option(
     fn: str, name: str, value: object, *, low: float, allow_low: bool = True
 ) -> float:
     """A float option that must be >= low (or > low)."""
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{fn}: {name} must be a number; got {value!r}") from None
+    v = value if type(value) is float else real_option(fn, name, value)
     if not (v > low or (allow_low and v == low)) or v != v or v == float("inf"):
         bound = ">=" if allow_low else ">"
         raise ValueError(f"{fn}: {name} must be finite and {bound} {low}; got {value!r}")
-    return v
+    return v  # type: ignore[return-value]
 
 
 def label_smoothing_option(fn: str, value: object) -> float:
     """The label_smoothing option: a number in [0, 1] (as torch)."""
-    try:
-        eps = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        msg = f"{fn}: label_smoothing must be a number in [0, 1]; got {value!r}"
-        raise ValueError(msg) from None
-    if not 0.0 <= eps <= 1.0:
+    eps = value if type(value) is float else real_option(fn, "label_smoothing", value)
+    if not 0.0 <= eps <= 1.0:  # type: ignore[operator]
         raise ValueError(f"{fn}: label_smoothing must be in [0, 1]; got {value!r}")
-    return eps
+    return eps  # type: ignore[return-value]
+
+
+def axis_option(fn: str, axis: object) -> int:
+    """An axis as a Python int: any integer but a bool (``axis=True`` is a mistake NumPy
+    rejects too), else TypeError."""
+    if type(axis) is int:
+        return axis
+    if isinstance(axis, bool | np.bool_):
+        raise TypeError(f"{fn}: axis must be an integer, not a bool; got {axis!r}")
+    try:
+        return operator.index(axis)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+
+
+def out_option(fn: str, out: object, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """``out=`` must be an ndarray of the result's shape that takes the result under NumPy's
+    ``same_kind`` casting (a float result is not truncated into an integer array)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: out must be a NumPy array; got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{fn}: out shape {out.shape} must be the input shape {shape}")
+    if not np.can_cast(dtype, out.dtype, "same_kind"):
+        raise TypeError(
+            f"{fn}: cannot write the {dtype} result into out of dtype {out.dtype} under "
+            "casting rule 'same_kind'"
+        )

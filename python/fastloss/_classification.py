@@ -15,7 +15,13 @@ from math import prod
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, label_smoothing_option, reduction_code
+from ._checks import (
+    axis_option,
+    float_dtype,
+    label_smoothing_option,
+    out_option,
+    reduction_code,
+)
 from ._reduce import finish
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
@@ -38,10 +44,7 @@ def _float_input(fn: str, name: str, x: object, dtype: np.dtype | None = None) -
 
 
 def _axis(fn: str, axis: object, ndim: int) -> int:
-    try:
-        ax = operator.index(axis)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+    ax = axis_option(fn, axis)
     if not -ndim <= ax < ndim:
         raise _AxisError(f"{fn}: axis {ax} is out of bounds for an array of dimension {ndim}")
     return ax % ndim
@@ -67,24 +70,21 @@ def _softmax_common(fn: str, kind: int, x, axis, out):
     shape = a.shape
     if a.ndim == 0:  # one class, as torch
         a = a.reshape(1)
-        if axis not in (0, -1):
+        if axis_option(fn, axis) not in (0, -1):
             _axis(fn, axis, 0)
         ax = 0
     else:
         ax = _axis(fn, axis, a.ndim)
     n_outer, n_classes, n_inner = _layout(a.shape, ax, ax)
+    if out is not None:
+        out_option(fn, out, a.dtype, shape)
     direct = (
-        isinstance(out, np.ndarray)
+        out is not None
         and out.dtype == a.dtype
         and out.flags.c_contiguous
         and out.flags.writeable
-        and out.shape == shape
         and not np.may_share_memory(out, a)  # the kernel reads x after writing the output
     )
-    if out is not None and not isinstance(out, np.ndarray):
-        raise TypeError(f"{fn}: out must be a NumPy array; got {type(out).__name__}")
-    if out is not None and out.shape != shape:
-        raise ValueError(f"{fn}: out shape {out.shape} must be the input shape {shape}")
     result = out if direct else np.empty(shape, dtype=a.dtype)
     if a.size:
         _core.softmax(a, result, n_outer, n_classes, n_inner, kind)
@@ -233,8 +233,10 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
     a = _float_input(fn, "input", x)
     dtype = a.dtype
     if a.ndim == 0:
-        if axis is not None and axis not in (0, -1, (), (0,), (-1,)):
-            _axes(fn, axis, 0)
+        if axis is not None:  # one class: only axis 0 or -1 exists
+            for ax in axis if isinstance(axis, tuple | list) else (axis,):
+                if axis_option(fn, ax) not in (0, -1):
+                    _axes(fn, axis, 0)
         return dtype.type(a[()]) if not keepdims else a.copy()
     axes = _axes(fn, axis, a.ndim)
     # Runs of adjacent axes, reduced last run first so the earlier axes keep their numbers.
@@ -318,8 +320,10 @@ def _weight(fn: str, weight, n_classes: int, dtype: np.dtype):
 def _class_setup(fn: str, x, axis: int):
     """Logits as C-contiguous with their (outer, C, inner) layout and the per-row shape."""
     a = np.asarray(x)
-    if a.ndim == 0:
-        a = a.reshape(1)
+    if a.ndim == 0:  # no class axis to pick a target from; torch raises too
+        raise ValueError(
+            f"{fn}: 0-d input has no class axis; give at least 1 dimension, e.g. shape (C,)"
+        )
     ax = _axis(fn, axis, a.ndim)
     row_shape = a.shape[:ax] + a.shape[ax + 1 :]
     return a, ax, row_shape
@@ -403,12 +407,14 @@ def cross_entropy(
     Raises
     ------
     ValueError
-        Bad ``reduction`` or ``label_smoothing``, shapes that do not match, a bad weight
-        shape, or ``ignore_index`` other than -100 with probability targets.
+        Bad ``reduction`` or ``label_smoothing``, 0-d logits (no class axis), shapes that do
+        not match, a bad weight shape, or ``ignore_index`` other than -100 with probability
+        targets.
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index`` (the first one, by row).
     TypeError
-        Unsupported dtypes (complex logits, float targets of the index shape, ...).
+        Unsupported dtypes (complex logits, float targets of the index shape, ...), or an
+        option of the wrong type (``label_smoothing="0.1"``, ``axis=True``).
 
     Notes
     -----
@@ -433,7 +439,9 @@ def cross_entropy(
     # Fast path (per-call overhead, SPEC §6): (N, C) logits and (N,) index targets that need no
     # conversion, no weight, plain option values: one binding call that checks them all, None if
     # anything needs work.
-    res = _core.cross_entropy_rows(logits, target, weight, ignore_index, reduction, label_smoothing, axis)
+    res = _core.cross_entropy_rows(
+        logits, target, weight, ignore_index, reduction, label_smoothing, axis
+    )
     if res is not None:
         if type(res) is int:  # the first bad row
             _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)
@@ -443,7 +451,7 @@ def cross_entropy(
     ignore = _ignore_index(fn, ignore_index)
     a, ax, row_shape = _class_setup(fn, logits, axis)
     t = np.asarray(target)
-    prob = t.shape == a.shape and np.asarray(logits).ndim > 0
+    prob = t.shape == a.shape
     if prob:
         if t.dtype.kind != "f":
             raise TypeError(
@@ -519,7 +527,7 @@ def nll_loss(
     Raises
     ------
     ValueError
-        Bad ``reduction``, target or weight shape.
+        Bad ``reduction``, 0-d input (no class axis), target or weight shape.
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index``.
 

@@ -8,12 +8,11 @@ transposed copy.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, float_pair, reduction_code
+from ._checks import axis_option, float_dtype, float_pair, reduction_code
 from ._reduce import finish
 
 __all__ = ["entropy", "kl_div"]
@@ -123,10 +122,7 @@ def entropy(p, *, axis: int = -1):
     dtype = float_dtype(fn, "p", a)
     if a.ndim == 0:
         a = a.reshape(1)  # one class, like the softmax family
-    try:
-        ax = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+    ax = axis_option(fn, axis)
     if not -a.ndim <= ax < a.ndim:
         raise _AxisError(ax, a.ndim, fn)
     ax %= a.ndim

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, label_smoothing_option
+from ._checks import axis_option, float_dtype, label_smoothing_option
 from ._classification import (
     _axis,
     _class_setup,
@@ -271,6 +272,14 @@ class Evaluator:
     index out of range, ...) raises before the state changes. For arrays larger than
     memory, see :func:`fastloss.evaluate_chunked`.
 
+    One evaluator may be shared by several Python threads: ``update``, ``merge``, ``reset``,
+    ``result`` and pickling may run at the same time, and every batch is counted once. The
+    kernel pass of an ``update`` runs outside the evaluator's lock (with the GIL released
+    on large batches, so updates from several threads run in parallel); only adding its
+    sums to the state is serialized. ``result`` and pickling see the state between two
+    whole updates or merges, never half of one. The order in which concurrent batches are
+    added is not fixed, so the sums may differ in the last bits from one run to the next.
+
     Examples
     --------
     >>> import fastloss
@@ -294,10 +303,7 @@ class Evaluator:
         self.topk = _topk(fn, topk)
         self.ignore_index = _ignore_index(fn, ignore_index)
         self.label_smoothing = label_smoothing_option(fn, label_smoothing)
-        try:
-            self.axis = operator.index(axis)
-        except TypeError:
-            raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+        self.axis = axis_option(fn, axis)
         if weight is None:
             self.weight = None
         else:
@@ -307,13 +313,30 @@ class Evaluator:
                     f"{fn}: weight must be a 1-d real array; got {w.dtype} of shape {w.shape}"
                 )
             self.weight = tuple(float(v) for v in w)
+        # Guards n_classes and _sums, which an update reads and replaces (not the kernel).
+        self._lock = threading.Lock()
         self.reset()
 
     def reset(self) -> Evaluator:
         """Forget every batch (the options stay). Returns ``self``."""
-        self.n_classes: int | None = None
-        self._sums = (0.0, 0.0, 0.0, 0.0, 0.0, (0.0,) * len(self._ks()), 0)
+        with self._lock:
+            self.n_classes: int | None = None
+            self._sums = (0.0, 0.0, 0.0, 0.0, 0.0, (0.0,) * len(self._ks()), 0)
         return self
+
+    def _state(self) -> tuple[int | None, tuple]:
+        with self._lock:
+            return self.n_classes, self._sums
+
+    def __getstate__(self) -> dict:
+        with self._lock:
+            state = self.__dict__.copy()
+        del state["_lock"]  # a lock does not pickle; __setstate__ makes a new one
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def _ks(self) -> list[int]:
         return sorted(set(self.topk) | {1})
@@ -332,9 +355,16 @@ class Evaluator:
             n_classes=self.n_classes,
         )
         res = b.run(self._ks(), self.label_smoothing)
-        # Nothing above changed the state: commit.
-        self._sums = self._add(self._sums, res)
-        self.n_classes = b.n_classes
+        # Nothing above changed the state: commit. Another thread may have added the first
+        # batch since _Batch compared the class counts, so compare again under the lock.
+        with self._lock:
+            if self.n_classes is not None and b.n_classes != self.n_classes:
+                raise ValueError(
+                    f"{fn}: logits have {b.n_classes} classes along axis {self.axis}; earlier "
+                    f"batches had {self.n_classes}"
+                )
+            self._sums = self._add(self._sums, res)
+            self.n_classes = b.n_classes
         return self
 
     @staticmethod
@@ -359,20 +389,26 @@ class Evaluator:
             raise TypeError(f"{fn}: expected an Evaluator; got {type(other).__name__}")
         if other._options() != self._options():
             raise ValueError(f"{fn}: options differ: {other._options()!r} vs {self._options()!r}")
-        if None not in (self.n_classes, other.n_classes) and self.n_classes != other.n_classes:
-            raise ValueError(f"{fn}: class counts differ: {other.n_classes} vs {self.n_classes}")
-        self._sums = self._add(self._sums, other._sums)
-        if self.n_classes is None:
-            self.n_classes = other.n_classes
+        # A snapshot of other, then self under its own lock: never both locks at once, so
+        # a.merge(b) and b.merge(a) in two threads cannot deadlock.
+        other_classes, other_sums = other._state()
+        with self._lock:
+            if None not in (self.n_classes, other_classes) and self.n_classes != other_classes:
+                raise ValueError(
+                    f"{fn}: class counts differ: {other_classes} vs {self.n_classes}"
+                )
+            self._sums = self._add(self._sums, other_sums)
+            if self.n_classes is None:
+                self.n_classes = other_classes
         return self
 
     def result(self) -> dict[str, float]:
         """``cross_entropy``, ``perplexity``, ``accuracy``, ``top{k}_accuracy``, ``entropy``,
         ``logsumexp``, ``count``, ``weight_sum``, ``loss_weight_sum`` (see :func:`evaluate`)."""
-        return _metrics(self.topk, self._sums)
+        return _metrics(self.topk, self._state()[1])
 
     def __repr__(self) -> str:
-        return f"Evaluator(topk={self.topk}, count={self._sums[6]})"
+        return f"Evaluator(topk={self.topk}, count={self._state()[1][6]})"
 
 
 def evaluate_chunked(

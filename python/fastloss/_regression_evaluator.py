@@ -9,6 +9,7 @@ uses Σy² - (Σy)²/n, which cancels.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -26,7 +27,9 @@ def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     (shape ``shape[:1]``, then broadcast along the trailing axes with one copy)."""
     w = np.asarray(sample_weight)
     if w.dtype.kind not in "biuf":
-        raise TypeError(f"{_FN}: sample_weight of dtype {w.dtype} is not supported; use a real dtype")
+        raise TypeError(
+            f"{_FN}: sample_weight of dtype {w.dtype} is not supported; use a real dtype"
+        )
     if w.shape != shape:
         if len(shape) >= 1 and w.shape == shape[:1]:
             w = np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - 1)), shape)
@@ -39,6 +42,19 @@ def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     if w.size and not (np.min(w) >= 0):  # also catches NaN
         raise ValueError(f"{_FN}: sample_weight must be >= 0 and not NaN; got min {np.min(w)!r}")
     return w
+
+
+def _exact_if_constant(stats: tuple, y: np.ndarray) -> tuple:
+    """A batch whose target is one value y0 has mean y0 and M2 0, exactly. The kernel's
+    Σw·y / Σw rounds: a mean a few ulp off y0 gives a tiny M2 > 0, alone or when merged
+    with another batch's mean, and R² = 1 - SSE/M2 then reads -1e20 instead of 0. Only a
+    batch whose spread is at rounding level pays for the extra look at its target."""
+    wsum, mean, m2 = stats[1], stats[6], stats[7]
+    if wsum > 0 and m2 <= wsum * (mean * 2.0**-20) ** 2 and y.size:
+        y0 = y.reshape(-1)[0]
+        if np.isfinite(y0) and bool((y == y0).all()):
+            return (*stats[:6], float(y0), 0.0)
+    return stats
 
 
 class RegressionEvaluator:
@@ -61,6 +77,14 @@ class RegressionEvaluator:
     ``r2_score`` (1.0 for a constant target predicted exactly, else 0.0 when the target is
     constant). Multi-dimensional inputs are flattened: every element is one observation.
 
+    One evaluator may be shared by several Python threads: ``update``, ``merge``, ``result``
+    and pickling may run at the same time, and every batch is counted once. The kernel pass
+    of an ``update`` runs outside the evaluator's lock (with the GIL released on large
+    batches, so updates from several threads run in parallel); only merging its statistics
+    into the state is serialized. ``result`` and pickling see the state between two whole
+    updates or merges. The order in which concurrent batches are merged is not fixed, so the
+    metrics may differ in the last bits from one run to the next.
+
     Examples
     --------
     >>> import fastloss
@@ -72,6 +96,22 @@ class RegressionEvaluator:
     def __init__(self, *, delta: float = 1.0) -> None:
         self.delta = finite_option("RegressionEvaluator", "delta", delta, low=0.0, allow_low=False)
         self._stats = _EMPTY
+        # Guards _stats, which an update reads and replaces (not the kernel pass).
+        self._lock = threading.Lock()
+
+    def _state(self) -> tuple:
+        with self._lock:
+            return self._stats
+
+    def __getstate__(self) -> dict:
+        with self._lock:
+            state = self.__dict__.copy()
+        del state["_lock"]  # a lock does not pickle; __setstate__ makes a new one
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def update(self, input, target, *, sample_weight=None) -> RegressionEvaluator:
         """Add one batch: ``input`` and ``target`` of the same shape, ``sample_weight`` of
@@ -79,31 +119,42 @@ class RegressionEvaluator:
         state changes."""
         x, y = float_pair(_FN, input, target)
         w = None if sample_weight is None else _row_weights(sample_weight, x.shape, x.dtype)
-        batch = _core.regression_stats(x, y, w, self.delta)
-        self._stats = _core.merge_regression_stats(self._stats, batch)
+        batch = _exact_if_constant(_core.regression_stats(x, y, w, self.delta), y)
+        with self._lock:
+            self._stats = _core.merge_regression_stats(self._stats, batch)
         return self
 
     def merge(self, other: RegressionEvaluator) -> RegressionEvaluator:
         """Add the batches another evaluator has seen (same ``delta``). Returns ``self``."""
         if not isinstance(other, RegressionEvaluator):
-            raise TypeError(f"RegressionEvaluator.merge: expected a RegressionEvaluator; got {type(other).__name__}")
+            raise TypeError(
+                "RegressionEvaluator.merge: expected a RegressionEvaluator; got "
+                f"{type(other).__name__}"
+            )
         if other.delta != self.delta:
-            raise ValueError(f"RegressionEvaluator.merge: delta {other.delta} differs from {self.delta}")
-        self._stats = _core.merge_regression_stats(self._stats, other._stats)
+            raise ValueError(
+                f"RegressionEvaluator.merge: delta {other.delta} differs from {self.delta}"
+            )
+        # A snapshot of other, then self under its own lock: never both locks at once, so
+        # a.merge(b) and b.merge(a) in two threads cannot deadlock.
+        other_stats = other._state()
+        with self._lock:
+            self._stats = _core.merge_regression_stats(self._stats, other_stats)
         return self
 
     def result(self) -> dict[str, float]:
         """``mse``, ``rmse``, ``mae``, ``huber``, ``max_error``, ``r2``, ``count`` (elements
         seen) and ``weight_sum``; metrics over nothing are NaN."""
-        count, wsum, sq, ab, hub, mx, _mean, m2 = self._stats
+        count, wsum, sq, ab, hub, mx, _mean, m2 = self._state()
         nan = float("nan")
         if wsum == 0:
             mse = mae = huber = r2 = mx = nan
         else:
             mse, mae, huber = sq / wsum, ab / wsum, hub / wsum
             r2 = (1.0 if sq == 0 else 0.0) if m2 == 0 else 1.0 - sq / m2
-        return {"mse": mse, "rmse": math.sqrt(mse) if mse == mse else nan, "mae": mae, "huber": huber,
-                "max_error": mx, "r2": r2, "count": count, "weight_sum": wsum}
+        rmse = math.sqrt(mse) if mse == mse else nan
+        return {"mse": mse, "rmse": rmse, "mae": mae, "huber": huber, "max_error": mx, "r2": r2,
+                "count": count, "weight_sum": wsum}
 
     def __repr__(self) -> str:
-        return f"RegressionEvaluator(delta={self.delta}, count={self._stats[0]})"
+        return f"RegressionEvaluator(delta={self.delta}, count={self._state()[0]})"
