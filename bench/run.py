@@ -59,7 +59,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--quick", action="store_true", help="a subset, fewer rounds: < 1 minute")
     ap.add_argument(
-        "--only", metavar="PATTERN", help="comma-separated substrings or globs of workload names"
+        "--only",
+        metavar="PATTERN",
+        help="comma-separated workload names, op names (cross_entropy) or globs ('mse*')",
     )
     ap.add_argument(
         "--threads",
@@ -203,12 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     selected = workloads.select(
         quick=args.quick, only=args.only, dtypes=args.dtype.split(",") if args.dtype else None
     )
+    unknown = workloads.unmatched(args.only) if args.only else []
+    if unknown or not selected:
+        what = ", ".join(repr(p) for p in unknown) or repr(args.only)
+        print(f"--only {what}: no workload of that name or op; see --list", file=sys.stderr)
+        return 2
     if args.list:
         print("\n".join(w.name for w in selected))
         return 0
-    if not selected:
-        print(f"no workload matches --only {args.only!r}; see --list", file=sys.stderr)
-        return 2
     try:
         import fastloss  # noqa: F401
     except ImportError as exc:
