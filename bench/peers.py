@@ -249,6 +249,44 @@ class Jax(Peer):
         return int(result.nbytes) if result.ndim else 0  # JAX never writes into a buffer
 
 
+class Optax(Jax):
+    """optax's loss under jax.jit, where optax has one (ops_optax.py); else no equivalent."""
+
+    name = "optax"
+
+    def load(self) -> bool:
+        if not super().load():
+            return False
+        try:
+            self.optax = importlib.import_module("optax")
+            self.ops = importlib.import_module("ops_optax")
+        except ImportError:
+            return False
+        return True
+
+    def version(self) -> str | None:
+        return str(self.optax.__version__)
+
+
+class TorchCompile(Torch):
+    """The same torch.nn.functional call under torch.compile (Inductor's fused C++ on the
+    CPU). Compiled by the warm-up calls, outside the timed rounds; no out= buffer, which a
+    compiled function would not take from its user."""
+
+    name = "torch.compile"
+    warm_calls = 2  # the compiling call, then one more on the compiled code
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        eager = super().prepare(w, arrays, None)
+        if not isinstance(eager, functools.partial):
+            return None
+        # Tensors as arguments, options bound: dynamic=False specializes on the shapes.
+        fn = self.torch.compile(functools.partial(eager.func, **eager.keywords), dynamic=False)
+        return functools.partial(fn, *eager.args)
+
+
 class SciPy(Peer):
     """scipy.special where it computes the same quantity."""
 
@@ -341,7 +379,7 @@ class FastlossCalls(Peer):
 
 def all_peers(fastloss: Any = None) -> list[Peer]:
     """Every peer; ``flcalls`` (fastloss's separate calls) needs the fastloss module."""
-    peers: list[Peer] = [NumPy(), Torch(), Jax(), SciPy()]
+    peers: list[Peer] = [NumPy(), Torch(), TorchCompile(), Jax(), Optax(), SciPy()]
     if fastloss is not None:
         peers.append(FastlossCalls(fastloss))
     return peers

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-PEERS = ("numpy", "torch", "jax", "scipy", "flcalls")
+PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls")
 SHORT = {
     "fastloss": "fl",
     "numpy": "np",
     "torch": "pt",
+    "torch.compile": "tc",
     "jax": "jx",
+    "optax": "ox",
     "scipy": "sp",
     "flcalls": "fc",
 }
