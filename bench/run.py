@@ -30,8 +30,9 @@ import report  # noqa: E402
 import workloads  # noqa: E402
 
 # flcalls: fastloss's separate calls for the metrics of evaluate (no other workload).
-ALL_PEERS = ("numpy", "torch", "jax", "scipy", "flcalls")
-QUICK_PEERS = ("numpy", "torch", "jax", "flcalls")  # SciPy's softmax alone costs --quick 5 s
+ALL_PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls")
+# SciPy's softmax alone costs --quick 5 s; torch.compile ~10-30 s of compiling per workload.
+QUICK_PEERS = ("numpy", "torch", "jax", "optax", "flcalls")
 SETTINGS = {
     # budget_s: rounds go on until fastloss and the limit probes have run this long (and
     # at least min_rounds); each peer runs at most half of it beyond its min_rounds.
@@ -86,6 +87,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--min-rounds", type=int)
     ap.add_argument("--max-rounds", type=int)
+    ap.add_argument(
+        "--isa",
+        metavar="LIST",
+        help="also time fastloss forced to these instruction sets, in the same rounds as its"
+        " default choice: e.g. avx2,avx512 or 'all' (every one this CPU runs but scalar)",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory call")
     ap.add_argument(
         "--no-pin",
@@ -105,6 +112,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         bad = [d for d in args.dtype.split(",") if d not in workloads.DTYPES]
         if bad:
             ap.error(f"--dtype must be among {', '.join(workloads.DTYPES)}; got {','.join(bad)}")
+    args.isa = [i.strip().lower() for i in (args.isa or "").split(",") if i.strip()]
     if args.peers is None:
         args.peers = ",".join(QUICK_PEERS if args.quick else ALL_PEERS)
     if args.peers.strip().lower() == "none":
@@ -239,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         # No fixed sleep between samples: see bench/README.md ("interleaved").
         "settle_s": 0.0,
         "peers": peers,
+        "isa": args.isa,
         "memory": not args.no_memory,
         "pin": not args.no_pin,
         "cache": None if args.no_cache else args.cache,
