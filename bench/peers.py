@@ -13,7 +13,9 @@ import contextlib
 import functools
 import importlib
 import importlib.metadata
+import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,7 +83,25 @@ class Fastloss(Peer):
         self.fl = module
 
     def version(self) -> str | None:
-        return getattr(self.fl, "__version__", None) or _dist_version("fastloss")
+        """The version, and for a development build the source tree's and where it is.
+
+        A plain-cmake build (tools/devbuild.sh) has no version from the packaging and says
+        "0.0.0"; on PYTHONPATH it also shadows an installed fastloss. Its Python files
+        link into the checkout, whose pyproject.toml has the version it builds.
+        """
+        v = getattr(self.fl, "__version__", None) or _dist_version("fastloss")
+        if v not in (None, "0.0.0"):
+            return v
+        init = Path(getattr(self.fl, "__file__", "") or ".")
+        for root in init.resolve().parents:
+            project = root / "pyproject.toml"
+            if project.is_file():
+                # A regex, not tomllib: the bench runs on Python 3.10 too.
+                with contextlib.suppress(OSError):
+                    found = re.search(r'^version\s*=\s*"([^"]+)"', project.read_text(), re.M)
+                    v = found.group(1) if found else v
+                break
+        return f"{v} (development build at {init.parent.parent})"
 
     def set_threads(self, n: int) -> None:
         setter = getattr(self.fl, "set_num_threads", None)

@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "settle_s": 0.0,
         "peers": peers,
         "isa": args.isa,
+        "cpus": _cpus(),
         "memory": not args.no_memory,
         "pin": not args.no_pin,
         "cache": None if args.no_cache else args.cache,
@@ -303,15 +304,23 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(records, peers))
     print()
-    print(report.legend(report.shown_peers(records, peers)))
+    print(report.legend(records, peers))
     for line in report.geomeans(records, peers):
         print(line)
+    for section in (report.jax_forms(records), report.isa_section(records)):
+        if section:
+            print()
+            print("\n".join(section))
+    warned = report.warnings(records)
+    if warned:
+        print("\nwarnings (figures marked ~):")
+        print("\n".join("  " + n for n in warned))
     notes = report.footnotes(records)
     if notes:
         print("\nnotes:")
         print("\n".join("  " + n for n in notes))
     missed = report.targets(records)
-    print(f"\nSPEC §6 targets missed: {len(missed)}")
+    print(f"\ntargets missed: {len(missed)}")
     print("\n".join("  " + n for n in missed))
 
     if args.json:

@@ -136,11 +136,10 @@ def isa_plan(core: Any, wanted: list[str]) -> dict[str, Any]:
     supported = list(getattr(core, "supported_backends", list)())
     compiled = list(getattr(core, "compiled_backends", lambda: supported)())
     if "all" in wanted:
-        names = [b for b in supported if b not in ALL_ISA_EXCEPT]
-        missing = [b for b in compiled if b not in supported and b not in ALL_ISA_EXCEPT]
-    else:
-        names = [b for b in wanted if b in supported]
-        missing = [b for b in wanted if b not in supported]
+        wanted = [b for b in compiled if b not in ALL_ISA_EXCEPT] + wanted
+    wanted = list(dict.fromkeys(b for b in wanted if b != "all"))
+    names = [b for b in supported if b in wanted]  # best first
+    missing = [b for b in wanted if b not in supported]
     # The default's own ISA is the "fastloss" entry; the others are timed forced.
     forced = [b for b in names if b != default]
     return {"default": default, "supported": supported, "forced": forced, "missing": missing}
@@ -321,6 +320,7 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
         on_round=lambda r: progress.show(w.name, f"round {r}"),
     )
     rec["rounds"] = len(times["fastloss"])
+    rec["load"], rec["busy"] = _load(ctx.threads, int(cfg.get("cpus", ctx.threads)))
     rec["times"] = {n: timing.summary(v) for n, v in times.items()}
     rec["samples"] = times  # per-round seconds per call, for a later look at the noise
     fl_times = times["fastloss"]
@@ -382,6 +382,17 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
             "exp_per_s": w.n_exp * factor / exp_s if exp_s else None,
         }
     return rec
+
+
+def _load(threads: int, cpus: int) -> tuple[float | None, bool]:
+    """The 1-minute load average after the rounds, and whether other work exceeded the
+    CPUs this worker left free (this worker's own threads count ``threads`` of it; with
+    none left free, half a CPU of other work is tolerated)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None, False
+    return load, load - threads > max(cpus - threads, 0.5)
 
 
 def _summary_text(rec: dict[str, Any]) -> str:
