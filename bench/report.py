@@ -83,7 +83,7 @@ def _columns(records: list[dict[str, Any]], peers: list[str]) -> list[tuple[str,
     shown = [p for p in RATIO_COLUMNS if p in peers or (p == "jax" and "optax" in peers)]
     for p in shown:
         cols[RATIO_COLUMNS[p]] = []
-    mem_names = ["fastloss", *[p for p in PEERS if p in peers]]
+    mem_names = ["fastloss", *[p for p in PEERS if any(p in r.get("memory", {}) for r in done)]]
     mem_head = "extra MB " + "/".join(SHORT[n] for n in mem_names)
     cols[mem_head] = []
     for rec in done:
