@@ -3,6 +3,7 @@
     python bench/run.py                      # default suite, a few minutes
     python bench/run.py --quick              # under a minute
     python bench/run.py --only cross_entropy --threads 1,2 --json out.json --plot out.png
+    python bench/run.py --isa all --threads 1   # each instruction set, side by side
 
 Each thread count runs in its own worker process (bench/worker.py); see bench/README.md
 for the method.
