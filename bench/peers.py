@@ -302,6 +302,10 @@ class TorchCompile(Torch):
         eager = super().prepare(w, arrays, None)
         if not isinstance(eager, functools.partial):
             return None
+        # Dynamo caches compiled code per Python function, and the suite's workloads share a
+        # few F.* functions: past 8 recompiles of one it silently runs it eager. Each
+        # workload starts from an empty cache (the earlier workloads' code is not called again).
+        self.torch._dynamo.reset()
         # Tensors as arguments, options bound: dynamic=False specializes on the shapes.
         fn = self.torch.compile(functools.partial(eager.func, **eager.keywords), dynamic=False)
         return functools.partial(fn, *eager.args)

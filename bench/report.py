@@ -185,12 +185,12 @@ def isa_section(records: list[dict[str, Any]]) -> list[str]:
             cells.append(f"{x:.2f}{flag}" if x else "-")
         for (_, c), v in zip(cols, cells, strict=True):
             c.append(v)
-    return [
-        f"ISA side by side: fastloss's median time per call under each instruction set, and"
+    title = (
+        "ISA side by side: fastloss's median time per call under each instruction set, and"
         f" default / forced ({default}/isa: median of the per-round ratio; above 1 the default"
-        " is slower, SLOWER: by more than 5%)",
-        *_render(cols),
-    ]
+        " is slower, SLOWER: by more than 5%)"
+    )
+    return [*textwrap.wrap(title, WIDTH, subsequent_indent="  "), *_render(cols)]
 
 
 def warnings(records: list[dict[str, Any]]) -> list[str]:
@@ -297,7 +297,7 @@ def targets(records: list[dict[str, Any]]) -> list[str]:
         where = f"{rec['workload']} t={rec['threads']}"
         bound = target(rec)
         x = rec.get("limit", {}).get("x")
-        if bound is not None and x is not None and x > bound:
+        if bound is not None and x is not None and round(x, 2) > bound:  # as printed
             missed.append(f"{where}: {x:.2f}x limit > {bound}")
         base = rec.get("baseline") or {}
         if base.get("x") and base.get("bound") and base["x"] > base["bound"]:
@@ -364,5 +364,6 @@ def geomeans(records: list[dict[str, Any]], peers: list[str]) -> list[str]:
                 mean = math.exp(sum(map(math.log, xs)) / len(xs))
                 parts.append(f"{label} {mean:.2f}x ({len(xs)})")
         if parts:
-            out.append(f"t={t} geometric-mean speed-up over " + ", ".join(parts))
+            line = f"t={t} geometric-mean speed-up over " + ", ".join(parts)
+            out += textwrap.wrap(line, WIDTH, subsequent_indent="  ")
     return out
