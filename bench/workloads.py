@@ -35,7 +35,7 @@ class Workload:
     # may be an array or a mapping of named values (evaluate's dict): see checks.py.
     reference: str = ""
     # A fastloss function timed in the same rounds on the same inputs (positional args
-    # only), and the bound SPEC/issue sets on time / its time: "xbase" in the table.
+    # only), and the bound the targets set on time / its time: "xbase" in the table.
     baseline: str = ""
     baseline_bound: float | None = None
     # (peer, x): fastloss must be at least x times faster than that peer (default 1).
@@ -99,7 +99,7 @@ def _ce(shape: tuple[int, ...], *, smooth: bool = False, axis: int = -1, **kw: o
 
 
 def _evaluate(shape: tuple[int, ...], **kw: object) -> Workload:
-    # Issue #6: cross-entropy, top-1, top-5, entropy and logsumexp in one pass; done when it
+    # Cross-entropy, top-1, top-5, entropy and logsumexp in one pass; on target when it
     # costs <= 1.3x cross_entropy alone and runs >= 3x faster than torch's separate calls.
     return Workload(
         op="evaluate",
