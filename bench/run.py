@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -315,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     warned = report.warnings(records)
     if warned:
         print("\nwarnings (figures marked ~):")
-        print("\n".join("  " + n for n in warned))
+        for n in warned:
+            print("\n".join(textwrap.wrap(n, 100, initial_indent="  ", subsequent_indent="    ")))
     notes = report.footnotes(records)
     if notes:
         print("\nnotes:")
