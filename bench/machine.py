@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "asimd", "sve")
+ISA_NAMES = {"avx512": "AVX-512", "avx2": "AVX2", "neon": "NEON", "sve": "SVE"}
 PACKAGES = ("numpy", "torch", "jax", "jaxlib", "scipy", "matplotlib", "fastloss")
 
 
@@ -94,8 +95,14 @@ def header(m: dict[str, Any], fl_env: dict[str, Any] | None) -> str:
     if fl.get("version"):
         versions["fastloss"] = fl["version"]
     vtext = "  ".join(f"{k} {v}" for k, v in versions.items() if v and k != "jaxlib")
-    return (
+    lines = [
         f"{m['cpu']} | {m['cpus']} CPUs | L3 {m['l3'] or '?'} | flags {' '.join(m['flags'])}"
-        f" | fastloss backend {fl.get('simd_backend', '?')} | THP {m['transparent_hugepage']}\n"
-        f"{vtext}"
-    )
+        f" | fastloss backend {fl.get('simd_backend', '?')} | THP {m['transparent_hugepage']}",
+        vtext,
+    ]
+    isa = (fl_env or {}).get("isa") or {}
+    if isa.get("forced"):
+        lines.append(f"ISAs: default {isa['default']}, also forced: {', '.join(isa['forced'])}")
+    for name in isa.get("missing", []):
+        lines.append(f"no {ISA_NAMES.get(name, name)} on this machine: {name} not measured")
+    return "\n".join(lines)

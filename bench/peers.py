@@ -13,7 +13,9 @@ import contextlib
 import functools
 import importlib
 import importlib.metadata
+import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,7 +83,25 @@ class Fastloss(Peer):
         self.fl = module
 
     def version(self) -> str | None:
-        return getattr(self.fl, "__version__", None) or _dist_version("fastloss")
+        """The version, and for a development build the source tree's and where it is.
+
+        A plain-cmake build (tools/devbuild.sh) has no version from the packaging and says
+        "0.0.0"; on PYTHONPATH it also shadows an installed fastloss. Its Python files
+        link into the checkout, whose pyproject.toml has the version it builds.
+        """
+        v = getattr(self.fl, "__version__", None) or _dist_version("fastloss")
+        if v not in (None, "0.0.0"):
+            return v
+        init = Path(getattr(self.fl, "__file__", "") or ".")
+        for root in init.resolve().parents:
+            project = root / "pyproject.toml"
+            if project.is_file():
+                # A regex, not tomllib: the bench runs on Python 3.10 too.
+                with contextlib.suppress(OSError):
+                    found = re.search(r'^version\s*=\s*"([^"]+)"', project.read_text(), re.M)
+                    v = found.group(1) if found else v
+                break
+        return f"{v} (development build at {init.parent.parent})"
 
     def set_threads(self, n: int) -> None:
         setter = getattr(self.fl, "set_num_threads", None)
@@ -249,6 +269,48 @@ class Jax(Peer):
         return int(result.nbytes) if result.ndim else 0  # JAX never writes into a buffer
 
 
+class Optax(Jax):
+    """optax's loss under jax.jit, where optax has one (ops_optax.py); else no equivalent."""
+
+    name = "optax"
+
+    def load(self) -> bool:
+        if not super().load():
+            return False
+        try:
+            self.optax = importlib.import_module("optax")
+            self.ops = importlib.import_module("ops_optax")
+        except ImportError:
+            return False
+        return True
+
+    def version(self) -> str | None:
+        return str(self.optax.__version__)
+
+
+class TorchCompile(Torch):
+    """The same torch.nn.functional call under torch.compile (Inductor's fused C++ on the
+    CPU). Compiled by the warm-up calls, outside the timed rounds; no out= buffer, which a
+    compiled function would not take from its user."""
+
+    name = "torch.compile"
+    warm_calls = 2  # the compiling call, then one more on the compiled code
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        eager = super().prepare(w, arrays, None)
+        if not isinstance(eager, functools.partial):
+            return None
+        # Dynamo caches compiled code per Python function, and the suite's workloads share a
+        # few F.* functions: past 8 recompiles of one it silently runs it eager. Each
+        # workload starts from an empty cache (the earlier workloads' code is not called again).
+        self.torch._dynamo.reset()
+        # Tensors as arguments, options bound: dynamic=False specializes on the shapes.
+        fn = self.torch.compile(functools.partial(eager.func, **eager.keywords), dynamic=False)
+        return functools.partial(fn, *eager.args)
+
+
 class SciPy(Peer):
     """scipy.special where it computes the same quantity."""
 
@@ -341,7 +403,7 @@ class FastlossCalls(Peer):
 
 def all_peers(fastloss: Any = None) -> list[Peer]:
     """Every peer; ``flcalls`` (fastloss's separate calls) needs the fastloss module."""
-    peers: list[Peer] = [NumPy(), Torch(), Jax(), SciPy()]
+    peers: list[Peer] = [NumPy(), Torch(), TorchCompile(), Jax(), Optax(), SciPy()]
     if fastloss is not None:
         peers.append(FastlossCalls(fastloss))
     return peers

@@ -3,6 +3,7 @@
     python bench/run.py                      # default suite, a few minutes
     python bench/run.py --quick              # under a minute
     python bench/run.py --only cross_entropy --threads 1,2 --json out.json --plot out.png
+    python bench/run.py --isa all --threads 1   # each instruction set, side by side
 
 Each thread count runs in its own worker process (bench/worker.py); see bench/README.md
 for the method.
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,9 @@ import report  # noqa: E402
 import workloads  # noqa: E402
 
 # flcalls: fastloss's separate calls for the metrics of evaluate (no other workload).
-ALL_PEERS = ("numpy", "torch", "jax", "scipy", "flcalls")
-QUICK_PEERS = ("numpy", "torch", "jax", "flcalls")  # SciPy's softmax alone costs --quick 5 s
+ALL_PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls")
+# SciPy's softmax alone costs --quick 5 s; torch.compile ~10-30 s of compiling per workload.
+QUICK_PEERS = ("numpy", "torch", "jax", "optax", "flcalls")
 SETTINGS = {
     # budget_s: rounds go on until fastloss and the limit probes have run this long (and
     # at least min_rounds); each peer runs at most half of it beyond its min_rounds.
@@ -59,7 +62,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--quick", action="store_true", help="a subset, fewer rounds: < 1 minute")
     ap.add_argument(
-        "--only", metavar="PATTERN", help="comma-separated substrings or globs of workload names"
+        "--only",
+        metavar="PATTERN",
+        help="comma-separated workload names, op names (cross_entropy) or globs ('mse*')",
     )
     ap.add_argument(
         "--threads",
@@ -84,6 +89,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--min-rounds", type=int)
     ap.add_argument("--max-rounds", type=int)
+    ap.add_argument(
+        "--isa",
+        metavar="LIST",
+        help="also time fastloss forced to these instruction sets, in the same rounds as its"
+        " default choice: e.g. avx2,avx512 or 'all' (every one this CPU runs but scalar)",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory call")
     ap.add_argument(
         "--no-pin",
@@ -103,6 +114,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         bad = [d for d in args.dtype.split(",") if d not in workloads.DTYPES]
         if bad:
             ap.error(f"--dtype must be among {', '.join(workloads.DTYPES)}; got {','.join(bad)}")
+    args.isa = [i.strip().lower() for i in (args.isa or "").split(",") if i.strip()]
     if args.peers is None:
         args.peers = ",".join(QUICK_PEERS if args.quick else ALL_PEERS)
     if args.peers.strip().lower() == "none":
@@ -203,12 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     selected = workloads.select(
         quick=args.quick, only=args.only, dtypes=args.dtype.split(",") if args.dtype else None
     )
+    unknown = workloads.unmatched(args.only) if args.only else []
+    if unknown or not selected:
+        what = ", ".join(repr(p) for p in unknown) or repr(args.only)
+        print(f"--only {what}: no workload of that name or op; see --list", file=sys.stderr)
+        return 2
     if args.list:
         print("\n".join(w.name for w in selected))
         return 0
-    if not selected:
-        print(f"no workload matches --only {args.only!r}; see --list", file=sys.stderr)
-        return 2
     try:
         import fastloss  # noqa: F401
     except ImportError as exc:
@@ -235,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         # No fixed sleep between samples: see bench/README.md ("interleaved").
         "settle_s": 0.0,
         "peers": peers,
+        "isa": args.isa,
+        "cpus": _cpus(),
         "memory": not args.no_memory,
         "pin": not args.no_pin,
         "cache": None if args.no_cache else args.cache,
@@ -290,15 +306,24 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(records, peers))
     print()
-    print(report.legend(report.shown_peers(records, peers)))
+    print(report.legend(records, peers))
     for line in report.geomeans(records, peers):
         print(line)
+    for section in (report.jax_forms(records), report.isa_section(records)):
+        if section:
+            print()
+            print("\n".join(section))
+    warned = report.warnings(records)
+    if warned:
+        print("\nwarnings (figures marked ~):")
+        for n in warned:
+            print("\n".join(textwrap.wrap(n, 100, initial_indent="  ", subsequent_indent="    ")))
     notes = report.footnotes(records)
     if notes:
         print("\nnotes:")
         print("\n".join("  " + n for n in notes))
     missed = report.targets(records)
-    print(f"\nSPEC §6 targets missed: {len(missed)}")
+    print(f"\ntargets missed: {len(missed)}")
     print("\n".join("  " + n for n in missed))
 
     if args.json:

@@ -22,6 +22,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ class Context:
                 if old.name != ref_dir and old.name.startswith("reference-"):
                     shutil.rmtree(old, ignore_errors=True)
         self.pinned = pinned
+        self.isa = isa_plan(getattr(fl, "_core", None), cfg.get("isa") or [])
 
     def env(self) -> dict[str, Any]:
         fl = self.fl
@@ -109,6 +111,7 @@ class Context:
             "peers": {p.name: p.version() for p in self.peers},
             "probes_missing": list(self.probes.missing),
             "memory_method": self.meter.method,
+            "isa": self.isa,
         }
         for name in ("simd_backend", "get_num_threads"):
             fn = getattr(fl, name, None)
@@ -120,6 +123,37 @@ class Context:
             with contextlib.suppress(Exception):
                 info["fastloss"][name] = list(fn()) if fn else None
         return info
+
+
+# "all" leaves scalar out: it runs ~10x slower than any SIMD path and would eat the budget
+# without telling anything the SIMD ones do not; ask for it by name.
+ALL_ISA_EXCEPT = ("scalar",)
+
+
+def isa_plan(core: Any, wanted: list[str]) -> dict[str, Any]:
+    """Which instruction sets to time beside the default choice, and which are missing."""
+    default = getattr(core, "simd_backend", lambda: None)()
+    supported = list(getattr(core, "supported_backends", list)())
+    compiled = list(getattr(core, "compiled_backends", lambda: supported)())
+    if "all" in wanted:
+        wanted = [b for b in compiled if b not in ALL_ISA_EXCEPT] + wanted
+    wanted = list(dict.fromkeys(b for b in wanted if b != "all"))
+    names = [b for b in supported if b in wanted]  # best first
+    missing = [b for b in wanted if b not in supported]
+    # The default's own ISA is the "fastloss" entry; the others are timed forced.
+    forced = [b for b in names if b != default]
+    return {"default": default, "supported": supported, "forced": forced, "missing": missing}
+
+
+@contextlib.contextmanager
+def backend(core: Any, name: str) -> Iterator[None]:
+    """Run fastloss under the instruction set ``name``, then restore the one before."""
+    before = core.simd_backend()
+    core._set_backend(name)
+    try:
+        yield
+    finally:
+        core._set_backend(before)
 
 
 def _reference_hash(fl: Any) -> str:
@@ -216,9 +250,33 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
         del result
         calls[peer.name] = call
 
+    core = getattr(ctx.fl, "_core", None)
+    for isa in ctx.isa["forced"] if "fastloss" in calls else []:
+        # The same call under a forced instruction set, checked like any candidate.
+        name = f"fastloss@{isa}"
+        try:
+            with backend(core, isa):
+                result = calls["fastloss"]()
+            check = checks.compare(w, ctx.fastloss.to_numpy(result), reference)
+        except Exception as exc:
+            check = checks.Check("error", message=f"{type(exc).__name__}: {exc}"[:300])
+        rec["checks"][name] = check.as_dict()
+        if check.status != "error":
+            calls[name] = calls["fastloss"]
+
     # Peers that are slow drop out of the rounds once they have min_rounds samples and
     # their share of the budget; fastloss and the limit probes run every round.
-    entries = {n: timing.Timed(c, core=n == "fastloss") for n, c in calls.items()}
+    entries = {
+        n: timing.Timed(c, core=n.startswith("fastloss"))
+        for n, c in calls.items()
+        if not n.startswith("fastloss@")
+    }
+    for isa in ctx.isa["forced"]:
+        if f"fastloss@{isa}" in calls:
+            # In the same rounds as the default: default / forced is a per-round ratio.
+            entries[f"fastloss@{isa}"] = timing.Timed(
+                calls["fastloss"], core=True, context=functools.partial(backend, core, isa)
+            )
     base_fn = getattr(ctx.fl, w.baseline, None) if w.baseline else None
     if base_fn is not None:
         # Sampled every round next to fastloss: xbase is a per-round ratio like xlimit.
@@ -262,14 +320,34 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
         on_round=lambda r: progress.show(w.name, f"round {r}"),
     )
     rec["rounds"] = len(times["fastloss"])
+    rec["load"], rec["busy"] = _load(ctx.threads, int(cfg.get("cpus", ctx.threads)))
     rec["times"] = {n: timing.summary(v) for n, v in times.items()}
     rec["samples"] = times  # per-round seconds per call, for a later look at the noise
     fl_times = times["fastloss"]
     if "fastloss_1t" in times:
         rec["vs_one_thread"] = timing.ratio_median(fl_times, times["fastloss_1t"])
     for name in calls:
-        if name != "fastloss":
+        if not name.startswith("fastloss"):
             rec["speedup"][name] = timing.ratio_median(times[name], fl_times)
+    forced = [i for i in ctx.isa["forced"] if f"fastloss@{i}" in times]
+    if forced:
+        order = ctx.isa["supported"]
+        default = ctx.isa["default"]
+        rec["isa"] = {
+            "default": default,
+            # Forced ISAs below the default in the CPU's best-first list: it must not lose to them.
+            "lower": [
+                i for i in forced if default in order and order.index(i) > order.index(default)
+            ],
+            "median_s": {
+                ctx.isa["default"]: rec["times"]["fastloss"]["median"],
+                **{i: rec["times"][f"fastloss@{i}"]["median"] for i in forced},
+            },
+            # default time / forced time per round: above 1, the default choice is slower.
+            "default_over": {
+                i: timing.ratio_median(fl_times, times[f"fastloss@{i}"]) for i in forced
+            },
+        }
     if "baseline" in times:
         rec["baseline"] = {
             "op": w.baseline,
@@ -304,6 +382,17 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
             "exp_per_s": w.n_exp * factor / exp_s if exp_s else None,
         }
     return rec
+
+
+def _load(threads: int, cpus: int) -> tuple[float | None, bool]:
+    """The 1-minute load average after the rounds, and whether other work exceeded the
+    CPUs this worker left free (this worker's own threads count ``threads`` of it; with
+    none left free, half a CPU of other work is tolerated)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None, False
+    return load, load - threads > max(cpus - threads, 0.5)
 
 
 def _summary_text(rec: dict[str, Any]) -> str:

@@ -35,7 +35,7 @@ class Workload:
     # may be an array or a mapping of named values (evaluate's dict): see checks.py.
     reference: str = ""
     # A fastloss function timed in the same rounds on the same inputs (positional args
-    # only), and the bound SPEC/issue sets on time / its time: "xbase" in the table.
+    # only), and the bound the targets set on time / its time: "xbase" in the table.
     baseline: str = ""
     baseline_bound: float | None = None
     # (peer, x): fastloss must be at least x times faster than that peer (default 1).
@@ -99,7 +99,7 @@ def _ce(shape: tuple[int, ...], *, smooth: bool = False, axis: int = -1, **kw: o
 
 
 def _evaluate(shape: tuple[int, ...], **kw: object) -> Workload:
-    # Issue #6: cross-entropy, top-1, top-5, entropy and logsumexp in one pass; done when it
+    # Cross-entropy, top-1, top-5, entropy and logsumexp in one pass; on target when it
     # costs <= 1.3x cross_entropy alone and runs >= 3x faster than torch's separate calls.
     return Workload(
         op="evaluate",
@@ -207,23 +207,16 @@ def select(
 ) -> list[Workload]:
     """Workloads to run, in suite order.
 
-    ``only`` is a comma-separated list of patterns matched against the name: a whole name
-    selects that workload, a pattern holding ``*?[`` is a glob, anything else a
-    case-insensitive substring. ``--only`` selects from the whole
-    suite, even with ``quick``. ``dtypes`` runs every selected workload in each dtype
-    listed (names that collide are run once).
+    ``only`` is a comma-separated list of patterns, case-insensitive: a pattern holding
+    ``*?[`` is a glob over the whole name; any other pattern selects the workload of that
+    exact name, or every workload of that op (``cross_entropy``, not
+    ``binary_cross_entropy``). No substring match: it ran workloads nobody asked for.
+    ``--only`` selects from the whole suite, even with ``quick``. ``dtypes`` runs every
+    selected workload in each dtype listed (names that collide are run once).
     """
     if only:
         patterns = [p.strip().lower() for p in only.split(",") if p.strip()]
-        names = {w.name.lower() for w in SUITE}
-        # A pattern that is a whole name selects that workload alone ("mse_loss 10").
-        exact = {p for p in patterns if p in names}
-        chosen = [
-            w
-            for w in SUITE
-            if w.name.lower() in exact
-            or any(_matches(w.name.lower(), p) for p in patterns if p not in exact)
-        ]
+        chosen = [w for w in SUITE if any(_matches(w, p) for p in patterns)]
     else:
         chosen = [w for w in SUITE if w.quick or not quick]
     if dtypes:
@@ -239,6 +232,12 @@ def select(
     return chosen
 
 
+def unmatched(only: str) -> list[str]:
+    """The patterns of ``only`` that select no workload (likely a typo)."""
+    patterns = [p.strip() for p in only.split(",") if p.strip()]
+    return [p for p in patterns if not any(_matches(w, p.lower()) for w in SUITE)]
+
+
 def by_name(names: list[str]) -> list[Workload]:
     """Rebuild the workloads a worker was sent by name (the name carries the dtype)."""
     index: dict[str, Workload] = {}
@@ -249,7 +248,8 @@ def by_name(names: list[str]) -> list[Workload]:
     return [index[n] for n in names]
 
 
-def _matches(name: str, pattern: str) -> bool:
+def _matches(w: Workload, pattern: str) -> bool:
+    name = w.name.lower()
     if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(name, pattern)
-    return pattern in name
+    return pattern in (name, w.op)
