@@ -72,3 +72,35 @@ def test_show_config_and_module_main(capsys):
     out = subprocess.run([sys.executable, "-m", "fastloss"], capture_output=True, text=True,
                          timeout=120, check=True)
     assert "simd in use" in out.stdout
+
+
+# The entries each ISA's table takes from a lower ISA's table, as docs/performance.md lists
+# them ("Per-kernel dispatch"): (lender, entries). Change both together.
+MIXED_ENTRIES = {"avx512": ("avx2", [])}
+
+
+@pytest.mark.parametrize("isa", ALL)
+def test_mixed_entries_match_the_documented_list(isa):
+    if isa not in _core.compiled_backends():
+        with pytest.raises(ValueError, match="not compiled in"):
+            _core._borrowed_entries(isa)
+        return
+    lender, names = _core._borrowed_entries(isa)
+    want_lender, want_names = MIXED_ENTRIES.get(isa, ("", []))
+    if isa == "avx512" and "avx2" not in _core.compiled_backends():
+        want_lender, want_names = "", []
+    assert (lender, names) == (want_lender, want_names)
+    assert lender == "" or ALL.index(lender) > ALL.index(isa)  # only ever a lower ISA
+    assert set(names) <= set(_core._kernel_entries())
+
+
+def test_docs_list_the_mixed_entries():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+    if not doc.exists():
+        pytest.skip("docs/performance.md is not in this tree (installed package only)")
+    text = doc.read_text()
+    for isa, (lender, names) in MIXED_ENTRIES.items():
+        for name in names:
+            assert f"`{name}`" in text, f"docs/performance.md does not list {isa}'s {name}"

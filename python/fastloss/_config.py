@@ -33,8 +33,15 @@ def show_config() -> None:
         "simd compiled": ", ".join(_core.compiled_backends()),
         "simd available": ", ".join(_core.supported_backends()),
         "simd in use": _core.simd_backend(),
+        "mixed entries": _mixed_entries(_core.simd_backend()),
         "threads": str(get_num_threads()),
     }
     width = max(map(len, rows))
     for key, value in rows.items():
         print(f"{key:<{width}}  {value}")
+
+
+def _mixed_entries(isa: str) -> str:
+    """The kernel entries the table in use takes from a lower instruction set's table."""
+    lender, names = _core._borrowed_entries(isa)
+    return f"{', '.join(names)} from {lender}" if names else "none"

@@ -6,9 +6,17 @@ import collections.abc
 import numpy
 import typing
 __all__: list[str] = ['bce', 'bce_with_logits', 'compiled_backends', 'compiler', 'cross_entropy', 'cross_entropy_rows', 'entropy', 'evaluate', 'kl_div', 'merge_regression_stats', 'nll_loss', 'nll_loss_rows', 'openmp', 'regression', 'regression_stats', 'simd_backend', 'softmax', 'softmax_new', 'supported_backends']
+def _borrowed_entries(isa: str) -> tuple:
+    """
+    (lender ISA, entries) that the named ISA's table takes from a lower ISA's.
+    """
 def _get_num_threads() -> int:
     """
     The thread count of a kernel call from this thread.
+    """
+def _kernel_entries() -> list[str]:
+    """
+    The names of the kernel table's entries (kernels/list.hpp).
     """
 def _mark_forked() -> None:
     """

@@ -494,6 +494,18 @@ PYBIND11_MODULE(_core, m) {
   m.def("simd_backend", [] { return std::string(active().isa); }, "The instruction set the kernels run on.");
   m.def("compiled_backends", &fastloss::compiled_backends, "Instruction sets built into this module, best first.");
   m.def("supported_backends", &fastloss::supported_backends, "Compiled instruction sets this CPU runs, best first.");
+  m.def("_kernel_entries", [] {
+#define FASTLOSS_ENTRY_NAME(name, ret, args) #name,
+    return std::vector<std::string>{FASTLOSS_KERNELS(FASTLOSS_ENTRY_NAME)};
+#undef FASTLOSS_ENTRY_NAME
+  }, "The names of the kernel table's entries (kernels/list.hpp).");
+  m.def("_borrowed_entries", [](const std::string& name) {
+    std::string lender;
+    std::vector<std::string> names;
+    if (!fastloss::borrowed_entries(name, &lender, &names))
+      throw py::value_error("_borrowed_entries: '" + name + "' is not compiled in");
+    return py::make_tuple(lender, names);
+  }, py::arg("isa"), "(lender ISA, entries) that the named ISA's table takes from a lower ISA's.");
   m.def("_set_backend", [](const std::string& name) {
     if (!fastloss::set_backend(name)) throw py::value_error("_set_backend: '" + name + "' is not supported here");
   }, "Switch the instruction set (tests visit every path with it).");

@@ -158,6 +158,17 @@ bool set_backend(const std::string& isa) {
   return false;
 }
 
+bool borrowed_entries(const std::string& isa, std::string* lender, std::vector<std::string>* names) {
+  for (const Entry& e : entries()) {
+    if (isa != e.name) continue;
+    *lender = e.table->lender;
+    names->clear();
+    for (const char* const* b = e.table->borrowed; *b != nullptr; ++b) names->push_back(*b);
+    return true;
+  }
+  return false;
+}
+
 std::vector<std::string> compiled_backends() {
   std::vector<std::string> names;
   for (const Entry& e : entries()) names.push_back(e.name);

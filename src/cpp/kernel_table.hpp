@@ -9,6 +9,10 @@ namespace fastloss {
 
 struct KernelTable {
   const char* isa;
+  // Entries taken from another ISA's table (isa/table.inc, FASTLOSS_BORROWED), null-terminated;
+  // lender names that ISA. Both for show_config and the tests.
+  const char* const* borrowed;
+  const char* lender;
 #define FASTLOSS_TABLE_FIELD(name, ret, args) ret (*name)(const args&);
   FASTLOSS_KERNELS(FASTLOSS_TABLE_FIELD)
 #undef FASTLOSS_TABLE_FIELD

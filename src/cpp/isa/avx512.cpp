@@ -2,4 +2,10 @@
 #include <immintrin.h>
 #define FASTLOSS_ISA avx512
 #define FASTLOSS_SIMD_HEADER "simd/avx512.hpp"
+// Entries whose AVX2 version runs faster on AVX-512 hardware come from the AVX2 table
+// (docs/performance.md, "Per-kernel dispatch", has the measurements). None today.
+#ifdef FASTLOSS_BUILD_AVX2
+#define FASTLOSS_LENDER avx2
+#define FASTLOSS_BORROWED(X)
+#endif
 #include "isa/table.inc"

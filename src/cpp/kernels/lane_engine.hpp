@@ -576,7 +576,7 @@ FASTLOSS_INLINE void copy_tile(const T* src, std::int64_t stride, std::int64_t C
   constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
   for (std::int64_t c = 0; c < C; ++c) {
     const T* row = src + c * stride;
-    FASTLOSS_PREFETCH(row + ahead);
+    prefetch_span(row + ahead, G);  // every line of the tile's row: two on AVX-512
     for (std::int64_t u = 0; u < G; u += L) V::load(row + u).store(dst + c * G + u);
   }
 }
@@ -604,8 +604,8 @@ FASTLOSS_INLINE void with_tile(const T* x, const T* y, std::int64_t C, std::int6
   }
   if (fetch) {
     for (std::int64_t c = 0; c < C; ++c) {
-      FASTLOSS_PREFETCH(x + off + c * n_inner + kTileAhead * G);
-      if (y) FASTLOSS_PREFETCH(y + off + c * n_inner + kTileAhead * G);
+      prefetch_span(x + off + c * n_inner + kTileAhead * G, G);
+      if (y) prefetch_span(y + off + c * n_inner + kTileAhead * G, G);
     }
   }
   if (lanes == G) {
