@@ -499,6 +499,19 @@ def test_errors():
         fastloss.cross_entropy(x, [0, 1, 2], None)  # options are keyword-only
 
 
+def test_target_shape_error_suggests_axis_1():
+    """Logits in PyTorch's (N, C, d1, ...) layout with the default axis=-1: the message says
+    to pass axis=1 (only when the target has the shape that axis=1 expects)."""
+    x = np.zeros((2, 5, 8, 8), np.float32)
+    t = np.zeros((2, 8, 8), np.int64)
+    for fn in (fastloss.cross_entropy, fastloss.nll_loss, fastloss.evaluate):
+        with pytest.raises(ValueError, match=r"target shape \(2, 8, 8\) .* pass axis=1$"):
+            fn(x, t)
+        fn(x, t, axis=1)  # the suggestion works
+    with pytest.raises(ValueError, match=r"class axis, \(2, 5, 8\)$"):
+        fastloss.cross_entropy(x, np.zeros((2, 5, 7), np.int64))
+
+
 # ---------------------------------------------------------------------------------------
 # extremes (SPEC §4)
 

@@ -197,7 +197,8 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
 
     Notes
     -----
-    Equals ``torch.logsumexp`` (and ``scipy.special.logsumexp``). Long rows take one read
+    Equals ``torch.logsumexp`` and ``scipy.special.logsumexp`` given the same ``axis`` (SciPy's
+    default, ``axis=None``, reduces every axis; here the default is -1). Long rows take one read
     with a shift folded into exp's exponent; short ones are vectorized across rows.
 
     Examples
@@ -290,9 +291,15 @@ def _index_target(fn: str, t: np.ndarray, expected: tuple[int, ...], x_shape) ->
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: target must hold integer class indices; got {t.dtype}")
     if t.shape != expected:
+        # The likely mistake: PyTorch's (N, C, d1, ...) layout with the default axis=-1.
+        hint = (
+            "; for PyTorch's (N, C, d1, ...) layout pass axis=1"
+            if len(x_shape) > 2 and t.shape == x_shape[:1] + x_shape[2:]
+            else ""
+        )
         raise ValueError(
             f"{fn}: target shape {t.shape} must be the input shape {x_shape} without the "
-            f"class axis, {expected}"
+            f"class axis, {expected}{hint}"
         )
     if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _INT64_MAX:
         # Would wrap negative in int64: report the value as given.
