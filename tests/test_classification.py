@@ -403,7 +403,7 @@ def test_float16_and_mixed_dtypes():
 
 
 # ---------------------------------------------------------------------------------------
-# semantics (SPEC §3, §5)
+# semantics (docs/semantics.md)
 
 
 def test_spec_worked_examples():
@@ -513,7 +513,7 @@ def test_target_shape_error_suggests_axis_1():
 
 
 # ---------------------------------------------------------------------------------------
-# extremes (SPEC §4)
+# extremes (docs/numerics.md, "Extremes")
 
 
 def extreme_rows(dtype, n_classes):
@@ -605,7 +605,7 @@ def test_torch_values_at_the_extremes():
 @pytest.mark.parametrize("n_classes", [10, 16, 48, 1000, 32001])
 def test_confident_rows_mean(n_classes, backend):
     """Target logits 20-40 above the rest: the loss is ~1e-9..1e-5 per row, and the mean needs
-    the small terms a float32 lane holding the dominant 1 would drop (KERNELS.md §3)."""
+    the small terms a float32 lane holding the dominant 1 would drop (docs/numerics.md)."""
     n = 64 if n_classes < 32001 else 8
     rng = np.random.default_rng(n_classes)
     x = rng.normal(0, 1, (n, n_classes)).astype(np.float32)
@@ -625,7 +625,7 @@ def test_dropped_terms_below_half_ulp(n_classes, dominant, backend):
     """The worst case of the lanes engine's float32 sums (lane_engine.hpp, kLanePairWiden): the
     dominant class e^0 = 1 in a sum first (or last), every other class just below half an ulp
     of 1 (e^{x - m} = 0.99 * 2^-24), so a float32 sum holding the 1 drops each of them. The
-    loss is log(1 + (C - 1) * 0.99 * 2^-24) ~ C * 6e-8, and SPEC §4 allows 1e-6 absolute."""
+    loss is log(1 + (C - 1) * 0.99 * 2^-24) ~ C * 6e-8, and the tolerance allows 1e-6 absolute."""
     n, s = 3, 40  # axis=1 over (n, C, s): lanes engine tiles, the last one partial
     lead = n_classes - 1 if dominant == "last" else 0
     small = np.float32(np.log(0.99 * 2.0**-24))

@@ -83,7 +83,7 @@ inline V exp_nonpositive(V z) {
 //   one FMA against the magic 1.5·2^23 + 127, which leaves 127 + n in the low bits for
 //   pow2_low_bits: e = p·2^n in one shift and one product. a <= 87 keeps e >= 1.6e-38 normal,
 //   so no scaling fix-ups; beyond 87 the tail (< 1.7e-38) is returned as log1p(e^-87), an
-//   absolute error under 1.7e-38, far inside SPEC §4's 1e-6 (the other term of the loss is
+//   absolute error under 1.7e-38, far inside the 1e-6 bound (the other term of the loss is
 //   then >= 87 or the loss itself is below 1.7e-38).
 // - log1p(e) = e + e²·H(e) on [0, 1], H of degree 7 minimax in the relative error of log1p
 //   (2^-24.9; tools/fit_math_coeffs.py log1p_unit): no exponent split, no division.

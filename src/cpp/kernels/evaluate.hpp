@@ -1,4 +1,4 @@
-// The fused evaluation pass (fastloss.evaluate / Evaluator, issue #6). One read of each row
+// The fused evaluation pass (fastloss.evaluate / Evaluator). One read of each row
 // of logits x (classes along the middle axis of (n_outer, C, n_inner)) gives, per row with
 // target t, lse = log Σ e^x, p = softmax(x):
 //   l    = cross_entropy's loss (class weights w, label smoothing ε, as cross_entropy.hpp),
@@ -24,7 +24,7 @@
 // far above the seed (a confident row whose top class is neither the target nor in the first
 // vector): the folded pass's H is off by ~c·u·|E_p[x] - o| (u = T's unit roundoff, c <= 8.3
 // measured), and E_p[x] - o = Σ e·(xc - o) / Σ e comes from the pass's own sums. fold_inexact
-// redoes a row when 16·u·|E_p[x] - o| exceeds half SPEC §4's tolerance on its H; for float32:
+// redoes a row when 16·u·|E_p[x] - o| exceeds half the tolerance on its H; for float32:
 // |E_p[x] - o| > 0.52 + 5.2·H. Before, such rows were off by up to 6.7x the tolerance
 // (float32, scalar path; 4x on AVX2). Random rows keep the one pass: the bench's (normal,
 // std 2.5) have |E_p[x] - o| ~ 3 and H ~ 4 (C = 1000) or 8.6 (C = 128256); 0.15% of the
@@ -236,7 +236,7 @@ T next_down(T v) {
 // (float64 adds; n adds after a big term cost n·2^-53, far below float32's tolerance).
 // float64 lanes: added compensated (TwoSum): a plain sum gives a confident row's big term one
 // rounding per later flush (C/(8L) of them, same sign on a constant rest), measured up to 12x
-// SPEC §4's tolerance at C = 128256 with the target at the max (scalar path; 2x on AVX2).
+// the tolerance at C = 128256 with the target at the max (scalar path; 2x on AVX2).
 template <class T>
 struct RowTotal {
   SumAcc<T> acc;
@@ -262,7 +262,7 @@ constexpr int kEvalU = 2, kEvalUnroll = 2;
 // the flush adds the kEvalU accumulators in T (one more add for kEvalU = 2) before one
 // widening: 8 roundings, each at most 2^-24 times the partial it produces, and no partial
 // exceeds the row's Σ (all terms >= 0), so Σ is off by at most 8·2^-24 = 4.8e-7 relative, in
-// lse absolute: within SPEC §4's 1e-6 on a confident row (the worst case: the dominant 1
+// lse absolute: within the 1e-6 bound on a confident row (the worst case: the dominant 1
 // first in a lane, the lane's other terms just below its half-ulp, all dropped). float64
 // lanes: the same count, at 2^-53. A block is the steps between two flushes.
 constexpr int kEvalLaneTerms = 8;
@@ -524,7 +524,7 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
   return {e_tot.total(), ed_tot.total(), kS ? wx_tot.total() : 0.0, above};
 }
 
-// SPEC §4's per-row tolerance on H (abs + rel·|H|), and kFold: the folded pass's error on H
+// the per-row tolerance on H (abs + rel·|H|), and kFold: the folded pass's error on H
 // per unit of |E_p[x] - o| (o its origin). Its lanes round x - o, e·(x - o) and their sums
 // (relative u each, u = T's unit roundoff), so Σ e·(x - o) / Σ e is off by about
 // c·u·|E_p[x] - o|: c <= 8.3 measured (float32; <= 13 float64, compensated totals) over
@@ -541,7 +541,7 @@ struct EntropyTol<double> {
   static constexpr double kAbs = 1e-13, kRel = 1e-12, kFold = 16 * 0x1p-53;
 };
 
-// True when the folded pass's H may miss half of SPEC §4's tolerance: mean_d = Σ e·(xc - o) /
+// True when the folded pass's H may miss half of the tolerance: mean_d = Σ e·(xc - o) /
 // Σ e = E_p[x] - o, h its H. A row whose mass sits far above the seed (a confident row
 // whose top class is neither the target nor in the first vector) fails; random rows (mass
 // near the seed, or H large) pass with a wide margin.

@@ -1,4 +1,4 @@
-// The lanes engine of the softmax family (KERNELS.md §3): one row per lane.
+// The lanes engine of the softmax family (docs/architecture.md): one row per lane.
 //
 // Lanes (n_inner > 1, or n_inner == 1 with C <= kMaxLaneClasses): one row per lane, kGroup
 // rows per group (2 vectors: 16 on AVX2). For n_inner > 1 the lanes are the contiguous inner
@@ -206,7 +206,7 @@ FASTLOSS_INLINE Vec<T> lane_exp(Vec<T> nd) {
 // Each sum adds at most 12 terms. Every rounding of an add is at most 2^-24 times the value it
 // produces, and no partial exceeds its accumulator's final sum (all terms >= 0), so a lane's
 // Σ is off by at most (11 + 1) 2^-24 Σ relative (11 adds, then the sum of the two): < 7.2e-7
-// in log Σ, within SPEC §4's 1e-6 absolute on a confident row (the worst case: the dominant
+// in log Σ, within the 1e-6 absolute bound on a confident row (the worst case: the dominant
 // 1 first, and the 11 other terms of its accumulator just below its half-ulp, all dropped).
 constexpr std::int64_t kLanePairWiden = 24;
 
