@@ -11,13 +11,11 @@
 // needs log p, y = 0 needs log1p(-p), and both are a log of one argument (below).
 // Weights broadcast along the flat index through a PeriodicWeight (args.hpp): a scalar, a
 // per-last-axis vector or a full-shape array, read without materializing the broadcast.
-// Cost per vector of 8 floats (AVX2, instructions counted by callgrind, loop included; the
-// reference exp of bench/ takes 26.8): bce_with_logits 40.7 (was 75.7 with exp + log1p),
-// bce on hard labels 57.7 (was 63.7: negated logs, the NaN part of the range check taken
-// from the loss sum, a cheaper soft-label test, no selects in the hard-label argument).
-// These loops are bound by the latency of one vector's chain (~70 cycles through decompose,
-// the division and the polynomials) over the vectors the out-of-order window holds (~256 /
-// instructions per vector), as much as by the instruction count: shorter chains pay.
+// bce takes negated logs, the NaN part of its range check from the loss sum, a cheap
+// soft-label test and no selects in the hard-label argument: each saves instructions.
+// These loops are bound by the latency of one vector's chain (decompose, the division and
+// the polynomials) over the vectors the out-of-order window holds, as much as by the
+// instruction count: shorter chains pay. Counts: docs/performance.md, "Measurements".
 #pragma once
 
 #include "math/exp.hpp"

@@ -14,8 +14,7 @@
 // above, it is >= 2^126, far beyond the accepted Σ <= 2^100. Σ is accumulated in float32
 // lanes; every kWidenEvery steps the U accumulators are added pairwise in float32 and widened
 // once into float64 (at most 9 roundings on a lane's path: Σ within 5.4e-7 relative, see
-// kWidenEvery; one widening per flush instead of U cut ~100 instructions per row of 1000
-// classes, 2930 -> 2852 for cross-entropy, 548 -> 516 for logsumexp at C = 100, callgrind),
+// kWidenEvery; one widening per flush rather than U saves instructions, docs/performance.md),
 // and lse = s + log Σ in float64. Σ >= e^{-ln2/2} always holds for a finite row, because
 // the seed is one of its values. A row whose seed is not finite, |k| > kMaxFoldK, or whose
 // Σ is not in [0.5, 2^100] (a max far above the seed, +inf, NaN) is redone exactly: a max
