@@ -727,7 +727,7 @@ def test_matches_torch():
         np.testing.assert_allclose(
             fastloss.logsumexp(x, axis=axis), torch.logsumexp(xt, dim=axis).numpy(), rtol=1e-12
         )
-    # float32 against torch's float32, at SPEC's float32 tolerance.
+    # float32 against torch's float32, at the float32 tolerance.
     x = rng.normal(0, 3, (128, 32001)).astype(np.float32)
     t = rng.integers(0, 32001, 128)
     want = F.cross_entropy(

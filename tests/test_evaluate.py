@@ -352,8 +352,8 @@ def test_float32_sums_worst_case_drops(c, backend):
     """The float32 sums' bound (row_engine.hpp kWidenEvery, evaluate.hpp kEvalLaneTerms): the
     dominant term 1 first in a lane, every other term just below its half-ulp (e^-16.7 <
     2^-24), so each add onto that lane drops its term, and the accumulators are then added in
-    float32 before one widening. Σ stays within 5.4e-7 relative: lse and the loss within SPEC
-    §4 (the loss here is ~5.6e-5 or ~16.7). The dominant class sits at the start of a vector,
+    float32 before one widening. Σ stays within 5.4e-7 relative: lse and the loss within the
+    tolerance (the loss here is ~5.6e-5 or ~16.7). The dominant class sits at the start of a vector,
     of a step and of a flush block of either engine."""
     n = 12
     x = np.full((n, c), -16.7)

@@ -34,7 +34,7 @@ def assert_result(got: Any, want: Any, *, reduction: str, rtol: float = RTOL, at
 
     ``atol`` defaults to 0: torch evaluates the elementwise losses with the same
     formulas, so even tiny values (``log1p(-p)`` for small ``p``) must agree to
-    ``rtol``. Anything that goes through a log-softmax passes SPEC's ``ATOL``:
+    ``rtol``. Anything that goes through a log-softmax passes the float64 ``ATOL``:
     ``(x - m) - log Σ`` cancels to about one ulp of ``log Σ`` near 0.
     """
     if reduction == "none":
@@ -723,7 +723,7 @@ def test_binary_cross_entropy_with_logits_matches_torch(
     # torch computes (1-y)·x + (1+(pw-1)·y)·(log1p(e^-|x|) + max(-x, 0)), which
     # cancels for large negative x (x = -30, y = 0: exact 9.36e-14, torch 9.24e-14):
     # its absolute error is about eps·|x|, hence atol 1e-13 for |x| <= 30 instead
-    # of SPEC's 1e-13 relative to the reference's exact sum of positive terms.
+    # of the 1e-13 relative to the reference's exact sum of positive terms.
     assert_result(got, as_numpy(want), reduction=reduction, atol=1e-13)
 
 

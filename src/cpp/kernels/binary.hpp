@@ -194,8 +194,8 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
     };
     Check check;
     // Terms are summed in T for kRun steps, then widened into the float64 accumulators: a
-    // float32 sum of kRun terms per lane loses at most ~kRun/2 ulp of them, far inside SPEC
-    // §4, and the widening (5 ops per vector on AVX2) is paid once per kRun vectors.
+    // float32 sum of kRun terms per lane loses at most ~kRun/2 ulp of them, far inside the
+    // tolerance, and the widening (5 ops per vector on AVX2) is paid once per kRun vectors.
     constexpr int kRun = 8;
     SumAcc<T> a0, a1, a2, a3;
     V f0 = V::set1(T(0)), f1 = f0, f2 = f0, f3 = f0;
