@@ -1,4 +1,4 @@
-"""Check a result against the float64 reference at SPEC §4's tolerance before timing it.
+"""Check a result against the float64 reference before timing it (docs/numerics.md tolerances).
 
 A result is an array (a loss, a softmax), or a mapping of named values (evaluate's
 metrics dict, a peer's dict of the same metrics): every name the result shares with the
@@ -30,7 +30,7 @@ class Check:
 
 
 def tolerance(w: Workload) -> tuple[float, float]:
-    """(relative, absolute) bound of SPEC §4 for this workload's dtype and reduction."""
+    """(relative, absolute) bound (docs/numerics.md) for this workload's dtype and reduction."""
     rtol, atol = (1e-12, 1e-13) if w.dtype == "float64" else (1e-5, 1e-6)
     reduction = w.kwargs.get("reduction")
     if reduction == "sum":

@@ -1,8 +1,8 @@
 """Seeded benchmark inputs, cached on disk so every worker process reads the same bytes.
 
 Logits are spread like real model outputs: normal with std 2.5, plus 1% confident rows
-whose target logit sits 20 to 40 above the rest (SPEC §4's hard case). Targets are int64,
-the dtype torch requires, which fastloss reads in place.
+whose target logit sits 20 to 40 above the rest (the hard case of docs/numerics.md). Targets
+are int64, the dtype torch requires, which fastloss reads in place.
 """
 
 from __future__ import annotations

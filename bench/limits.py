@@ -1,4 +1,6 @@
-"""The physical limit of a workload (SPEC §6), measured on this machine, at this thread count.
+"""The physical limit of a workload, measured on this machine, at this thread count.
+
+The method and how the report uses it: docs/performance.md.
 
 limit = max(memory time, exp time), where
 - memory time: a plain SIMD sum over the same input arrays (``_core._probe_read``); for a

@@ -33,14 +33,14 @@ def n_threads(request):
 
 
 def float_tolerance(dtype) -> dict[str, float]:
-    """SPEC §4 per-element tolerance against the float64 reference."""
+    """The per-element tolerance against the float64 reference."""
     if np.dtype(dtype) == np.float32:
         return {"rtol": 1e-5, "atol": 1e-6}
     return {"rtol": 1e-12, "atol": 1e-13}
 
 
 def assert_matches(actual, expected, dtype, *, terms: int = 1, reduction: str = "none") -> None:
-    """Compare a fastloss result with the float64 reference at SPEC §4's tolerances:
+    """Compare a fastloss result with the float64 reference at the tolerances of docs/numerics.md:
     per element for "none", 1e-5·|ref| + 1e-6 for a mean, + 1e-6·terms for a sum (float32)."""
     tol = float_tolerance(dtype)
     if reduction == "sum":

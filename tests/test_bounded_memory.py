@@ -1,4 +1,4 @@
-"""Evaluating a file larger than the process's memory cap (SPEC §2, "Evaluation").
+"""Evaluating a file larger than the process's memory cap (docs/semantics.md).
 
 A child process under ``RLIMIT_AS`` smaller than the logits file cannot load it, yet
 ``evaluate_chunked`` over a ``FileArray`` gives the metrics of the whole file, equal to one

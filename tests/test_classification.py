@@ -403,7 +403,7 @@ def test_float16_and_mixed_dtypes():
 
 
 # ---------------------------------------------------------------------------------------
-# semantics (SPEC §3, §5)
+# semantics (docs/semantics.md)
 
 
 def test_spec_worked_examples():
@@ -499,8 +499,21 @@ def test_errors():
         fastloss.cross_entropy(x, [0, 1, 2], None)  # options are keyword-only
 
 
+def test_target_shape_error_suggests_axis_1():
+    """Logits in PyTorch's (N, C, d1, ...) layout with the default axis=-1: the message says
+    to pass axis=1 (only when the target has the shape that axis=1 expects)."""
+    x = np.zeros((2, 5, 8, 8), np.float32)
+    t = np.zeros((2, 8, 8), np.int64)
+    for fn in (fastloss.cross_entropy, fastloss.nll_loss, fastloss.evaluate):
+        with pytest.raises(ValueError, match=r"target shape \(2, 8, 8\) .* pass axis=1$"):
+            fn(x, t)
+        fn(x, t, axis=1)  # the suggestion works
+    with pytest.raises(ValueError, match=r"class axis, \(2, 5, 8\)$"):
+        fastloss.cross_entropy(x, np.zeros((2, 5, 7), np.int64))
+
+
 # ---------------------------------------------------------------------------------------
-# extremes (SPEC §4)
+# extremes (docs/numerics.md, "Extremes")
 
 
 def extreme_rows(dtype, n_classes):
@@ -592,7 +605,7 @@ def test_torch_values_at_the_extremes():
 @pytest.mark.parametrize("n_classes", [10, 16, 48, 1000, 32001])
 def test_confident_rows_mean(n_classes, backend):
     """Target logits 20-40 above the rest: the loss is ~1e-9..1e-5 per row, and the mean needs
-    the small terms a float32 lane holding the dominant 1 would drop (KERNELS.md §3)."""
+    the small terms a float32 lane holding the dominant 1 would drop (docs/numerics.md)."""
     n = 64 if n_classes < 32001 else 8
     rng = np.random.default_rng(n_classes)
     x = rng.normal(0, 1, (n, n_classes)).astype(np.float32)
@@ -612,7 +625,7 @@ def test_dropped_terms_below_half_ulp(n_classes, dominant, backend):
     """The worst case of the lanes engine's float32 sums (lane_engine.hpp, kLanePairWiden): the
     dominant class e^0 = 1 in a sum first (or last), every other class just below half an ulp
     of 1 (e^{x - m} = 0.99 * 2^-24), so a float32 sum holding the 1 drops each of them. The
-    loss is log(1 + (C - 1) * 0.99 * 2^-24) ~ C * 6e-8, and SPEC §4 allows 1e-6 absolute."""
+    loss is log(1 + (C - 1) * 0.99 * 2^-24) ~ C * 6e-8, and the tolerance allows 1e-6 absolute."""
     n, s = 3, 40  # axis=1 over (n, C, s): lanes engine tiles, the last one partial
     lead = n_classes - 1 if dominant == "last" else 0
     small = np.float32(np.log(0.99 * 2.0**-24))
@@ -714,7 +727,7 @@ def test_matches_torch():
         np.testing.assert_allclose(
             fastloss.logsumexp(x, axis=axis), torch.logsumexp(xt, dim=axis).numpy(), rtol=1e-12
         )
-    # float32 against torch's float32, at SPEC's float32 tolerance.
+    # float32 against torch's float32, at the float32 tolerance.
     x = rng.normal(0, 3, (128, 32001)).astype(np.float32)
     t = rng.integers(0, 32001, 128)
     want = F.cross_entropy(

@@ -1,4 +1,4 @@
-"""Reductions give bitwise the same result for every thread count and every call (SPEC §4)."""
+"""Reductions give bitwise the same result for every thread count and every call."""
 
 from __future__ import annotations
 

@@ -239,7 +239,7 @@ def test_entropy_matches_reference(shape, axis, dtype, threads, backend):
         assert isinstance(got, np.generic) and type(got) is np.dtype(dtype).type
     else:
         assert isinstance(got, np.ndarray) and got.dtype == dtype
-    # per-distribution values are sums over the class axis: the sum tolerance of SPEC §4
+    # per-distribution values are sums over the class axis: the sum tolerance of docs/numerics.md
     classes = shape[axis] if shape else 1
     assert_matches(got, want, dtype, terms=classes, reduction="sum")
 

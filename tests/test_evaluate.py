@@ -307,7 +307,7 @@ def assert_rows(x, t, dtype, topk=(1, 5)):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize(("n", "c"), [(64, 100), (64, 1000), (12, 32001)])
 def test_confident_rows_far_from_the_seed(dtype, n, c, backend):
-    """SPEC §4 on confident rows: one class 20-40 above the rest. The rows engine's shift and
+    """The tolerance on confident rows: one class 20-40 above the rest. The rows engine's shift and
     origin come from the first vector and the target; with the top class elsewhere its H
     was off by up to ~4x the per-row tolerance (float32), and a long float64 row whose big
     term came early lost one rounding per later flush."""
@@ -352,8 +352,8 @@ def test_float32_sums_worst_case_drops(c, backend):
     """The float32 sums' bound (row_engine.hpp kWidenEvery, evaluate.hpp kEvalLaneTerms): the
     dominant term 1 first in a lane, every other term just below its half-ulp (e^-16.7 <
     2^-24), so each add onto that lane drops its term, and the accumulators are then added in
-    float32 before one widening. Σ stays within 5.4e-7 relative: lse and the loss within SPEC
-    §4 (the loss here is ~5.6e-5 or ~16.7). The dominant class sits at the start of a vector,
+    float32 before one widening. Σ stays within 5.4e-7 relative: lse and the loss within the
+    tolerance (the loss here is ~5.6e-5 or ~16.7). The dominant class sits at the start of a vector,
     of a step and of a flush block of either engine."""
     n = 12
     x = np.full((n, c), -16.7)
@@ -384,7 +384,7 @@ def test_float32_sums_worst_case_drops_in_skip_mode(c, backend):
     rest after the first step of 4·L values and whole blocks of 16·L, L = 1, 4, 8 or 16) and
     its padded last vector: the dominant term where that block starts, in the padded vector,
     or where a whole block starts. One row per call: the mean is the row's value, checked at
-    SPEC §4's per-row tolerance."""
+    the per-row tolerance."""
     pos = [c - 1, c - 8, 8 * 16]
     for lanes in (1, 4, 8, 16):
         step, block = 4 * lanes, 16 * lanes

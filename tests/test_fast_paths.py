@@ -1,4 +1,4 @@
-"""The one-call fast paths (SPEC §6's per-call budget) against the general path.
+"""The one-call fast paths (the 2 µs per-call budget) against the general path.
 
 mse_loss & co., cross_entropy, nll_loss, softmax and log_softmax first offer their arguments to a
 binding that reads ready arrays in place and finishes the result in C++; anything else (lists,

@@ -1,4 +1,4 @@
-"""ISA code stays in its own namespace (KERNELS.md §1, "ODR").
+"""ISA code stays in its own namespace (docs/architecture.md).
 
 An inline function or template compiled with AVX flags in two translation units becomes one
 weak symbol, chosen by the linker: an AVX copy could then run on a CPU without AVX. Every

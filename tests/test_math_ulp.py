@@ -2,7 +2,7 @@
 
 The error of a result y against a reference r computed in a wider type is |y - r| / ulp(r),
 ulp(r) = 2^(exponent(r) - p + 1) floored at the smallest subnormal (p = 24 or 53;
-KERNELS.md §2). A reference that rounds to a special value (NaN, +-inf, an exact zero) must
+docs/numerics.md). A reference that rounds to a special value (NaN, +-inf, an exact zero) must
 be matched exactly, sign of zero included.
 
 References:

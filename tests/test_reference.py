@@ -1,8 +1,8 @@
 """Tests of ``fastloss.reference`` itself.
 
 The kernels are tested against the reference, so the reference is tested against
-three things: SPEC section 3's worked examples at their exact values, the semantics
-SPEC sections 3-4 spell out (checked directly, without torch), and
+three things: the worked examples at their exact values, the semantics
+docs/semantics.md and docs/numerics.md spell out (checked directly, without torch), and
 ``torch.nn.functional`` in float64 over many option combinations.
 """
 
@@ -18,7 +18,7 @@ import pytest
 
 from fastloss import reference as ref
 
-# SPEC section 4's float64 bound.
+# The float64 bound of docs/numerics.md.
 RTOL = 1e-12
 ATOL = 1e-13
 # The worked examples are printed with 8 decimals.
@@ -34,7 +34,7 @@ def assert_result(got: Any, want: Any, *, reduction: str, rtol: float = RTOL, at
 
     ``atol`` defaults to 0: torch evaluates the elementwise losses with the same
     formulas, so even tiny values (``log1p(-p)`` for small ``p``) must agree to
-    ``rtol``. Anything that goes through a log-softmax passes SPEC's ``ATOL``:
+    ``rtol``. Anything that goes through a log-softmax passes the float64 ``ATOL``:
     ``(x - m) - log Σ`` cancels to about one ulp of ``log Σ`` near 0.
     """
     if reduction == "none":
@@ -46,7 +46,7 @@ def assert_result(got: Any, want: Any, *, reduction: str, rtol: float = RTOL, at
 
 
 # ---------------------------------------------------------------------------
-# SPEC section 3: the worked examples of the article, at their exact values
+# The worked examples of the article, at their exact values
 
 
 def test_softmax_worked_example():
@@ -87,7 +87,7 @@ def test_mean_cross_entropy_worked_examples(probs: list[list[float]], printed: f
 
 
 # ---------------------------------------------------------------------------
-# API shape: the names and signatures of SPEC section 2
+# API shape: the names and signatures of the public API
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 _POS = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -141,7 +141,7 @@ def test_all_lists_every_function():
 
 
 # ---------------------------------------------------------------------------
-# Semantics of SPEC sections 3-5, checked without torch
+# Semantics of docs/semantics.md and docs/numerics.md, checked without torch
 
 # One small valid call per function; the data are already float64.
 _P = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
@@ -473,7 +473,7 @@ def as_numpy(t: Any) -> np.ndarray:
 
 
 def with_specials(x: np.ndarray) -> np.ndarray:
-    """``x`` of shape (N, C) with SPEC section 4's hard rows: a confident row, rows
+    """``x`` of shape (N, C) with the hard rows: a confident row, rows
     offset by ±50 and by -1e4, a row scaled to ±1e4. Masked classes, non-finite and
     ±1e300 rows have their own tests, so that the reductions here stay finite."""
     x = x.copy()
@@ -723,7 +723,7 @@ def test_binary_cross_entropy_with_logits_matches_torch(
     # torch computes (1-y)·x + (1+(pw-1)·y)·(log1p(e^-|x|) + max(-x, 0)), which
     # cancels for large negative x (x = -30, y = 0: exact 9.36e-14, torch 9.24e-14):
     # its absolute error is about eps·|x|, hence atol 1e-13 for |x| <= 30 instead
-    # of SPEC's 1e-13 relative to the reference's exact sum of positive terms.
+    # of the 1e-13 relative to the reference's exact sum of positive terms.
     assert_result(got, as_numpy(want), reduction=reduction, atol=1e-13)
 
 

@@ -1,11 +1,11 @@
-"""Quick A/B timing for issue #6: fastloss.evaluate against cross_entropy alone, interleaved.
+"""Quick A/B timing: fastloss.evaluate against cross_entropy alone, interleaved.
 
     PYTHONPATH=build/NAME/site python3 tools/bench_evaluate.py [ROUNDS]
 
 Each round times cross_entropy, evaluate (topk=(1, 5)) and, if installed, torch computing the
 same metrics with its own ops, in one process on the same float32 inputs (the bench's
 N=256xC=128256 and N=32768xC=1000, normal std 2.5, random targets); printed: medians of the
-per-round times and of the per-round ratios, at 1 and 2 threads. Targets (issue #6):
+per-round times and of the per-round ratios, at 1 and 2 threads. Targets:
 evaluate <= 1.3x cross_entropy, >= 3x faster than torch. bench/run.py --only evaluate gives
 the same with the physical limit and every peer.
 """

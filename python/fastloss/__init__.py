@@ -20,6 +20,17 @@ from ._threads import get_num_threads, set_num_threads, threads
 
 __version__ = _core.__version__
 
+
+def __getattr__(name: str) -> object:
+    # ``fastloss.reference`` without an explicit import, loaded on first use: the float64
+    # reference is not needed by the kernels and stays out of the import time.
+    if name == "reference":
+        import importlib
+
+        return importlib.import_module(".reference", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Evaluator",
     "FileArray",

@@ -1,6 +1,6 @@
 """Validation shared by the public functions: dtypes, shapes, options, and their messages.
 
-Every message names the function, the problem and the values (STYLE.md, "Errors").
+Every message names the function, the problem and the values (docs/semantics.md, "Errors").
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> s
 
 
 def float_dtype(fn: str, name: str, arr: np.ndarray) -> np.dtype:
-    """The native float dtype an array is computed in (SPEC §5)."""
+    """The native float dtype an array is computed in (docs/semantics.md)."""
     kind = arr.dtype.kind
     if kind == "f":
         if arr.dtype.itemsize <= 4:  # float16 is read as float32 until half kernels land

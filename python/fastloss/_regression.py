@@ -18,7 +18,7 @@ _MSE, _L1, _HUBER, _SMOOTH_L1 = 0, 1, 2, 3
 
 def _regression(fn: str, input, target, reduction: str, kind: int, param: float = 0.0):
     if reduction == "mean" or reduction == "sum":
-        # Arrays that need no conversion are read in place in one call (SPEC §6's call budget);
+        # Arrays that need no conversion are read in place in one call (the 2 µs call budget);
         # None means they need converting first.
         res = _core.regression(input, target, None, kind, param, REDUCTION_CODES[reduction])
         if res is not None:

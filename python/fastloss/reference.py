@@ -2,7 +2,7 @@
 
 Each function has the name and signature of its public counterpart in
 :mod:`fastloss`, computes in float64 whatever the input dtype, and reads like the
-formula of SPEC section 3. Tests and ``bench/`` compare the compiled kernels to it,
+formulas of docs/semantics.md. Tests and ``bench/`` compare the compiled kernels to it,
 so it is written for clarity and correctness, not speed: it moves the class axis
 to the end and makes temporaries of the input's size.
 
@@ -89,7 +89,7 @@ def _reduce(loss: ArrayLike, reduction: str, count: float) -> np.float64 | Float
 
 
 def _check_same_shape(name: str, a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> None:
-    # No silent broadcasting of (N, 1) against (N,): SPEC section 5.
+    # No silent broadcasting of (N, 1) against (N,): docs/semantics.md, "Errors".
     if a.shape != b.shape:
         raise ValueError(
             f"{name}: {a_name} shape {a.shape} and {b_name} shape {b.shape} must match exactly"

@@ -27,7 +27,7 @@ enum class DType { kF32, kF64 };
 // Releases the GIL for the scope when the kernel reads at least kReleaseGilFrom elements.
 // Around a small call the release and re-acquire (two mutex round trips, ~400 instructions)
 // cost more than the call's own work and let no other thread do anything useful meanwhile:
-// SPEC §6's per-call budget. NumPy's ufuncs keep the GIL below a size too.
+// the 2 µs per-call budget. NumPy's ufuncs keep the GIL below a size too.
 constexpr std::int64_t kReleaseGilFrom = std::int64_t{1} << 14;
 class ReleaseGil {
  public:
@@ -64,7 +64,7 @@ void* out_data(const py::object& out, const py::array& like, DType dt) {
 }
 
 // The public "mean" / "sum" result: a NumPy scalar of the input dtype, rounded once from float64
-// (py::make_scalar, pybind11 >= 3: no Python-level np.float32(x), SPEC §6's per-call budget).
+// (py::make_scalar, pybind11 >= 3: no Python-level np.float32(x), the 2 µs per-call budget).
 py::object finished_scalar(double v, DType dt) {
   if (dt == DType::kF32) return py::cast(py::make_scalar(static_cast<float>(v)));
   return py::cast(py::make_scalar(v));
@@ -270,7 +270,7 @@ const void* class_weight_data(const py::object& weight, DType dt, std::int64_t n
 // target_kind: 0 int32, 1 int64 (shape (n_outer, n_inner)), 2 probabilities (x's shape, dtype).
 // reduction < 0: returns the tuple. 1 (mean) or 2 (sum): returns the finished NumPy scalar of the
 // logits' dtype (mean over Σ w[t], NaN for none), or the first bad row as a Python int: one
-// call and no Python arithmetic on the fast path (SPEC §6's per-call budget).
+// call and no Python arithmetic on the fast path (the 2 µs per-call budget).
 py::object class_loss(bool nll, const py::array& logits, const py::array& target, const py::object& weight,
                       const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
                       std::int64_t ignore_index, double label_smoothing, int target_kind,
@@ -335,7 +335,7 @@ int plain_reduction(py::handle h) {
 // finished scalar (mean, sum), the per-row losses (none), or the first bad row as an int. None,
 // before any work, when an array or an option needs converting, reshaping or checking: the
 // Python layer then takes the general path. The common call is this one binding call and no
-// Python-level checks (SPEC §6's per-call budget).
+// Python-level checks (the 2 µs per-call budget).
 py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, py::handle weight_h,
                            py::handle ignore_index_h, py::handle reduction_h, py::handle label_smoothing_h,
                            py::handle axis_h) {

@@ -1,7 +1,7 @@
 // The thread count of a kernel call: a process-wide setting, a per-OS-thread override (a Python
 // thread is an OS thread), and a default given at import. Kept here, not in Python, so that a
-// call resolves it without a Python-level lookup (SPEC §6's per-call budget). After fork the
-// child runs serially: libgomp's pool does not survive a fork (KERNELS.md §4).
+// call resolves it without a Python-level lookup (the 2 µs per-call budget). After fork the
+// child runs serially: libgomp's pool does not survive a fork.
 #pragma once
 
 namespace fastloss {

@@ -11,13 +11,11 @@
 // needs log p, y = 0 needs log1p(-p), and both are a log of one argument (below).
 // Weights broadcast along the flat index through a PeriodicWeight (args.hpp): a scalar, a
 // per-last-axis vector or a full-shape array, read without materializing the broadcast.
-// Cost per vector of 8 floats (AVX2, instructions counted by callgrind, loop included; the
-// reference exp of bench/ takes 26.8): bce_with_logits 40.7 (was 75.7 with exp + log1p),
-// bce on hard labels 57.7 (was 63.7: negated logs, the NaN part of the range check taken
-// from the loss sum, a cheaper soft-label test, no selects in the hard-label argument).
-// These loops are bound by the latency of one vector's chain (~70 cycles through decompose,
-// the division and the polynomials) over the vectors the out-of-order window holds (~256 /
-// instructions per vector), as much as by the instruction count: shorter chains pay.
+// bce takes negated logs, the NaN part of its range check from the loss sum, a cheap
+// soft-label test and no selects in the hard-label argument: each saves instructions.
+// These loops are bound by the latency of one vector's chain (decompose, the division and
+// the polynomials) over the vectors the out-of-order window holds, as much as by the
+// instruction count: shorter chains pay. Counts: docs/performance.md, "Measurements".
 #pragma once
 
 #include "math/exp.hpp"
@@ -83,7 +81,7 @@ inline V exp_nonpositive(V z) {
 //   one FMA against the magic 1.5·2^23 + 127, which leaves 127 + n in the low bits for
 //   pow2_low_bits: e = p·2^n in one shift and one product. a <= 87 keeps e >= 1.6e-38 normal,
 //   so no scaling fix-ups; beyond 87 the tail (< 1.7e-38) is returned as log1p(e^-87), an
-//   absolute error under 1.7e-38, far inside SPEC §4's 1e-6 (the other term of the loss is
+//   absolute error under 1.7e-38, far inside the 1e-6 bound (the other term of the loss is
 //   then >= 87 or the loss itself is below 1.7e-38).
 // - log1p(e) = e + e²·H(e) on [0, 1], H of degree 7 minimax in the relative error of log1p
 //   (2^-24.9; tools/fit_math_coeffs.py log1p_unit): no exponent split, no division.
@@ -196,8 +194,8 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
     };
     Check check;
     // Terms are summed in T for kRun steps, then widened into the float64 accumulators: a
-    // float32 sum of kRun terms per lane loses at most ~kRun/2 ulp of them, far inside SPEC
-    // §4, and the widening (5 ops per vector on AVX2) is paid once per kRun vectors.
+    // float32 sum of kRun terms per lane loses at most ~kRun/2 ulp of them, far inside the
+    // tolerance, and the widening (5 ops per vector on AVX2) is paid once per kRun vectors.
     constexpr int kRun = 8;
     SumAcc<T> a0, a1, a2, a3;
     V f0 = V::set1(T(0)), f1 = f0, f2 = f0, f3 = f0;

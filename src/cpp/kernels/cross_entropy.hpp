@@ -1,5 +1,5 @@
-// Fused cross-entropy and nll_loss (SPEC §3), with lp = log_softmax(x), w the class weights
-// (ones without weight), ε = label_smoothing, W = Σ_c w_c:
+// Fused cross-entropy and nll_loss (docs/semantics.md), with lp = log_softmax(x), w the class
+// weights (ones without weight), ε = label_smoothing, W = Σ_c w_c:
 //   class indices:  l_i = (1-ε) w_t (lse_i - x_it) + (ε/C) (W lse_i - Σ_c w_c x_ic),
 //                   rows with t == ignore_index give 0 and count for nothing; "mean" divides by
 //                   Σ w_t over the counted rows (the kernel returns both sums);

@@ -2,9 +2,8 @@
 //   kl_div:  xlogy(y, y) - y·x (0·log 0 = 0; y = 0 with x = -inf gives NaN, as torch),
 //            or exp(y)·(y - x) with log_target. Elementwise through weighted_map (binary.hpp).
 //            One log_normal per element with the special values folded into a clamp and
-//            one select (33.7 instructions per vector of 8 floats on AVX2, callgrind; 40.7
-//            with log_positive's subnormal scaling, 45.7 with log()'s three selects; the
-//            reference exp takes 26.8).
+//            one select: fewer instructions than log_positive's subnormal scaling or log()'s
+//            three selects (docs/performance.md, "Measurements").
 //   entropy: H = -Σ_c p_c·log p_c along the class axis of p seen as (outer, C, inner), with
 //            0·log 0 = 0 and p as given (not renormalized); 0 - Σ, so that a one-hot p gives
 //            +0 rather than -0. One log per element; each

@@ -1,4 +1,4 @@
-// The fused evaluation pass (fastloss.evaluate / Evaluator, issue #6). One read of each row
+// The fused evaluation pass (fastloss.evaluate / Evaluator). One read of each row
 // of logits x (classes along the middle axis of (n_outer, C, n_inner)) gives, per row with
 // target t, lse = log Σ e^x, p = softmax(x):
 //   l    = cross_entropy's loss (class weights w, label smoothing ε, as cross_entropy.hpp),
@@ -24,14 +24,12 @@
 // far above the seed (a confident row whose top class is neither the target nor in the first
 // vector): the folded pass's H is off by ~c·u·|E_p[x] - o| (u = T's unit roundoff, c <= 8.3
 // measured), and E_p[x] - o = Σ e·(xc - o) / Σ e comes from the pass's own sums. fold_inexact
-// redoes a row when 16·u·|E_p[x] - o| exceeds half SPEC §4's tolerance on its H; for float32:
-// |E_p[x] - o| > 0.52 + 5.2·H. Before, such rows were off by up to 6.7x the tolerance
-// (float32, scalar path; 4x on AVX2). Random rows keep the one pass: the bench's (normal,
-// std 2.5) have |E_p[x] - o| ~ 3 and H ~ 4 (C = 1000) or 8.6 (C = 128256); 0.15% of the
-// C = 1000 rows (an outlier max: H < 2) are redone, none at C = 128256.
-// The float64 lanes' totals are compensated (RowTotal): a plain float64 sum gave a long row's
-// early big term one rounding per later flush, up to 48x the float64 tolerance (C = 32001,
-// constant rest) and 12x with the target at the max (C = 128256, scalar path).
+// redoes a row when 16·u·|E_p[x] - o| exceeds half the tolerance on its H; for float32:
+// |E_p[x] - o| > 0.52 + 5.2·H. Without the redo such rows miss the tolerance; random rows
+// (the bench's) keep the one pass, few are redone (docs/performance.md, "Measurements").
+// The float64 lanes' totals are compensated (RowTotal): a plain float64 sum gives a long row's
+// early big term one rounding per later flush, beyond the float64 tolerance on long rows
+// (C = 32001 with a constant rest; C = 128256 with the target at the max).
 // A row with NaN, +inf or only -inf gives NaN loss and entropy and torch's lse; its rank (and
 // that of a -inf target) is counted by a scalar pass: NaN anywhere gives rank C, never a hit.
 // row_pass of row_engine.hpp keeps no Σ e·x and no count, so this file has its own pass
@@ -42,15 +40,11 @@
 // rank a compare + select + add in count mode, a max in max mode, nothing in skip mode (its
 // own unrolled loops, Σ e and Σ e·d in locals, e added as fma(e, 1, Σ): the same single
 // rounding, where GCC sank a plain add to the block's end and stored each e to the stack; it
-// flushes the block under way on entry and ends the row itself). Callgrind of the module's
-// kernel entry, random targets, topk (1, 5): 2048 x 1000, 3238 instructions per row, 1.14x
-// cross-entropy's 2852; 64 x 128256, 341844, 1.03x of 333470. Time / cross-entropy's (bench,
-// loaded 2-core VM): 32768 x 1000 1.23-1.33, 256 x 128256 1.13-1.16; exact per-row ranks
-// (reduction="none", C = 32000) ~1.5. Time exceeds the instruction ratio: register pressure
-// is the limit (13 constants, 4 lane accumulators and 4 float64 totals exceed AVX2's 16
-// registers; GCC spills the Σ e accumulators and reloads log2e). Tried and dropped (more
-// instructions): the skip mode as a function of its own, one accumulator per sum (kEvalU = 1),
-// one Σ e·d accumulator, round + add instead of the reduction's FMA. Σ e and Σ e·d are grouped
+// flushes the block under way on entry and ends the row itself). Time over cross-entropy's
+// exceeds the instruction ratio: register pressure is the limit (13 constants, 4 lane
+// accumulators and 4 float64 totals exceed AVX2's 16 registers; GCC spills the Σ e
+// accumulators and reloads log2e). The counts, times and variants tried: docs/performance.md,
+// "Measurements". Σ e and Σ e·d are grouped
 // differently between flushes in skip mode (still at most kEvalLaneTerms terms per lane).
 //
 // Lanes engine (n_inner > 1, or C <= kMaxLaneClasses): one row per lane, groups from
@@ -236,7 +230,7 @@ T next_down(T v) {
 // (float64 adds; n adds after a big term cost n·2^-53, far below float32's tolerance).
 // float64 lanes: added compensated (TwoSum): a plain sum gives a confident row's big term one
 // rounding per later flush (C/(8L) of them, same sign on a constant rest), measured up to 12x
-// SPEC §4's tolerance at C = 128256 with the target at the max (scalar path; 2x on AVX2).
+// the tolerance at C = 128256 with the target at the max (scalar path; 2x on AVX2).
 template <class T>
 struct RowTotal {
   SumAcc<T> acc;
@@ -262,7 +256,7 @@ constexpr int kEvalU = 2, kEvalUnroll = 2;
 // the flush adds the kEvalU accumulators in T (one more add for kEvalU = 2) before one
 // widening: 8 roundings, each at most 2^-24 times the partial it produces, and no partial
 // exceeds the row's Σ (all terms >= 0), so Σ is off by at most 8·2^-24 = 4.8e-7 relative, in
-// lse absolute: within SPEC §4's 1e-6 on a confident row (the worst case: the dominant 1
+// lse absolute: within the 1e-6 bound on a confident row (the worst case: the dominant 1
 // first in a lane, the lane's other terms just below its half-ulp, all dropped). float64
 // lanes: the same count, at 2^-53. A block is the steps between two flushes.
 constexpr int kEvalLaneTerms = 8;
@@ -434,8 +428,7 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
         i += kStep;
       };
       // flush's logic over these locals. One lambda taking either set by reference served
-      // both at +71 instructions per row (2048 x 1000; 64 x 128256: +5284), callgrind of the
-      // module: GCC allocated the shared body worse.
+      // both with more instructions per row: GCC allocated the shared body worse.
       auto skip_flush = [&] {
         e_tot.add(pairwise_sum(ea));
         for (int u = 0; u < U; ++u) {
@@ -524,7 +517,7 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
   return {e_tot.total(), ed_tot.total(), kS ? wx_tot.total() : 0.0, above};
 }
 
-// SPEC §4's per-row tolerance on H (abs + rel·|H|), and kFold: the folded pass's error on H
+// the per-row tolerance on H (abs + rel·|H|), and kFold: the folded pass's error on H
 // per unit of |E_p[x] - o| (o its origin). Its lanes round x - o, e·(x - o) and their sums
 // (relative u each, u = T's unit roundoff), so Σ e·(x - o) / Σ e is off by about
 // c·u·|E_p[x] - o|: c <= 8.3 measured (float32; <= 13 float64, compensated totals) over
@@ -541,7 +534,7 @@ struct EntropyTol<double> {
   static constexpr double kAbs = 1e-13, kRel = 1e-12, kFold = 16 * 0x1p-53;
 };
 
-// True when the folded pass's H may miss half of SPEC §4's tolerance: mean_d = Σ e·(xc - o) /
+// True when the folded pass's H may miss half of the tolerance: mean_d = Σ e·(xc - o) /
 // Σ e = E_p[x] - o, h its H. A row whose mass sits far above the seed (a confident row
 // whose top class is neither the target nor in the first vector) fails; random rows (mass
 // near the seed, or H large) pass with a wide margin.

@@ -1,4 +1,4 @@
-// The lanes engine of the softmax family (KERNELS.md §3): one row per lane.
+// The lanes engine of the softmax family (docs/architecture.md): one row per lane.
 //
 // Lanes (n_inner > 1, or n_inner == 1 with C <= kMaxLaneClasses): one row per lane, kGroup
 // rows per group (2 vectors: 16 on AVX2). For n_inner > 1 the lanes are the contiguous inner
@@ -29,15 +29,9 @@
 // for_row_groups are forced inline: out of line, the sums, the target and the per-group
 // state of the caller live in memory (a store and a reload per class, ~300 instructions of
 // copies and spills per group were measured).
-// Measured on Zen 3 (AVX2), one thread, valgrind instructions per 8-float vector of logits
-// (a standalone harness over cross_entropy_f32, diff of 1 and 3 calls): C=10 rows 50.4 ->
-// 43.6, axis=1 C=21 41.2 -> 35.0 before the tile copy, 38.2 with it (the copy +2.5 and its
-// prefetches, the picks after the pass -1.2). Time (bench/run.py, one thread, loaded VM):
-// N=1M C=10 13.2 -> 10.4 ms (2.48x -> 1.94x the limit). axis=1 (16, 21, 256, 256), interleaved
-// harness rounds, best of 5: 22.8 ms before, 25.4 ms with the instruction diet alone (its
-// pass in place is slower in time, though shorter), 20.1 ms with the tile copy; with the
-// tile L2-resident (S = 2048): 17.3 / 19.8 / 16.2 ms, so ~4 ms of the in-place time was
-// reloads. The rest is instructions: ~1.7x the reference exp's per element.
+// The tile copy costs instructions and saves more time than it costs: along axis=1 the
+// in-place pass reloads its lines from L3. Beyond the reloads the lanes engine is bound by
+// instructions. Figures: docs/performance.md, "Measurements".
 // Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
 // shape, so every thread count gives the same bits.
 #pragma once
@@ -206,7 +200,7 @@ FASTLOSS_INLINE Vec<T> lane_exp(Vec<T> nd) {
 // Each sum adds at most 12 terms. Every rounding of an add is at most 2^-24 times the value it
 // produces, and no partial exceeds its accumulator's final sum (all terms >= 0), so a lane's
 // Σ is off by at most (11 + 1) 2^-24 Σ relative (11 adds, then the sum of the two): < 7.2e-7
-// in log Σ, within SPEC §4's 1e-6 absolute on a confident row (the worst case: the dominant
+// in log Σ, within the 1e-6 absolute bound on a confident row (the worst case: the dominant
 // 1 first, and the 11 other terms of its accumulator just below its half-ulp, all dropped).
 constexpr std::int64_t kLanePairWiden = 24;
 

@@ -1,5 +1,5 @@
-// Probes of the machine's physical limit, for bench/ (SPEC §6): a plain SIMD read and copy of
-// the same bytes a kernel touches, and the throughput of a reference vector exp. They share
+// Probes of the machine's physical limit, for bench/ (docs/performance.md): a plain SIMD read and
+// copy of the same bytes a kernel touches, and the throughput of a reference vector exp. They share
 // the chunking of the kernels, so they are timed under the same threads and layout.
 #pragma once
 
@@ -37,7 +37,7 @@ void probe_copy(const ProbeCopyArgs& a) {
   });
 }
 
-// The reference exp of SPEC §6: Cody-Waite reduction, degree-6 polynomial, exponent scaling,
+// The reference exp of the limit: Cody-Waite reduction, degree-6 polynomial, exponent scaling,
 // without special-value handling (the probe feeds it finite, in-range arguments).
 inline VecF reference_exp(VecF x) {
   const VecF n = round_even(x * VecF::set1(1.44269504088896341f));

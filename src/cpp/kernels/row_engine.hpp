@@ -1,5 +1,6 @@
-// The rows engine of the softmax family (KERNELS.md §3): lse(x) = log Σ_c e^{x_c} of one row at a
-// time, vectorized along the classes, with the sums cross_entropy.hpp and evaluate.hpp need.
+// The rows engine of the softmax family (docs/architecture.md): lse(x) = log Σ_c e^{x_c} of one
+// row at a time, vectorized along the classes, with the sums cross_entropy.hpp and
+// evaluate.hpp need.
 //
 // Rows (n_inner == 1, C > kMaxLaneClasses): one row at a time, vectorized along the classes.
 // The fast pass reads each logit once with a fixed shift s = k ln2, k = round(seed / ln2),
@@ -7,14 +8,13 @@
 //   e^{x - s} = p 2^{n - k},  (p, n) = exp_reduced(x)  (math/exp.hpp),
 // and n - k goes straight into the exponent field (pow2_low_bits of the magic-added n), so
 // every term carries exp's own error however far the row max lies above s: confident rows
-// (target 20-40 above the rest) and rows offset by ±50 keep full accuracy (KERNELS.md §3,
-// "The catch"). x is clamped to [(k - 126.75) ln2, (k + 126) ln2] first (constants first,
+// (target 20-40 above the rest) and rows offset by ±50 keep full accuracy (docs/numerics.md,
+// "Confident rows"). x is clamped to [(k - 126.75) ln2, (k + 126) ln2] first (constants first,
 // so NaN survives): below, the term is exactly +0, so -inf (masked) classes stay exact;
 // above, it is >= 2^126, far beyond the accepted Σ <= 2^100. Σ is accumulated in float32
 // lanes; every kWidenEvery steps the U accumulators are added pairwise in float32 and widened
 // once into float64 (at most 9 roundings on a lane's path: Σ within 5.4e-7 relative, see
-// kWidenEvery; one widening per flush instead of U cut ~100 instructions per row of 1000
-// classes, 2930 -> 2852 for cross-entropy, 548 -> 516 for logsumexp at C = 100, callgrind),
+// kWidenEvery; one widening per flush rather than U saves instructions, docs/performance.md),
 // and lse = s + log Σ in float64. Σ >= e^{-ln2/2} always holds for a finite row, because
 // the seed is one of its values. A row whose seed is not finite, |k| > kMaxFoldK, or whose
 // Σ is not in [0.5, 2^100] (a max far above the seed, +inf, NaN) is redone exactly: a max
@@ -56,7 +56,7 @@ constexpr double kMaxFoldK = 32768.0;
 // and the flush adds the U accumulators pairwise in T (log2 U adds, pairwise_sum) before one
 // widening into float64: at most 7 + 2 = 9 roundings on a lane's path (U = 4), each at most
 // 2^-24 times the partial it produces, and no partial exceeds Σ (all terms >= 0), so Σ is off
-// by at most 9·2^-24 = 5.4e-7 relative and lse by as much absolute: within SPEC §4's 1e-6 on a
+// by at most 9·2^-24 = 5.4e-7 relative and lse by as much absolute: within the 1e-6 bound on a
 // confident row (the worst case: the dominant 1 first in a lane, the other terms of its lane
 // just below its half-ulp, all dropped; tests/test_evaluate.py builds it). The linear sums
 // (mixed signs) are off by at most 9·2^-24 Σ|terms| the same way.

@@ -2,7 +2,7 @@
 // simd/scalar.hpp (no ISA-specific code: every ISA runs the same arithmetic; only
 // round_even and scale_pow2 are native, e.g. vscalefps on AVX-512).
 //
-// Method (Cody-Waite, KERNELS.md §2):
+// Method (Cody-Waite; measured bounds in docs/numerics.md):
 //   n = round_even(x log2e)
 //   r = x - n ln2_hi - n ln2_lo   two FMAs; ln2_hi is ln2 rounded to T, so the first FMA is
 //                                 exact (|r| < 1/2 fits in T's precision), |r| <= ln2/2 + tiny

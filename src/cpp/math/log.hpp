@@ -1,7 +1,7 @@
 // Vector log and log1p for Vec<float> and Vec<double>, written once over the Vec interface of
 // simd/scalar.hpp (no ISA-specific code; decompose is the ISA's native exponent split).
 //
-// Method (the classic atanh form, KERNELS.md §2; coefficients our own, tools/fit_math_coeffs.py):
+// Method (the classic atanh form; coefficients our own, tools/fit_math_coeffs.py):
 //   x = m 2^e, m in [sqrt(2)/2, sqrt(2))      decompose (subnormals included)
 //   f = m - 1 (exact), s = f / (2 + f), z = s^2, |s| <= 3 - 2 sqrt(2) = 0.1716
 //   (the divisor is formed as m + 1, the same value with one add less on the critical path)

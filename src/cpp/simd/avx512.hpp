@@ -17,7 +17,7 @@ struct LaneMask {
 // The first n of `lanes` lanes, for any n (none for n <= 0, all for n >= lanes), as the other
 // ISAs' load_n/store_n take it: a lane block past a partial tile's last position asks for
 // n <= 0, and (1u << n) - 1 with a negative n (undefined; x86 shifts by n mod 32) selected all
-// lanes, a read past the end (found by tools/avx512_check under emulation).
+// lanes, a read past the end.
 inline unsigned first_lanes_mask(std::int64_t n, int lanes) {
   const std::int64_t k = n < 0 ? 0 : (n > lanes ? lanes : n);
   return (1u << k) - 1u;
