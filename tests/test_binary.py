@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastloss
-from conftest import assert_matches
+from conftest import LAYOUTS, assert_matches
 from fastloss import reference
 
 BCE = "binary_cross_entropy"
@@ -287,20 +287,30 @@ def test_out_of_range_small_and_scalar():
 # layouts, dtypes, empties, determinism
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", [BCE, LOGITS])
-def test_views_and_layouts(name, backend):
+def test_views_and_layouts(name, dtype, layout, backend):
     rng = np.random.default_rng(1)
-    base = rng.random((3, 423, 31)).astype(np.float32)
-    other = (rng.random((3, 423, 31)) < 0.3).astype(np.float32)
+    base = rng.random((3, 141, 31)).astype(dtype)
+    other = (rng.random((3, 141, 31)) < 0.3).astype(dtype)
+    to = LAYOUTS[layout]
     for x, y in [
+        (base, other),
         (base[:, ::2, :], other[:, ::2, :]),
         (base.transpose(2, 0, 1), other.transpose(2, 0, 1)),
         (base[..., 0], other[..., 0]),
         (np.asfortranarray(base), other),
     ]:
+        x, y = to(x), to(y)
+        full = to(np.linspace(0.5, 2.0, x.size, dtype=dtype).reshape(x.shape))
+        last = to(np.arange(1, x.shape[-1] + 1, dtype=dtype))
         for reduction in REDUCTIONS:
             check(name, x, y, reduction)
-            check(name, x, y, reduction, weight=np.arange(1, x.shape[-1] + 1, dtype=np.float32))
+            check(name, x, y, reduction, weight=last)
+            check(name, x, y, reduction, weight=full)
+            if name == LOGITS:
+                check(name, x, y, reduction, weight=full, pos_weight=last)
 
 
 @pytest.mark.parametrize("name", [BCE, LOGITS])

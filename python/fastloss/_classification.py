@@ -77,6 +77,7 @@ def _softmax_common(fn: str, kind: int, x, axis, out):
         isinstance(out, np.ndarray)
         and out.dtype == a.dtype
         and out.flags.c_contiguous
+        and out.flags.aligned
         and out.flags.writeable
         and out.shape == shape
         and not np.may_share_memory(out, a)  # the kernel reads x after writing the output
