@@ -72,6 +72,8 @@
 #include <new>
 #include <type_traits>
 
+#include "kernels/unaligned.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 struct EvalCtx {
@@ -633,7 +635,7 @@ EvaluateResult eval_rows(const EvaluateArgs& a, const EvalCtx& cx) {
                        [&](std::int64_t begin, std::int64_t end, EvaluateResult& tot) {
     tot = EvaluateResult{};
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t tr = tg[r];
+      const std::int64_t tr = load_one(tg + r);
       const bool counted = tr != cx.ignore;
       if (counted && (tr < 0 || tr >= C)) {
         if (tot.first_bad < 0) tot.first_bad = r;
@@ -678,7 +680,7 @@ EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
     bool counted[G];
     const std::int64_t outer0 = row0 / S, s0 = row0 % S;
     for (std::int64_t j = 0; j < G; ++j) {
-      std::int64_t tr = j < lanes ? std::int64_t(tg[row0 + j]) : cx.ignore;
+      std::int64_t tr = j < lanes ? std::int64_t(load_one(tg + row0 + j)) : cx.ignore;
       counted[j] = j < lanes && tr != cx.ignore;
       if (counted[j] && (tr < 0 || tr >= C)) {
         if (tot.first_bad < 0 || row0 + j < tot.first_bad) tot.first_bad = row0 + j;
@@ -688,8 +690,8 @@ EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
       if (counted[j]) {
         tcls[j] = tr;
         tf[j] = static_cast<T>(tr);
-        xt[j] = S == 1 ? x[(row0 + j) * C + tr] : x[(outer0 * C + tr) * S + s0 + j];
-        wt[j] = kW ? w[tr] : T(1);
+        xt[j] = load_one(S == 1 ? x + (row0 + j) * C + tr : x + (outer0 * C + tr) * S + s0 + j);
+        wt[j] = kW ? load_one(w + tr) : T(1);
       } else {
         tcls[j] = 0;
         tf[j] = 0;
