@@ -498,7 +498,14 @@ def binary_cross_entropy_with_logits(
     ``w·(pw·y·softplus(-x) + (1-y)·softplus(x))`` with
     ``softplus(z) = max(z, 0) + log1p(exp(-|z|))``, which is accurate for every ``x``
     (the common form ``(1-y)·x + (1+(pw-1)·y)·(log1p(exp(-|x|)) + max(-x, 0))``
-    cancels for large negative ``x``).
+    cancels for large negative ``x``). That holds while both terms are non-negative:
+    for a target outside [0, 1] (torch accepts any) or a negative ``pw`` they can
+    cancel instead (``y = 1e30``, ``x = 0``), and there the common form, torch's, is
+    used for finite ``x``.
+
+    At ``x = -inf`` with ``pw·y > 0`` the loss is ``+inf``, its limit (torch's form
+    gives NaN there); ``x = ±inf`` with a target that multiplies the infinite
+    softplus by 0 gives NaN, as in torch.
 
     Parameters
     ----------
@@ -530,7 +537,12 @@ def binary_cross_entropy_with_logits(
     _check_same_shape(name, "input", x, "target", y)
     w = np.broadcast_to(1.0 if weight is None else np.asarray(weight, np.float64), x.shape)
     pw = np.broadcast_to(1.0 if pos_weight is None else np.asarray(pos_weight, np.float64), x.shape)
-    loss = w * (pw * y * _softplus(-x) + (1.0 - y) * _softplus(x))
+    a, b = pw * y, 1.0 - y
+    loss = a * _softplus(-x) + b * _softplus(x)
+    # Outside the non-negative case, torch's form (it does not cancel there); infinite x
+    # keeps the sum, whose value is the limit.
+    torch_form = b * x + (1.0 + (pw - 1.0) * y) * _softplus(-x)
+    loss = w * np.where(((a < 0) | (b < 0)) & np.isfinite(x), torch_form, loss)
     return _reduce(loss, reduction, count=loss.size)
 
 
