@@ -609,6 +609,40 @@ def test_torch_values_at_the_extremes():
     assert np.isnan(fastloss.softmax(x)[1:]).all() and np.isnan(fastloss.log_softmax(x)[1:]).all()
 
 
+@pytest.mark.parametrize("n_classes", [2, 16, 64])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_label_smoothing_below_the_smallest_subnormal(n_classes, dtype, backend):
+    """An ε that rounds to 0 in float32 (ε/C even in float64, for 5e-324) keeps the smoothing
+    term of a row with a masked class at +inf, as torch float64, not 0·inf = NaN; a row without
+    one is the unsmoothed loss."""
+    x = np.full((2, n_classes), -0.132, dtype)
+    x[0, 0] = -np.inf
+    x[1] = np.linspace(-1, 1, n_classes)
+    for eps in (3e-195, 5e-324):
+        for target in ([0, 1], [1, 0]):
+            for red in ("none", "sum"):
+                got = fastloss.cross_entropy(x, target, label_smoothing=eps, reduction=red)
+                want = ref.cross_entropy(x, target, label_smoothing=eps, reduction=red)
+                plain = ref.cross_entropy(x, target, reduction=red)
+                assert np.reshape(want, -1)[0] == np.inf
+                check("cross_entropy", got, want, dtype, terms=2, reduction=red)
+                if red == "none":
+                    check("cross_entropy", got[1:], plain[1:], dtype)
+            y = np.full((2, n_classes), 1.0 / n_classes, dtype)
+            y[0, 0] = 0.0
+            got = fastloss.cross_entropy(x, y, label_smoothing=eps, reduction="none")
+            assert got[0] == np.inf
+    torch = pytest.importorskip("torch", reason="torch is the semantic model")
+    want = torch.nn.functional.cross_entropy(
+        torch.from_numpy(x.astype(np.float64)), torch.tensor([1, 0]), label_smoothing=3e-195,
+        reduction="none",
+    ).numpy()
+    got = fastloss.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none")
+    check("cross_entropy", got, want, dtype)
+    check("cross_entropy", ref.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none"),
+          want, np.float64)
+
+
 @pytest.mark.parametrize("n_classes", [10, 16, 48, 1000, 32001])
 def test_confident_rows_mean(n_classes, backend):
     """Target logits 20-40 above the rest: the loss is ~1e-9..1e-5 per row, and the mean needs

@@ -45,6 +45,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 _REDUCTIONS = ("mean", "sum", "none")
 _KL_REDUCTIONS = ("mean", "sum", "none", "batchmean")
+_SMALLEST_SUBNORMAL = float(np.nextafter(0.0, 1.0))
 # torch's minimum for each log in binary_cross_entropy: keeps 0·log 0 finite.
 _BCE_LOG_FLOOR = -100.0
 
@@ -348,6 +349,9 @@ def cross_entropy(
     n_classes = lp.shape[-1]
     w = _class_weight(name, weight, n_classes)
     eps = label_smoothing
+    # ε/C never rounds to 0 for ε > 0 (ε < C·5e-324): the smoothing term of a row with a
+    # masked class stays +inf, its value, rather than 0·inf = NaN.
+    eps_over_c = max(eps / n_classes, _SMALLEST_SUBNORMAL) if eps > 0 and n_classes else 0.0
 
     if target.shape == logits.shape:  # probabilities, decided by shape as torch does
         if target.dtype.kind != "f":
@@ -362,7 +366,7 @@ def cross_entropy(
             )
         y = np.moveaxis(target.astype(np.float64), axis, -1)
         if eps > 0:
-            y = (1.0 - eps) * y + eps / n_classes
+            y = (1.0 - eps) * y + eps_over_c
         loss = -np.sum(w * y * lp, axis=-1)
         return _reduce(loss, reduction, count=loss.size)
 
@@ -371,7 +375,7 @@ def cross_entropy(
     # a masked class, and 0·inf would be NaN.
     if eps > 0:
         smooth = np.where(counted, -np.sum(w * lp, axis=-1), 0.0)
-        loss = (1.0 - eps) * loss + (eps / n_classes) * smooth
+        loss = (1.0 - eps) * loss + eps_over_c * smooth
     return _reduce(loss, reduction, count=np.sum(w_t))
 
 

@@ -67,7 +67,7 @@ template <class T>
 CeSetup<T> ce_setup(const CrossEntropyArgs& a) {
   CeSetup<T> s{static_cast<const T*>(a.logits), a.target, static_cast<const T*>(a.weight), static_cast<T*>(a.out),
                a.n_classes, a.n_inner, a.ignore_index, a.label_smoothing, 0.0, 0.0};
-  s.eps_over_c = a.n_classes > 0 ? a.label_smoothing / double(a.n_classes) : 0.0;
+  s.eps_over_c = a.n_classes > 0 ? smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes)) : 0.0;
   if (s.w) {
     for (std::int64_t c = 0; c < a.n_classes; ++c) s.w_total += s.w[c];
   } else {
@@ -121,7 +121,7 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
     RowOpts<T> o;
     o.w = s.w;
     o.one_minus_eps = static_cast<T>(1.0 - s.eps);
-    o.eps_over_c = static_cast<T>(s.eps_over_c);
+    o.eps_over_c = smoothing_weight<T>(s.eps, s.eps_over_c);
     for (std::int64_t r = begin; r < end; ++r) {
       o.y = y + r * C;
       const RowLse res = row_lse<RowFlags<false, false, true, kW>>(s.x + r * C, C, std::numeric_limits<double>::quiet_NaN(), o);
@@ -156,7 +156,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   using F = RowFlags<false, kS && !kProb, kProb, kW && (kS || kProb)>;
   using Tgt = std::conditional_t<kProb, NoLaneTarget, LaneTarget<T, U, kW>>;
   const std::int64_t C = s.C, S = s.S;
-  const T ome = static_cast<T>(1.0 - s.eps), eoc = static_cast<T>(s.eps_over_c);
+  const T ome = static_cast<T>(1.0 - s.eps), eoc = smoothing_weight<T>(s.eps, s.eps_over_c);
   const bool vec_target = !kProb && C >= 1 && C <= kMaxLaneIndex;
   const bool product = vec_target && !kW && !s.out;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), minus_one = V::set1(T(-1));

@@ -670,7 +670,7 @@ EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
   T* o_ent = static_cast<T*>(a.out_entropy);
   T* o_lse = static_cast<T*>(a.out_lse);
   const std::int64_t C = cx.C, S = cx.S, n_outer = a.n_outer;
-  const T ome = static_cast<T>(1.0 - cx.eps), eoc = static_cast<T>(cx.eps_over_c);
+  const T ome = static_cast<T>(1.0 - cx.eps), eoc = smoothing_weight<T>(cx.eps, cx.eps_over_c);
   const T w_total = static_cast<T>(cx.w_total);
 
   auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, EvaluateResult& tot) {
@@ -822,7 +822,7 @@ EvaluateResult evaluate(const EvaluateArgs& a) {
   EvalCtx cx{a.topk, std::min(a.n_topk, kMaxTopk), a.sample_weight, a.label_smoothing, 0.0, 0.0,
              a.ignore_index, a.n_classes, a.n_inner};
   if (a.n_outer <= 0 || a.n_inner <= 0 || a.n_classes <= 0) return {};
-  cx.eps_over_c = a.label_smoothing / double(a.n_classes);
+  cx.eps_over_c = smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes));
   for (int j = 0; j < cx.nk; ++j) cx.k_max = std::max(cx.k_max, cx.ks[j]);
   if (a.weight) {
     const T* w = static_cast<const T*>(a.weight);
