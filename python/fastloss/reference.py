@@ -329,8 +329,9 @@ def cross_entropy(
     Raises
     ------
     ValueError
-        Bad ``reduction`` or ``label_smoothing``, shapes that do not match, or
-        ``ignore_index`` other than -100 with probability targets.
+        Bad ``reduction`` or ``label_smoothing``, shapes that do not match,
+        ``ignore_index`` other than -100 with probability targets, or 0-d logits
+        (as torch).
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index``.
 
@@ -344,6 +345,8 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim == 0:
+        raise ValueError(f"{name}: logits must have at least 1 dimension (the classes); got 0-d")
     target = np.asarray(target)
     lp = log_softmax(np.moveaxis(logits, axis, -1), axis=-1)
     n_classes = lp.shape[-1]
@@ -415,7 +418,7 @@ def nll_loss(
     Raises
     ------
     ValueError
-        Bad ``reduction`` or shapes.
+        Bad ``reduction`` or shapes, or a 0-d input (as torch).
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index``.
 
@@ -426,7 +429,10 @@ def nll_loss(
     """
     name = "nll_loss"
     _check_reduction(name, reduction)
-    lp = np.moveaxis(np.asarray(log_probs, dtype=np.float64), axis, -1)
+    lp = np.asarray(log_probs, dtype=np.float64)
+    if lp.ndim == 0:
+        raise ValueError(f"{name}: input must have at least 1 dimension (the classes); got 0-d")
+    lp = np.moveaxis(lp, axis, -1)
     loss, w_t, _ = _nll_per_row(name, lp, target, weight, ignore_index)
     return _reduce(loss, reduction, count=np.sum(w_t))
 
