@@ -114,9 +114,10 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction: str = "mean")
     as ``log1p(-p)``. The sum is accumulated in float64 and does not depend on the thread
     count. The range check runs inside the kernel's single pass; the error names the first
     offending element. A vector of hard labels costs one log per element, soft
-    labels two. Non-C-contiguous input is copied once; a weight of the input's full shape,
-    of its trailing dimensions or a scalar is read in place (or through a tile of a few
-    hundred elements), any other broadcast weight (e.g. ``(N, 1)``) is materialized once.
+    labels two. Input that is not C-contiguous, aligned and in native byte order is copied
+    once; a weight of the input's full shape, of its trailing dimensions or a scalar is read
+    in place (or through a tile of a few hundred elements), any other broadcast weight (e.g.
+    ``(N, 1)``) is materialized once.
 
     Examples
     --------
