@@ -26,15 +26,38 @@ rm -f "$out"/site/fastloss/_core*.so
 for f in "$root"/python/fastloss/*; do ln -sf "$f" "$out/site/fastloss/"; done
 cp "$out"/cmake/_core*.so "$out/site/fastloss/"
 
-# The interpreter is not instrumented: the ASan runtime must be loaded before everything else.
+# The interpreter is not instrumented: the ASan runtime must be loaded before everything else,
+# and libstdc++ with it, or ASan's __cxa_throw interceptor finds no real __cxa_throw at start
+# (the first C++ exception, ours or torch's, then aborts in a CHECK).
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$out/cmake/CMakeCache.txt")
 libasan=$("$cxx" -print-file-name=libasan.so)
-if [ ! -e "$libasan" ]; then
-  echo "$0: libasan.so not found for $cxx" >&2
-  exit 1
-fi
+libstdcxx=$("$cxx" -print-file-name=libstdc++.so)
+for lib in "$libasan" "$libstdcxx"; do
+  if [ ! -e "$lib" ]; then
+    echo "$0: $lib not found for $cxx" >&2
+    exit 1
+  fi
+done
 [ $# -eq 0 ] && set -- tests
 cd "$root"
+# Reports go to files, not stderr: pytest captures fd 2 and a halted process never shows it.
+reports="$out/reports"
+rm -rf "$reports"
+mkdir -p "$reports"
 # detect_leaks=0: CPython keeps its allocations to the end; leak reports would be its own.
-LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  FASTLOSS_SIMD="$isa" PYTHONPATH="$out/site" python3 -m pytest -q -p no:cacheprovider "$@"
+# Two tests cannot hold under ASan: a child under an RLIMIT_AS of 330 MB cannot map ASan's
+# shadow memory, and the instrumented objects define __odr_asan.* symbols outside their ISA
+# namespace.
+status=0
+LD_PRELOAD="$libasan $libstdcxx" ASAN_OPTIONS="detect_leaks=0:log_path=$reports/asan" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan" \
+  FASTLOSS_SIMD="$isa" PYTHONPATH="$out/site" python3 -m pytest -q -p no:cacheprovider \
+  --deselect tests/test_bounded_memory.py::test_file_larger_than_the_cap \
+  --deselect tests/test_isa_symbols.py::test_isa_objects_define_only_their_namespace \
+  "$@" || status=$?
+if compgen -G "$reports/*" >/dev/null; then
+  echo "$0: sanitizer reports:" >&2
+  cat "$reports"/* >&2
+  [ "$status" -ne 0 ] || status=1
+fi
+exit "$status"
