@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastloss
-from conftest import assert_matches
+from conftest import LAYOUTS, assert_matches
 from fastloss import reference
 
 BCE = "binary_cross_entropy"
@@ -287,20 +287,30 @@ def test_out_of_range_small_and_scalar():
 # layouts, dtypes, empties, determinism
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", [BCE, LOGITS])
-def test_views_and_layouts(name, backend):
+def test_views_and_layouts(name, dtype, layout, backend):
     rng = np.random.default_rng(1)
-    base = rng.random((3, 423, 31)).astype(np.float32)
-    other = (rng.random((3, 423, 31)) < 0.3).astype(np.float32)
+    base = rng.random((3, 141, 31)).astype(dtype)
+    other = (rng.random((3, 141, 31)) < 0.3).astype(dtype)
+    to = LAYOUTS[layout]
     for x, y in [
+        (base, other),
         (base[:, ::2, :], other[:, ::2, :]),
         (base.transpose(2, 0, 1), other.transpose(2, 0, 1)),
         (base[..., 0], other[..., 0]),
         (np.asfortranarray(base), other),
     ]:
+        x, y = to(x), to(y)
+        full = to(np.linspace(0.5, 2.0, x.size, dtype=dtype).reshape(x.shape))
+        last = to(np.arange(1, x.shape[-1] + 1, dtype=dtype))
         for reduction in REDUCTIONS:
             check(name, x, y, reduction)
-            check(name, x, y, reduction, weight=np.arange(1, x.shape[-1] + 1, dtype=np.float32))
+            check(name, x, y, reduction, weight=last)
+            check(name, x, y, reduction, weight=full)
+            if name == LOGITS:
+                check(name, x, y, reduction, weight=full, pos_weight=last)
 
 
 @pytest.mark.parametrize("name", [BCE, LOGITS])
@@ -432,3 +442,61 @@ def test_matches_torch(dtype):
         assert_matches(got, want.astype(np.float64), dtype, terms=p.size, reduction=reduction)
     with pytest.raises(RuntimeError):
         F.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))  # torch raises too
+
+
+def _targets_outside_unit(shape, rng):
+    """Targets anywhere (torch accepts any): in [0, 1], moderately outside, and far outside."""
+    y = rng.uniform(-2.0, 3.0, shape)
+    y[:, :4] = rng.random((shape[0], 4))  # in range, in the same vectors as the others
+    y[::5, 5] = 1e30
+    y[1::5, 5] = -1e30
+    y[2::5, 5] = 1e6
+    return y
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_pos_weight", [False, True])
+def test_logits_targets_outside_unit_interval(dtype, with_pos_weight, backend):
+    """Outside [0, 1] the sum of the two softplus terms can cancel; the value is torch's."""
+    torch = pytest.importorskip(
+        "torch", reason="torch is the semantic model; compared where installed"
+    )
+    rng = np.random.default_rng(11)
+    shape = (40, 37)
+    x = rng.normal(0, 2, shape).astype(dtype)
+    x[:, 6] = 0.0
+    y = _targets_outside_unit(shape, rng).astype(dtype)
+    pw = rng.uniform(-1.0, 4.0, shape[1]).astype(dtype) if with_pos_weight else None
+    pw_t = None if pw is None else torch.from_numpy(pw.astype(np.float64))
+    want = torch_logits(torch, x, y, pw_t)
+    ref = reference.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
+    np.testing.assert_allclose(ref, want, rtol=1e-12, atol=1e-13)
+    got = fastloss.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
+    assert_matches(got, want, dtype)
+
+
+def torch_logits(torch, x, y, pw_t):
+    """torch's binary_cross_entropy_with_logits in float64, per element."""
+    t = (torch.from_numpy(np.asarray(a, np.float64)) for a in (x, y))
+    return torch.nn.functional.binary_cross_entropy_with_logits(
+        *t, pos_weight=pw_t, reduction="none"
+    ).numpy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logits_far_target_and_infinite_logit(dtype, backend):
+    x, y = np.zeros(1, dtype), np.array([1e30], dtype)
+    for pos_weight in (None, np.array([1.0], dtype), np.array([3.0], dtype)):
+        want = np.log(2.0) * (1.0 if pos_weight is None else (1 + (pos_weight[0] - 1) * 1e30))
+        got = fastloss.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight)
+        assert_matches(got, np.float64(want), dtype, reduction="mean")
+        ref = reference.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight)
+        np.testing.assert_allclose(ref, want, rtol=1e-15)
+    # x = -inf with pw·y > 0: +inf, the limit (torch's form gives NaN for some of these)
+    x = np.full(5, -np.inf, dtype)
+    y = np.array([0.5, 1.0, 2.0, 1e30, 3.0], dtype)
+    pw = np.array([1.0, 2.0, 0.1, 0.5, 1.0], dtype)
+    for f in (fastloss, reference):
+        f = f.binary_cross_entropy_with_logits
+        assert np.all(f(x, y, reduction="none") == np.inf)
+        assert np.all(f(x, y, pos_weight=pw, reduction="none") == np.inf)

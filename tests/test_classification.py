@@ -12,7 +12,7 @@ import pytest
 from numpy.exceptions import AxisError
 
 import fastloss
-from conftest import assert_matches, float_tolerance
+from conftest import LAYOUTS, assert_matches, float_tolerance
 from fastloss import reference as ref
 
 DTYPES = [np.float32, np.float64]
@@ -266,6 +266,41 @@ def test_non_contiguous_views(name, backend):
             got = getattr(fastloss, name)(view, axis=axis)
             want = getattr(ref, name)(view, axis=axis)
         check(name, got, want, np.float32)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layouts(layout, dtype, backend):
+    """Logits, index targets (int32 and int64), probability targets and class weights in
+    every memory layout: each function's fast path and its general path."""
+    to = LAYOUTS[layout]
+    for shape, axis in [((37, 10), -1), ((5, 100), -1), ((4, 6, 7), 1)]:
+        x = logits(shape, dtype)
+        c = shape[axis]
+        t = targets(shape[:1] + shape[2:] if axis == 1 else shape[:-1], c)
+        w = resolve({"weight": "w"}, c, dtype)["weight"]
+        y = np.asarray(ref.softmax(logits(shape, np.float64, seed=3), axis=axis), dtype=dtype)
+        lx, ly, lw = to(x), to(y), to(w)
+        for tdtype in (np.int64, np.int32):
+            lt = to(t.astype(tdtype))
+            for red in ("mean", "sum", "none"):
+                for kw in ({}, {"weight": lw, "label_smoothing": 0.2}):
+                    want = ref.cross_entropy(x, t, axis=axis, reduction=red, **kw)
+                    got = fastloss.cross_entropy(lx, lt, axis=axis, reduction=red, **kw)
+                    check("cross_entropy", got, want, dtype, terms=t.size, reduction=red)
+                want = ref.nll_loss(x, t, axis=axis, reduction=red)
+                got = fastloss.nll_loss(lx, lt, axis=axis, reduction=red)
+                check("nll_loss", got, want, dtype, terms=t.size, reduction=red)
+        want = ref.cross_entropy(x, y, axis=axis, reduction="none", weight=w)
+        got = fastloss.cross_entropy(lx, ly, axis=axis, reduction="none", weight=lw)
+        check("cross_entropy", got, want, dtype)
+        for name in SOFTMAX_FAMILY:
+            want = getattr(ref, name)(x, axis=axis)
+            check(name, getattr(fastloss, name)(lx, axis=axis), want, dtype)
+            if name != "logsumexp" and layout not in ("read-only", "memmap"):
+                out = to(np.zeros_like(x))
+                assert getattr(fastloss, name)(x, axis=axis, out=out) is out
+                check(name, np.asarray(out, dtype), want, dtype)
 
 
 def test_target_views_and_dtypes(backend):
@@ -600,6 +635,40 @@ def test_torch_values_at_the_extremes():
     assert fastloss.logsumexp([inf, -inf]) == inf
     assert fastloss.softmax(x)[0, 1] == 0 and fastloss.log_softmax(x)[0, 1] == -inf
     assert np.isnan(fastloss.softmax(x)[1:]).all() and np.isnan(fastloss.log_softmax(x)[1:]).all()
+
+
+@pytest.mark.parametrize("n_classes", [2, 16, 64])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_label_smoothing_below_the_smallest_subnormal(n_classes, dtype, backend):
+    """An ε that rounds to 0 in float32 (ε/C even in float64, for 5e-324) keeps the smoothing
+    term of a row with a masked class at +inf, as torch float64, not 0·inf = NaN; a row without
+    one is the unsmoothed loss."""
+    x = np.full((2, n_classes), -0.132, dtype)
+    x[0, 0] = -np.inf
+    x[1] = np.linspace(-1, 1, n_classes)
+    for eps in (3e-195, 5e-324):
+        for target in ([0, 1], [1, 0]):
+            for red in ("none", "sum"):
+                got = fastloss.cross_entropy(x, target, label_smoothing=eps, reduction=red)
+                want = ref.cross_entropy(x, target, label_smoothing=eps, reduction=red)
+                plain = ref.cross_entropy(x, target, reduction=red)
+                assert np.reshape(want, -1)[0] == np.inf
+                check("cross_entropy", got, want, dtype, terms=2, reduction=red)
+                if red == "none":
+                    check("cross_entropy", got[1:], plain[1:], dtype)
+            y = np.full((2, n_classes), 1.0 / n_classes, dtype)
+            y[0, 0] = 0.0
+            got = fastloss.cross_entropy(x, y, label_smoothing=eps, reduction="none")
+            assert got[0] == np.inf
+    torch = pytest.importorskip("torch", reason="torch is the semantic model")
+    want = torch.nn.functional.cross_entropy(
+        torch.from_numpy(x.astype(np.float64)), torch.tensor([1, 0]), label_smoothing=3e-195,
+        reduction="none",
+    ).numpy()
+    got = fastloss.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none")
+    check("cross_entropy", got, want, dtype)
+    check("cross_entropy", ref.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none"),
+          want, np.float64)
 
 
 @pytest.mark.parametrize("n_classes", [10, 16, 48, 1000, 32001])

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.exceptions import AxisError
 
 import fastloss
-from conftest import assert_matches, float_tolerance
+from conftest import LAYOUTS, assert_matches, float_tolerance
 from fastloss import reference
 
 SIZES = [0, 1, 7, 15, 16, 17, 31, 33, 1000, 1_000_003]
@@ -169,6 +169,27 @@ def test_kl_views_dtypes_errors():
     fastloss.kl_div(x, y, reduction="none")
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layouts(layout, dtype, backend):
+    """kl_div and entropy on every memory layout."""
+    to = LAYOUTS[layout]
+    rng = np.random.default_rng(4)
+    x = np.log(rng.dirichlet(np.ones(31), size=(5, 40))).astype(dtype)
+    y = rng.dirichlet(np.ones(31), size=(5, 40)).astype(dtype)
+    for reduction in KL_REDUCTIONS:
+        check_kl(to(x), to(y), reduction, False)
+        check_kl(to(x), np.log(y), reduction, True)
+    for axis in (-1, 1):
+        assert_matches(
+            fastloss.entropy(to(y), axis=axis),
+            reference.entropy(y, axis=axis),
+            dtype,
+            terms=y.shape[axis],
+            reduction="sum",
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

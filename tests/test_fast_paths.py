@@ -118,3 +118,27 @@ def test_softmax_family(fn, dtype, shape, axis):
     _same(in_place, fast)
     with pytest.raises(np.exceptions.AxisError if hasattr(np, "exceptions") else Exception):
         f(x, axis=len(shape))
+
+
+def test_arrays_the_fast_paths_refuse():
+    """Non-native byte order and unaligned arrays are C-contiguous float arrays of the right type
+    number: the fast paths must refuse them (they would read raw bytes) and the result be the
+    value, never an error."""
+    x = np.array([1.0, 2.0, 3.0, 4.0], ">f8")
+    assert fastloss.mse_loss(x, np.zeros(4, ">f8")) == 7.5
+    assert fastloss.l1_loss(x, np.zeros(4, ">f8"), reduction="sum") == 10.0
+    want = fastloss.softmax(np.array([1.0, 2.0, 3.0], np.float32))
+    np.testing.assert_array_equal(fastloss.softmax(np.array([1.0, 2.0, 3.0], ">f4")), want)
+    logits = np.array([[1, 2, 3], [3, 1, 0.5]], ">f4")
+    want = fastloss.cross_entropy(logits.astype(np.float32), np.array([2, 0]))
+    assert fastloss.cross_entropy(logits, np.array([2, 0])) == want
+    np.testing.assert_allclose(want, 0.30215, rtol=1e-4)
+    zeros = np.zeros((2, 3), np.float32)
+    for t in (np.array([2, 0], ">i8"), np.array([2, 0], ">i4")):
+        assert fastloss.cross_entropy(zeros, t) == np.float32(np.log(3.0))
+        assert fastloss.nll_loss(zeros, t) == 0.0
+    buf = np.zeros(4 * 8 + 1, np.uint8)
+    u = buf[1:].view(np.float64)
+    u[:] = [1.0, 2.0, 3.0, 4.0]
+    assert not u.flags.aligned
+    assert fastloss.mse_loss(u, np.zeros(4)) == 7.5

@@ -654,6 +654,14 @@ def test_softmax_family_non_finite_rows_match_torch(torch: ModuleType, name: str
         np.testing.assert_equal(got0, as_numpy(getattr(torch, name)(tt(torch, value), dim=0)))
 
 
+def test_class_losses_of_zero_d_logits_raise_as_torch(torch: ModuleType):
+    for name in ("cross_entropy", "nll_loss"):
+        with pytest.raises(ValueError, match=rf"{name}: .* got 0-d"):
+            getattr(ref, name)(np.float64(3.0), np.int64(0))
+        with pytest.raises((RuntimeError, IndexError, ValueError)):
+            getattr(torch.nn.functional, name)(tt(torch, 3.0), torch.tensor(0))
+
+
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", [-1, 0, 1, (0, 2), (1, 2), (0, 1, 2)])
 def test_logsumexp_matches_torch(torch: ModuleType, axis: int | tuple[int, ...], keepdims: bool):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_matches
+from conftest import LAYOUTS, assert_matches
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -51,11 +51,14 @@ def test_matches_reference(name, opts, dtype, n, reduction, backend, n_threads):
     check(name, opts, x, y, reduction)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("name", "opts"), LOSSES, ids=LOSS_IDS)
-def test_shapes_and_views(name, opts, backend):
+def test_shapes_and_views(name, opts, dtype, layout, backend):
     rng = np.random.default_rng(1)
-    base = rng.normal(size=(3, 423, 31)).astype(np.float32)
-    other = rng.normal(size=(3, 423, 31)).astype(np.float32)
+    base = rng.normal(size=(3, 141, 31)).astype(dtype)
+    other = rng.normal(size=(3, 141, 31)).astype(dtype)
+    to = LAYOUTS[layout]
     for x, y in [
         (base, other),
         (base[:, ::2, :], other[:, ::2, :]),  # strided view: copied once
@@ -63,7 +66,8 @@ def test_shapes_and_views(name, opts, backend):
         (base[..., 0], other[..., 0]),
     ]:
         for reduction in REDUCTIONS:
-            check(name, opts, x, y, reduction)
+            check(name, opts, to(x), to(y), reduction)
+        check(name, opts, to(x), np.ascontiguousarray(y), "mean")  # one side in place
 
 
 @pytest.mark.parametrize(("name", "opts"), LOSSES, ids=LOSS_IDS)

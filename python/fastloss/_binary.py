@@ -114,9 +114,10 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction: str = "mean")
     as ``log1p(-p)``. The sum is accumulated in float64 and does not depend on the thread
     count. The range check runs inside the kernel's single pass; the error names the first
     offending element. A vector of hard labels costs one log per element, soft
-    labels two. Non-C-contiguous input is copied once; a weight of the input's full shape,
-    of its trailing dimensions or a scalar is read in place (or through a tile of a few
-    hundred elements), any other broadcast weight (e.g. ``(N, 1)``) is materialized once.
+    labels two. Input that is not C-contiguous, aligned and in native byte order is copied
+    once; a weight of the input's full shape, of its trailing dimensions or a scalar is read
+    in place (or through a tile of a few hundred elements), any other broadcast weight (e.g.
+    ``(N, 1)``) is materialized once.
 
     Examples
     --------
@@ -176,9 +177,13 @@ def binary_cross_entropy_with_logits(
     -----
     Equals ``torch.nn.functional.binary_cross_entropy_with_logits``, which evaluates the
     algebraically equal ``(1-y)·x + (1+(pw-1)·y)·(log1p(exp(-|x|)) + max(-x, 0))``; that form
-    cancels for large negative ``x``, this one does not. Unlike torch, a weight must
-    broadcast to the logits' shape (it never enlarges the result). ``x = ±inf`` with a
-    target that multiplies the infinite softplus by 0 gives NaN, as in torch. Weights are
+    cancels for large negative ``x``, this one does not. Both terms are non-negative only
+    for ``y`` in [0, 1] and ``pw >= 0``; elsewhere (torch accepts any target) they can
+    cancel instead, and torch's form gives the value there for finite ``x``. At
+    ``x = -inf`` with ``pw·y > 0`` the loss is ``+inf``, its limit (torch gives NaN).
+    Unlike torch, a weight must broadcast to the logits' shape (it never enlarges the
+    result). ``x = ±inf`` with a target that multiplies the infinite softplus by 0 gives
+    NaN, as in torch. Weights are
     cast to the computation dtype and read as in :func:`binary_cross_entropy`; the sum is
     accumulated in float64 and does not depend on the thread count.
 

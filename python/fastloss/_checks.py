@@ -46,25 +46,40 @@ def same_shape(fn: str, a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) 
 
 
 def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.ndarray]:
-    """Two same-shape inputs as C-contiguous arrays of their common float dtype.
+    """Two same-shape inputs as C-contiguous, aligned arrays of their common native float
+    dtype.
 
-    C-contiguous input of that dtype is used in place; anything else is copied once.
+    Such input is used in place; anything else (strided, non-native byte order, unaligned,
+    another dtype) is copied once.
     """
     if (
         type(input) is np.ndarray
         and type(target) is np.ndarray
         and input.dtype == target.dtype
-        and input.dtype in _NATIVE
+        and input.dtype in _NATIVE  # native byte order: '>f4' != np.dtype(np.float32) here
         and input.shape == target.shape
-        and input.flags.c_contiguous
-        and target.flags.c_contiguous
+        and _in_place(input)
+        and _in_place(target)
     ):
         return input, target  # the common case, without the per-call cost of conversions
     x = np.asarray(input)
     y = np.asarray(target)
     dtype = np.promote_types(float_dtype(fn, "input", x), float_dtype(fn, "target", y))
     same_shape(fn, "input", x, "target", y)
-    return np.asarray(x, dtype=dtype, order="C"), np.asarray(y, dtype=dtype, order="C")
+    return native_array(x, dtype), native_array(y, dtype)
+
+
+def _in_place(a: np.ndarray) -> bool:
+    flags = a.flags
+    return flags.c_contiguous and flags.aligned
+
+
+def native_array(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned array of the native ``dtype``: ``a`` itself when it is
+    one, else one converted copy (the kernels read whole elements in place, never swapping
+    bytes or splitting unaligned loads)."""
+    a = np.asarray(a, dtype=dtype, order="C")
+    return a if a.flags.aligned else a.copy()
 
 
 def real_option(fn: str, name: str, value: object) -> float:

@@ -82,6 +82,7 @@ def _softmax_common(fn: str, kind: int, x, axis, out):
         out is not None
         and out.dtype == a.dtype
         and out.flags.c_contiguous
+        and out.flags.aligned
         and out.flags.writeable
         and not np.may_share_memory(out, a)  # the kernel reads x after writing the output
     )
@@ -117,8 +118,8 @@ def softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
     Notes
     -----
     Equals ``torch.softmax``. One read of ``x`` per row, each exp evaluated once; the row is
-    scaled while it is still in cache. Non-C-contiguous input is copied once. SIMD backends
-    may differ from one another in the last bits.
+    scaled while it is still in cache. Input that is not C-contiguous, aligned and in native
+    byte order is copied once. SIMD backends may differ from one another in the last bits.
 
     Examples
     --------
@@ -151,7 +152,8 @@ def log_softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
     Notes
     -----
     Equals ``torch.log_softmax``. ``x_c - lse`` is formed with lse split in a high and a low
-    part, so the largest entries (near 0) round once. Non-C-contiguous input is copied once.
+    part, so the largest entries (near 0) round once. Input that is not C-contiguous, aligned
+    and in native byte order is copied once.
 
     Examples
     --------
@@ -431,7 +433,8 @@ def cross_entropy(
     target of 0 on a masked class gives NaN (0·-inf). Logits are read once, with no
     temporary of their size; the sum is accumulated in float64 in an order fixed by the
     shape, so every thread count gives the same bits; the SIMD backends (``simd_backend()``)
-    may differ from one another in the last bits. Non-C-contiguous logits are copied once.
+    may differ from one another in the last bits. Logits that are not C-contiguous, aligned
+    and in native byte order are copied once (targets likewise).
 
     Examples
     --------
@@ -540,8 +543,8 @@ def nll_loss(
 
     Notes
     -----
-    Equals ``torch.nn.functional.nll_loss``. Reads one entry per row. Non-C-contiguous
-    input is copied once.
+    Equals ``torch.nn.functional.nll_loss``. Reads one entry per row. Input that is not
+    C-contiguous, aligned and in native byte order is copied once.
 
     Examples
     --------

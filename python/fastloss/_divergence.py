@@ -57,7 +57,8 @@ def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
     so a term with ``y = 0`` is 0 for finite ``x`` and NaN for ``x = -inf`` (``0·-inf``), as
     in torch. Unlike torch, ``"mean"`` does not warn that it is not the true divergence; use
     ``"batchmean"`` for that. The sum is accumulated in float64 and does not depend on the
-    thread count. Non-C-contiguous input is copied once.
+    thread count. Input that is not C-contiguous, aligned and in native byte order is
+    copied once.
 
     Examples
     --------
@@ -106,8 +107,8 @@ def entropy(p, *, axis: int = -1):
     Notes
     -----
     A negative ``p`` gives NaN, NaN propagates. Each distribution is summed in float64 in a
-    fixed order, so the result does not depend on the thread count. Non-C-contiguous input is
-    copied once.
+    fixed order, so the result does not depend on the thread count. Input that is not
+    C-contiguous, aligned and in native byte order is copied once.
 
     Examples
     --------

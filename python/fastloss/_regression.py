@@ -59,7 +59,8 @@ def mse_loss(input, target, *, reduction: str = "mean"):
     Notes
     -----
     Equals ``torch.nn.functional.mse_loss``. The sum is accumulated in float64 and does not
-    depend on the thread count. Non-C-contiguous input is copied once. NaN propagates.
+    depend on the thread count. Input that is not C-contiguous, aligned and in native byte
+    order is copied once. NaN propagates.
 
     Examples
     --------

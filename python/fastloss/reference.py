@@ -45,6 +45,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 _REDUCTIONS = ("mean", "sum", "none")
 _KL_REDUCTIONS = ("mean", "sum", "none", "batchmean")
+_SMALLEST_SUBNORMAL = float(np.nextafter(0.0, 1.0))
 # torch's minimum for each log in binary_cross_entropy: keeps 0·log 0 finite.
 _BCE_LOG_FLOOR = -100.0
 
@@ -328,8 +329,9 @@ def cross_entropy(
     Raises
     ------
     ValueError
-        Bad ``reduction`` or ``label_smoothing``, shapes that do not match, or
-        ``ignore_index`` other than -100 with probability targets.
+        Bad ``reduction`` or ``label_smoothing``, shapes that do not match,
+        ``ignore_index`` other than -100 with probability targets, or 0-d logits
+        (as torch).
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index``.
 
@@ -343,11 +345,16 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1]; got {label_smoothing!r}")
     logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim == 0:
+        raise ValueError(f"{name}: logits must have at least 1 dimension (the classes); got 0-d")
     target = np.asarray(target)
     lp = log_softmax(np.moveaxis(logits, axis, -1), axis=-1)
     n_classes = lp.shape[-1]
     w = _class_weight(name, weight, n_classes)
     eps = label_smoothing
+    # ε/C never rounds to 0 for ε > 0 (ε < C·5e-324): the smoothing term of a row with a
+    # masked class stays +inf, its value, rather than 0·inf = NaN.
+    eps_over_c = max(eps / n_classes, _SMALLEST_SUBNORMAL) if eps > 0 and n_classes else 0.0
 
     if target.shape == logits.shape:  # probabilities, decided by shape as torch does
         if target.dtype.kind != "f":
@@ -362,7 +369,7 @@ def cross_entropy(
             )
         y = np.moveaxis(target.astype(np.float64), axis, -1)
         if eps > 0:
-            y = (1.0 - eps) * y + eps / n_classes
+            y = (1.0 - eps) * y + eps_over_c
         loss = -np.sum(w * y * lp, axis=-1)
         return _reduce(loss, reduction, count=loss.size)
 
@@ -371,7 +378,7 @@ def cross_entropy(
     # a masked class, and 0·inf would be NaN.
     if eps > 0:
         smooth = np.where(counted, -np.sum(w * lp, axis=-1), 0.0)
-        loss = (1.0 - eps) * loss + (eps / n_classes) * smooth
+        loss = (1.0 - eps) * loss + eps_over_c * smooth
     return _reduce(loss, reduction, count=np.sum(w_t))
 
 
@@ -411,7 +418,7 @@ def nll_loss(
     Raises
     ------
     ValueError
-        Bad ``reduction`` or shapes.
+        Bad ``reduction`` or shapes, or a 0-d input (as torch).
     IndexError
         A class index outside ``[0, C)`` that is not ``ignore_index``.
 
@@ -422,7 +429,10 @@ def nll_loss(
     """
     name = "nll_loss"
     _check_reduction(name, reduction)
-    lp = np.moveaxis(np.asarray(log_probs, dtype=np.float64), axis, -1)
+    lp = np.asarray(log_probs, dtype=np.float64)
+    if lp.ndim == 0:
+        raise ValueError(f"{name}: input must have at least 1 dimension (the classes); got 0-d")
+    lp = np.moveaxis(lp, axis, -1)
     loss, w_t, _ = _nll_per_row(name, lp, target, weight, ignore_index)
     return _reduce(loss, reduction, count=np.sum(w_t))
 
@@ -498,7 +508,14 @@ def binary_cross_entropy_with_logits(
     ``w·(pw·y·softplus(-x) + (1-y)·softplus(x))`` with
     ``softplus(z) = max(z, 0) + log1p(exp(-|z|))``, which is accurate for every ``x``
     (the common form ``(1-y)·x + (1+(pw-1)·y)·(log1p(exp(-|x|)) + max(-x, 0))``
-    cancels for large negative ``x``).
+    cancels for large negative ``x``). That holds while both terms are non-negative:
+    for a target outside [0, 1] (torch accepts any) or a negative ``pw`` they can
+    cancel instead (``y = 1e30``, ``x = 0``), and there the common form, torch's, is
+    used for finite ``x``.
+
+    At ``x = -inf`` with ``pw·y > 0`` the loss is ``+inf``, its limit (torch's form
+    gives NaN there); ``x = ±inf`` with a target that multiplies the infinite
+    softplus by 0 gives NaN, as in torch.
 
     Parameters
     ----------
@@ -530,7 +547,12 @@ def binary_cross_entropy_with_logits(
     _check_same_shape(name, "input", x, "target", y)
     w = np.broadcast_to(1.0 if weight is None else np.asarray(weight, np.float64), x.shape)
     pw = np.broadcast_to(1.0 if pos_weight is None else np.asarray(pos_weight, np.float64), x.shape)
-    loss = w * (pw * y * _softplus(-x) + (1.0 - y) * _softplus(x))
+    a, b = pw * y, 1.0 - y
+    loss = a * _softplus(-x) + b * _softplus(x)
+    # Outside the non-negative case, torch's form (it does not cancel there); infinite x
+    # keeps the sum, whose value is the limit.
+    torch_form = b * x + (1.0 + (pw - 1.0) * y) * _softplus(-x)
+    loss = w * np.where(((a < 0) | (b < 0)) & np.isfinite(x), torch_form, loss)
     return _reduce(loss, reduction, count=loss.size)
 
 

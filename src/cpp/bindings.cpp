@@ -1,7 +1,9 @@
 // The Python module fastloss._core: NumPy arrays in, pointers out, the GIL released around
 // every kernel over more than a few thousand elements (ReleaseGil). The Python layer
-// (python/fastloss/_losses.py) settles dtypes, shapes and contiguity first; the checks here
-// only guard against a caller that skipped it.
+// (python/fastloss/_*.py) settles dtypes, shapes and contiguity first; the checks here only
+// guard against a caller that skipped it. An input array that is not C-contiguous, aligned
+// and in native byte order is read through one converted copy (readable); the fast paths
+// take only arrays that need none.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -41,9 +43,39 @@ class ReleaseGil {
 
 int type_num(const py::array& a) { return py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr)->type_num; }
 
-// The dtype of a C-contiguous float array, or a TypeError.
+// The byte order NumPy marks as swapped here ('=' and '|' are native).
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+constexpr char kSwappedOrder = '<';
+#else
+constexpr char kSwappedOrder = '>';
+#endif
+constexpr int kInPlaceFlags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+
+// What a kernel can read in place: C-contiguous, aligned and in native byte order. Kernels load
+// whole elements (and vectors) and never swap bytes, so anything else is converted first. One
+// flags test and one byte compare: the fast paths take it on every call.
+bool in_place(const py::array& a) {
+  const auto* proxy = py::detail::array_proxy(a.ptr());
+  return (proxy->flags & kInPlaceFlags) == kInPlaceFlags &&
+         py::detail::array_descriptor_proxy(proxy->descr)->byteorder != kSwappedOrder;
+}
+
+// a itself when a kernel can read it in place, else its one converted copy: same type, native
+// byte order, C-contiguous and aligned.
+py::array readable(const py::array& a) {
+  if (in_place(a)) return a;
+  auto& api = py::detail::npy_api::get();
+  PyObject* descr = py::dtype(type_num(a)).release().ptr();  // native byte order; FromAny steals it
+  PyObject* copy = api.PyArray_FromAny_(a.ptr(), descr, 0, 0,
+                                        kInPlaceFlags | py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_, nullptr);
+  if (copy == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::array>(copy);
+}
+
+// The dtype of a float array a kernel reads in place (see readable), or a TypeError.
 DType float_dtype(const py::array& a, const char* what) {
-  if (!(a.flags() & py::array::c_style)) throw py::type_error(std::string("_core: ") + what + " must be C-contiguous");
+  if (!in_place(a))
+    throw py::type_error(std::string("_core: ") + what + " must be C-contiguous, aligned and in native byte order");
   switch (type_num(a)) {
     case py::detail::npy_api::NPY_FLOAT_: return DType::kF32;
     case py::detail::npy_api::NPY_DOUBLE_: return DType::kF64;
@@ -51,11 +83,25 @@ DType float_dtype(const py::array& a, const char* what) {
   }
 }
 
+// An input array: converted in place of the caller's handle when needed (readable), then its dtype.
+DType float_input(py::array& a, const char* what) {
+  a = readable(a);
+  return float_dtype(a, what);
+}
+
 void require_same(const py::array& a, const py::array& b, DType da, const char* what) {
   if (float_dtype(b, what) != da || b.size() != a.size())
     throw py::type_error(std::string("_core: ") + what + " must match the first array in dtype and size");
 }
 
+// An input that must match the first array in dtype and size, converted when needed.
+void same_input(const py::array& a, py::array& b, DType da, const char* what) {
+  b = readable(b);
+  require_same(a, b, da, what);
+}
+
+// An output array: written in place, so it must be one a kernel can write (the Python layer
+// passes only such arrays).
 void* out_data(const py::object& out, const py::array& like, DType dt) {
   if (out.is_none()) return nullptr;
   py::array arr = out.cast<py::array>();
@@ -70,11 +116,11 @@ py::object finished_scalar(double v, DType dt) {
   return py::cast(py::make_scalar(v));
 }
 
-// An ndarray a kernel can read in place: C-contiguous float32 or float64 (its dtype in *dt).
+// An ndarray a kernel can read in place (see in_place) of float32 or float64 (its dtype in *dt).
 bool in_place_float(py::handle h, DType* dt) {
   if (!py::isinstance<py::array>(h)) return false;
   const auto a = py::reinterpret_borrow<py::array>(h);
-  if (!(a.flags() & py::array::c_style)) return false;
+  if (!in_place(a)) return false;
   switch (type_num(a)) {
     case py::detail::npy_api::NPY_FLOAT_: *dt = DType::kF32; return true;
     case py::detail::npy_api::NPY_DOUBLE_: *dt = DType::kF64; return true;
@@ -109,21 +155,23 @@ py::object regression(py::handle input_h, py::handle target_h, const py::object&
 }
 
 // A weight for kernels/binary.hpp: null, or a tile of `period` (see PeriodicWeight, args.hpp).
-fastloss::PeriodicWeight periodic_weight(const py::object& w, std::int64_t period, DType dt, std::int64_t n,
+// w becomes the array read (a converted copy when needed), so the caller keeps it alive.
+fastloss::PeriodicWeight periodic_weight(py::object& w, std::int64_t period, DType dt, std::int64_t n,
                                          const char* what) {
   if (w.is_none()) return {nullptr, 1};
-  const py::array arr = w.cast<py::array>();
-  if (float_dtype(arr, what) != dt) throw py::type_error(std::string("_core: ") + what + " must match the input dtype");
+  py::array arr = w.cast<py::array>();
+  if (float_input(arr, what) != dt) throw py::type_error(std::string("_core: ") + what + " must match the input dtype");
   const bool whole = period == n && arr.size() >= n;
   const bool tile = period >= fastloss::kWeightTilePad && arr.size() >= period + fastloss::kWeightTilePad;
   if (!whole && !tile) throw py::value_error(std::string("_core: ") + what + " is not a valid periodic tile");
+  w = arr;
   return {arr.data(), period};
 }
 
-std::pair<double, std::int64_t> bce(const py::array& input, const py::array& target, const py::object& weight,
-                                    std::int64_t weight_period, const py::object& out) {
-  const DType dt = float_dtype(input, "input");
-  require_same(input, target, dt, "target");
+std::pair<double, std::int64_t> bce(py::array input, py::array target, py::object weight, std::int64_t weight_period,
+                                    const py::object& out) {
+  const DType dt = float_input(input, "input");
+  same_input(input, target, dt, "target");
   const fastloss::BceArgs args{input.data(), target.data(),
                                periodic_weight(weight, weight_period, dt, input.size(), "weight"),
                                out_data(out, input, dt), input.size(), fastloss::call_threads()};
@@ -132,11 +180,10 @@ std::pair<double, std::int64_t> bce(const py::array& input, const py::array& tar
   return {r.sum, r.first_bad};
 }
 
-double bce_with_logits(const py::array& input, const py::array& target, const py::object& weight,
-                       std::int64_t weight_period, const py::object& pos_weight, std::int64_t pos_weight_period,
-                       const py::object& out) {
-  const DType dt = float_dtype(input, "input");
-  require_same(input, target, dt, "target");
+double bce_with_logits(py::array input, py::array target, py::object weight, std::int64_t weight_period,
+                       py::object pos_weight, std::int64_t pos_weight_period, const py::object& out) {
+  const DType dt = float_input(input, "input");
+  same_input(input, target, dt, "target");
   const fastloss::BceWithLogitsArgs args{
       input.data(), target.data(), periodic_weight(weight, weight_period, dt, input.size(), "weight"),
       periodic_weight(pos_weight, pos_weight_period, dt, input.size(), "pos_weight"), out_data(out, input, dt),
@@ -145,17 +192,17 @@ double bce_with_logits(const py::array& input, const py::array& target, const py
   return dt == DType::kF32 ? active().bce_with_logits_f32(args) : active().bce_with_logits_f64(args);
 }
 
-double kl_div(const py::array& input, const py::array& target, const py::object& out, bool log_target) {
-  const DType dt = float_dtype(input, "input");
-  require_same(input, target, dt, "target");
+double kl_div(py::array input, py::array target, const py::object& out, bool log_target) {
+  const DType dt = float_input(input, "input");
+  same_input(input, target, dt, "target");
   const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(), log_target,
                                  fastloss::call_threads()};
   ReleaseGil release(input.size());
   return dt == DType::kF32 ? active().kl_div_f32(args) : active().kl_div_f64(args);
 }
 
-void entropy(const py::array& p, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner) {
-  const DType dt = float_dtype(p, "p");
+void entropy(py::array p, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner) {
+  const DType dt = float_input(p, "p");
   if (float_dtype(out, "out") != dt) throw py::type_error("_core: out must match the dtype of p");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || p.size() != n_outer * n_classes * n_inner ||
       out.size() != n_outer * n_inner)
@@ -175,14 +222,14 @@ fastloss::RegressionStats stats_from_tuple(const py::tuple& t) {
           t[4].cast<double>(), t[5].cast<double>(), t[6].cast<double>(), t[7].cast<double>()};
 }
 
-py::tuple regression_stats(const py::array& input, const py::array& target, const py::object& weight,
-                           double delta) {
-  const DType dt = float_dtype(input, "input");
-  require_same(input, target, dt, "target");
+py::tuple regression_stats(py::array input, py::array target, const py::object& weight, double delta) {
+  const DType dt = float_input(input, "input");
+  same_input(input, target, dt, "target");
   const void* weight_ptr = nullptr;
+  py::array w;  // holds a converted copy while the kernel runs
   if (!weight.is_none()) {
-    const py::array w = weight.cast<py::array>();
-    require_same(input, w, dt, "sample_weight");
+    w = weight.cast<py::array>();
+    same_input(input, w, dt, "sample_weight");
     weight_ptr = w.data();
   }
   const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr, input.size(), delta, fastloss::call_threads()};
@@ -196,9 +243,9 @@ py::tuple regression_stats(const py::array& input, const py::array& target, cons
 
 // softmax (kind 0), log_softmax (1), logsumexp (2) over x viewed as (n_outer, n_classes, n_inner).
 // out: x's shape and dtype; for logsumexp (n_outer, n_inner) of x's dtype or float64.
-void softmax(const py::array& x, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
+void softmax(py::array x, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
              int kind) {
-  const DType dt = float_dtype(x, "x");
+  const DType dt = float_input(x, "x");
   const DType dto = float_dtype(out, "out");
   if (kind < 0 || kind > 2) throw py::value_error("_core: softmax kind must be 0, 1 or 2");
   const bool lse = kind == 2;
@@ -249,20 +296,23 @@ py::object softmax_new(py::handle x_h, py::handle out_h, std::int64_t axis, int 
   return out_obj;
 }
 
-// Class indices: C-contiguous int32 (target_kind 0) or int64 (1), one per row.
-void check_index_target(const py::array& target, int target_kind, std::int64_t n_rows) {
+// Class indices: int32 (target_kind 0) or int64 (1), one per row, converted when needed (readable).
+void check_index_target(py::array& target, int target_kind, std::int64_t n_rows) {
   if (target_kind != 0 && target_kind != 1) throw py::value_error("_core: bad target_kind");
-  if (!(target.flags() & py::array::c_style) || target.dtype().kind() != 'i' ||
+  target = readable(target);
+  if (target.dtype().kind() != 'i' ||
       target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
     throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
 }
 
-// The class weights' data (nullptr for None): the logits' dtype, one entry per class.
-const void* class_weight_data(const py::object& weight, DType dt, std::int64_t n_classes) {
+// The class weights' data (nullptr for None): the logits' dtype, one entry per class. weight
+// becomes the array read (a converted copy when needed), so the caller keeps it alive.
+const void* class_weight_data(py::object& weight, DType dt, std::int64_t n_classes) {
   if (weight.is_none()) return nullptr;
-  const py::array w = weight.cast<py::array>();
-  if (float_dtype(w, "weight") != dt || w.size() != n_classes)
+  py::array w = weight.cast<py::array>();
+  if (float_input(w, "weight") != dt || w.size() != n_classes)
     throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
+  weight = w;
   return w.data();
 }
 
@@ -271,16 +321,16 @@ const void* class_weight_data(const py::object& weight, DType dt, std::int64_t n
 // reduction < 0: returns the tuple. 1 (mean) or 2 (sum): returns the finished NumPy scalar of the
 // logits' dtype (mean over Σ w[t], NaN for none), or the first bad row as a Python int: one
 // call and no Python arithmetic on the fast path (the 2 µs per-call budget).
-py::object class_loss(bool nll, const py::array& logits, const py::array& target, const py::object& weight,
+py::object class_loss(bool nll, py::array logits, py::array target, py::object weight,
                       const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
                       std::int64_t ignore_index, double label_smoothing, int target_kind,
                       int reduction) {
-  const DType dt = float_dtype(logits, "logits");
+  const DType dt = float_input(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: cross_entropy shape does not match the logits");
   const std::int64_t n_rows = n_outer * n_inner;
   if (target_kind == 2 && !nll)
-    require_same(logits, target, dt, "target");
+    same_input(logits, target, dt, "target");
   else
     check_index_target(target, target_kind, n_rows);
   const void* weight_ptr = class_weight_data(weight, dt, n_classes);
@@ -354,8 +404,7 @@ py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, p
   if (!in_place_float(logits_h, &dt) || !py::isinstance<py::array>(target_h)) return py::none();
   const auto logits = py::reinterpret_borrow<py::array>(logits_h);
   const auto target = py::reinterpret_borrow<py::array>(target_h);
-  if (logits.ndim() != 2 || target.ndim() != 1 || target.shape(0) != logits.shape(0) ||
-      !(target.flags() & py::array::c_style))
+  if (logits.ndim() != 2 || target.ndim() != 1 || target.shape(0) != logits.shape(0) || !in_place(target))
     return py::none();
   const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(target.ptr())->descr);
   if (descr->kind != 'i' || (target.itemsize() != 4 && target.itemsize() != 8)) return py::none();
@@ -373,12 +422,11 @@ py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, p
 
 // evaluate: the fused metrics (kernels/evaluate.hpp). Returns (Σ s·l, Σ s·w_t, Σ s, Σ s·H,
 // Σ s·lse, (Σ s·[rank < k] for k in topk), counted rows, first bad row or -1).
-py::tuple evaluate(const py::array& logits, const py::array& target, const py::object& weight,
-                   const py::object& sample_weight, const std::vector<std::int64_t>& topk, const py::object& out_loss,
-                   const py::object& out_rank, const py::object& out_entropy, const py::object& out_lse,
+py::tuple evaluate(py::array logits, py::array target, py::object weight, const py::object& sample_weight,
+                   const std::vector<std::int64_t>& topk, const py::object& out_loss, const py::object& out_rank, const py::object& out_entropy, const py::object& out_lse,
                    std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
                    double label_smoothing, int target_kind) {
-  const DType dt = float_dtype(logits, "logits");
+  const DType dt = float_input(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: evaluate shape does not match the logits");
   const std::int64_t n_rows = n_outer * n_inner;
@@ -387,17 +435,18 @@ py::tuple evaluate(const py::array& logits, const py::array& target, const py::o
     throw py::value_error("_core: too many topk values");
   const void* weight_ptr = class_weight_data(weight, dt, n_classes);
   const double* sw_ptr = nullptr;
+  py::array sw;  // holds a converted copy while the kernel runs
   if (!sample_weight.is_none()) {
-    const py::array sw = sample_weight.cast<py::array>();
-    if (float_dtype(sw, "sample_weight") != DType::kF64 || sw.size() != n_rows)
+    sw = sample_weight.cast<py::array>();
+    if (float_input(sw, "sample_weight") != DType::kF64 || sw.size() != n_rows)
       throw py::type_error("_core: sample_weight must be float64 with one entry per row");
     sw_ptr = static_cast<const double*>(sw.data());
   }
   auto row_out = [&](const py::object& o, bool f64_int) -> void* {
     if (o.is_none()) return nullptr;
     py::array arr = o.cast<py::array>();
-    if (!(arr.flags() & py::array::c_style) || arr.size() != n_rows)
-      throw py::type_error("_core: evaluate outputs must be C-contiguous with one entry per row");
+    if (!in_place(arr) || arr.size() != n_rows)
+      throw py::type_error("_core: evaluate outputs must be C-contiguous, aligned, native, with one entry per row");
     if (f64_int ? (arr.dtype().kind() != 'i' || arr.itemsize() != 8) : float_dtype(arr, "out") != dt)
       throw py::type_error("_core: evaluate output of the wrong dtype");
     return arr.mutable_data();

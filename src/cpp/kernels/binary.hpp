@@ -308,17 +308,28 @@ BceResult bce(const BceArgs& a) {
 template <class T, bool kHasW, bool kHasPW>
 double bce_with_logits_impl(const BceWithLogitsArgs& a) {
   using V = Vec<T>;
-  const V zero = V::set1(T(0)), one = V::set1(T(1));
+  const V zero = V::set1(T(0)), one = V::set1(T(1)), inf = V::set1(std::numeric_limits<T>::infinity());
   auto term = [=](V x, V y, V w, V pw) {
     // A NaN x makes the tail garbage, but max(0, ±x) is NaN and so is the loss.
     const V l = softplus_tail(x);
     const V mx = max(zero, x), mnx = max(zero, -x);  // constant first keeps NaN
     V t;
     if constexpr (kHasPW) {
-      t = fma(pw * y, mnx + l, (one - y) * (mx + l));
+      const V a = pw * y, b = one - y;
+      t = fma(a, mnx + l, b * (mx + l));
+      // A target outside [0, 1] (torch accepts any) or a negative pw makes one term negative,
+      // and the two can cancel (y = 1e30, x = 0: 0 instead of log 2). There torch's form,
+      // (1-y)·x + (1+(pw-1)·y)·softplus(-x), which does not, for finite x; infinite x keeps the
+      // sum above, whose value is the limit. In-range vectors pay two compares and a branch.
+      const typename V::Mask negative = lt(a, zero) | lt(b, zero);
+      if (any(negative)) {
+        const V torch_form = fma(b, x, fma(pw - one, y, one) * (mnx + l));
+        t = select(negative & lt(abs(x), inf), torch_form, t);
+      }
     } else {
       // y·softplus(-x) + (1-y)·softplus(x) with the common tail taken out: non-negative terms
-      // for y in [0, 1], and 0·inf = NaN where torch's formula has it (x = ±inf).
+      // for y in [0, 1], and 0·inf = NaN where torch's formula has it (x = ±inf). Outside
+      // [0, 1] only one of max(0, ±x) is non-zero, so nothing cancels beyond l itself.
       t = l + fma(y, mnx, (one - y) * mx);
     }
     return kHasW ? t * w : t;

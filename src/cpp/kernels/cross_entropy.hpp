@@ -20,6 +20,8 @@
 
 #include <type_traits>
 
+#include "kernels/unaligned.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 // Trivially constructible, so that the per-chunk array costs nothing until it is written:
@@ -65,7 +67,7 @@ template <class T>
 CeSetup<T> ce_setup(const CrossEntropyArgs& a) {
   CeSetup<T> s{static_cast<const T*>(a.logits), a.target, static_cast<const T*>(a.weight), static_cast<T*>(a.out),
                a.n_classes, a.n_inner, a.ignore_index, a.label_smoothing, 0.0, 0.0};
-  s.eps_over_c = a.n_classes > 0 ? a.label_smoothing / double(a.n_classes) : 0.0;
+  s.eps_over_c = a.n_classes > 0 ? smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes)) : 0.0;
   if (s.w) {
     for (std::int64_t c = 0; c < a.n_classes; ++c) s.w_total += s.w[c];
   } else {
@@ -84,14 +86,14 @@ CeTotals ce_index_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) 
   return parallel_totals(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t tr = t[r];
+      const std::int64_t tr = load_one(t + r);
       double loss = 0.0;
       if (tr == s.ignore) {
       } else if (tr < 0 || tr >= C) {
         if (tot.bad < 0) tot.bad = r;
       } else {
         const T* xr = s.x + r * C;
-        const double xt = xr[tr], wt = kW ? double(s.w[tr]) : 1.0;
+        const double xt = load_one(xr + tr), wt = kW ? double(load_one(s.w + tr)) : 1.0;
         const RowLse res = row_lse<RowFlags<false, kS, false, kW && kS>>(xr, C, xt, o);
         if (res.finite) {
           loss = wt * ((res.base - xt) + res.rel);
@@ -119,7 +121,7 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
     RowOpts<T> o;
     o.w = s.w;
     o.one_minus_eps = static_cast<T>(1.0 - s.eps);
-    o.eps_over_c = static_cast<T>(s.eps_over_c);
+    o.eps_over_c = smoothing_weight<T>(s.eps, s.eps_over_c);
     for (std::int64_t r = begin; r < end; ++r) {
       o.y = y + r * C;
       const RowLse res = row_lse<RowFlags<false, false, true, kW>>(s.x + r * C, C, std::numeric_limits<double>::quiet_NaN(), o);
@@ -154,7 +156,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   using F = RowFlags<false, kS && !kProb, kProb, kW && (kS || kProb)>;
   using Tgt = std::conditional_t<kProb, NoLaneTarget, LaneTarget<T, U, kW>>;
   const std::int64_t C = s.C, S = s.S;
-  const T ome = static_cast<T>(1.0 - s.eps), eoc = static_cast<T>(s.eps_over_c);
+  const T ome = static_cast<T>(1.0 - s.eps), eoc = smoothing_weight<T>(s.eps, s.eps_over_c);
   const bool vec_target = !kProb && C >= 1 && C <= kMaxLaneIndex;
   const bool product = vec_target && !kW && !s.out;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), minus_one = V::set1(T(-1));
@@ -194,7 +196,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         if (lanes < G) {  // the last group: never read past the targets
           // Padding lanes hold ignore_index (or -1, flagged bad but never reported: j >= lanes).
           const Idx fill = std::int64_t(Idx(s.ignore)) == s.ignore ? Idx(s.ignore) : Idx(-1);
-          for (std::int64_t j = 0; j < G; ++j) pad[j] = j < lanes ? tp[j] : fill;
+          for (std::int64_t j = 0; j < G; ++j) pad[j] = j < lanes ? load_one(tp + j) : fill;
           tp = pad;
         }
         bool bad = false;
@@ -217,8 +219,8 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
           const std::int64_t tr = j < lanes ? std::int64_t(t[row0 + j]) : s.ignore;
           if (static_cast<std::uint64_t>(tr) < static_cast<std::uint64_t>(C) && tr != s.ignore) {
             // Not from the scratch: a scalar load right after its vector stores stalls on forwarding.
-            xt[j] = S == 1 ? s.x[(row0 + j) * C + tr] : s.x[(outer0 * C + tr) * S + s0 + j];
-            wt[j] = kW ? s.w[tr] : T(1);
+            xt[j] = load_one(S == 1 ? s.x + (row0 + j) * C + tr : s.x + (outer0 * C + tr) * S + s0 + j);
+            wt[j] = kW ? load_one(s.w + tr) : T(1);
             valid[j] = 1;
           } else {
             if (tr != s.ignore && pt.tot.bad < 0) pt.tot.bad = row0 + j;
@@ -362,17 +364,17 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       // Each row's one value sits in its own cache line, so the hardware prefetcher cannot
       // follow: fetch row r + kNllAhead's now, to keep several misses in flight.
       if (r + kNllAhead < end) {
-        const std::int64_t ra = r + kNllAhead, ta = t[ra];
+        const std::int64_t ra = r + kNllAhead, ta = load_one(t + ra);
         if (ta >= 0 && ta < C) FASTLOSS_PREFETCH(S == 1 ? s.x + ra * C + ta : s.x + ((ra / S) * C + ta) * S + ra % S);
       }
-      const std::int64_t tr = t[r];
+      const std::int64_t tr = load_one(t + r);
       double loss = 0.0;
       if (tr == s.ignore) {
       } else if (tr < 0 || tr >= C) {
         if (tot.bad < 0) tot.bad = r;
       } else {
-        const double wt = kW ? double(s.w[tr]) : 1.0;
-        loss = -(wt * double(s.x[(outer * C + tr) * S + inner]));
+        const double wt = kW ? double(load_one(s.w + tr)) : 1.0;
+        loss = -(wt * double(load_one(s.x + (outer * C + tr) * S + inner)));
         tot.loss += loss;
         tot.weight += wt;
       }

@@ -66,6 +66,8 @@
 #include <new>
 #include <type_traits>
 
+#include "kernels/unaligned.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 struct EvalCtx {
@@ -626,7 +628,7 @@ EvaluateResult eval_rows(const EvaluateArgs& a, const EvalCtx& cx) {
                        [&](std::int64_t begin, std::int64_t end, EvaluateResult& tot) {
     tot = EvaluateResult{};
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t tr = tg[r];
+      const std::int64_t tr = load_one(tg + r);
       const bool counted = tr != cx.ignore;
       if (counted && (tr < 0 || tr >= C)) {
         if (tot.first_bad < 0) tot.first_bad = r;
@@ -661,7 +663,7 @@ EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
   T* o_ent = static_cast<T*>(a.out_entropy);
   T* o_lse = static_cast<T*>(a.out_lse);
   const std::int64_t C = cx.C, S = cx.S, n_outer = a.n_outer;
-  const T ome = static_cast<T>(1.0 - cx.eps), eoc = static_cast<T>(cx.eps_over_c);
+  const T ome = static_cast<T>(1.0 - cx.eps), eoc = smoothing_weight<T>(cx.eps, cx.eps_over_c);
   const T w_total = static_cast<T>(cx.w_total);
 
   auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, EvaluateResult& tot) {
@@ -671,7 +673,7 @@ EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
     bool counted[G];
     const std::int64_t outer0 = row0 / S, s0 = row0 % S;
     for (std::int64_t j = 0; j < G; ++j) {
-      std::int64_t tr = j < lanes ? std::int64_t(tg[row0 + j]) : cx.ignore;
+      std::int64_t tr = j < lanes ? std::int64_t(load_one(tg + row0 + j)) : cx.ignore;
       counted[j] = j < lanes && tr != cx.ignore;
       if (counted[j] && (tr < 0 || tr >= C)) {
         if (tot.first_bad < 0 || row0 + j < tot.first_bad) tot.first_bad = row0 + j;
@@ -681,8 +683,8 @@ EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
       if (counted[j]) {
         tcls[j] = tr;
         tf[j] = static_cast<T>(tr);
-        xt[j] = S == 1 ? x[(row0 + j) * C + tr] : x[(outer0 * C + tr) * S + s0 + j];
-        wt[j] = kW ? w[tr] : T(1);
+        xt[j] = load_one(S == 1 ? x + (row0 + j) * C + tr : x + (outer0 * C + tr) * S + s0 + j);
+        wt[j] = kW ? load_one(w + tr) : T(1);
       } else {
         tcls[j] = 0;
         tf[j] = 0;
@@ -813,7 +815,7 @@ EvaluateResult evaluate(const EvaluateArgs& a) {
   EvalCtx cx{a.topk, std::min(a.n_topk, kMaxTopk), a.sample_weight, a.label_smoothing, 0.0, 0.0,
              a.ignore_index, a.n_classes, a.n_inner};
   if (a.n_outer <= 0 || a.n_inner <= 0 || a.n_classes <= 0) return {};
-  cx.eps_over_c = a.label_smoothing / double(a.n_classes);
+  cx.eps_over_c = smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes));
   for (int j = 0; j < cx.nk; ++j) cx.k_max = std::max(cx.k_max, cx.ks[j]);
   if (a.weight) {
     const T* w = static_cast<const T*>(a.weight);

@@ -46,6 +46,15 @@ namespace fastloss::FASTLOSS_ISA {
 // Rows of at most this many classes (n_inner == 1) run on the lanes engine.
 constexpr std::int64_t kMaxLaneClasses = 48;
 
+// The label-smoothing weight ε/C in T, never rounded to 0 for ε > 0: a zero weight would turn
+// the smoothing term's +inf (a row with a masked class) into 0·inf = NaN. The smallest
+// subnormal keeps that +inf, the value in exact arithmetic, and is negligible on finite rows.
+template <class T>
+T smoothing_weight(double eps, double eps_over_c) {
+  const T v = static_cast<T>(eps_over_c);
+  return eps > 0.0 && v == T(0) ? std::numeric_limits<T>::denorm_min() : v;
+}
+
 // For lambdas GCC would otherwise call out of line from the unrolled kernels.
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTLOSS_LAMBDA_INLINE __attribute__((always_inline))

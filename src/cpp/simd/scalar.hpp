@@ -36,6 +36,8 @@
 //     is exact in T): class indices as values, for eq(index, set1(c)); reads kLanes indices.
 #pragma once
 
+#include "kernels/unaligned.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T>
@@ -46,18 +48,21 @@ struct Vec {
   T raw;
 
   static Vec set1(T x) { return {x}; }
-  static Vec load(const T* p) { return {*p}; }
-  static Vec load_n(const T* p, std::int64_t n, T fill) { return {n > 0 ? *p : fill}; }
-  static void load_transposed(const T* p, std::int64_t /*stride*/, Vec* out) { out[0] = {*p}; }
-  static void load_transposed_n(const T* p, std::int64_t /*stride*/, std::int64_t /*n*/, Vec* out) { out[0] = {*p}; }
+  // Loads and stores through load_one/store_one: no alignment assumed, as the vector ISAs' loadu.
+  static Vec load(const T* p) { return {load_one(p)}; }
+  static Vec load_n(const T* p, std::int64_t n, T fill) { return {n > 0 ? load_one(p) : fill}; }
+  static void load_transposed(const T* p, std::int64_t /*stride*/, Vec* out) { out[0] = {load_one(p)}; }
+  static void load_transposed_n(const T* p, std::int64_t /*stride*/, std::int64_t /*n*/, Vec* out) {
+    out[0] = {load_one(p)};
+  }
   template <class I>
   static Vec load_index(const I* p, std::int64_t n, std::int64_t ignore) {
-    const std::int64_t v = p[0];
+    const std::int64_t v = load_one(p);
     return {v == ignore ? T(-1) : v >= 0 && v < n ? static_cast<T>(v) : T(-2)};
   }
-  void store(T* p) const { *p = raw; }
+  void store(T* p) const { store_one(p, raw); }
   void store_n(T* p, std::int64_t n) const {
-    if (n > 0) *p = raw;
+    if (n > 0) store_one(p, raw);
   }
 };
 
