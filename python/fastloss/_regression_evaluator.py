@@ -44,19 +44,6 @@ def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     return w
 
 
-def _exact_if_constant(stats: tuple, y: np.ndarray) -> tuple:
-    """A batch whose target is one value y0 has mean y0 and M2 0, exactly. The kernel's
-    Σw·y / Σw rounds: a mean a few ulp off y0 gives a tiny M2 > 0, alone or when merged
-    with another batch's mean, and R² = 1 - SSE/M2 then reads -1e20 instead of 0. Only a
-    batch whose spread is at rounding level pays for the extra look at its target."""
-    wsum, mean, m2 = stats[1], stats[6], stats[7]
-    if wsum > 0 and m2 <= wsum * (mean * 2.0**-20) ** 2 and y.size:
-        y0 = y.reshape(-1)[0]
-        if np.isfinite(y0) and bool((y == y0).all()):
-            return (*stats[:6], float(y0), 0.0)
-    return stats
-
-
 class RegressionEvaluator:
     """Streaming regression metrics over any number of batches.
 
@@ -119,7 +106,7 @@ class RegressionEvaluator:
         state changes."""
         x, y = float_pair(_FN, input, target)
         w = None if sample_weight is None else _row_weights(sample_weight, x.shape, x.dtype)
-        batch = _exact_if_constant(_core.regression_stats(x, y, w, self.delta), y)
+        batch = _core.regression_stats(x, y, w, self.delta)
         with self._lock:
             self._stats = _core.merge_regression_stats(self._stats, batch)
         return self

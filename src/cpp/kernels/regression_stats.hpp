@@ -5,7 +5,9 @@
 // M2 is never Σw·y² - (Σw·y)²/Σw, which cancels catastrophically: each chunk (sized to stay in
 // L2) computes its own mean, then re-reads its target from cache for Σw·(y - ȳ)²; chunks are
 // merged in order with Chan et al.'s update (stats.cpp), so the result is the same for every
-// thread count.
+// thread count. The mean is taken about the chunk's first target y0 (ȳ = y0 + Σw·(y - y0) / Σw):
+// a constant target then has its mean exactly and M2 exactly 0, where Σw·y / Σw rounds a few
+// ulp off and leaves an M2 > 0 that makes R² = 1 - SSE/M2 read -1e20 instead of 0.
 #pragma once
 
 namespace fastloss::FASTLOSS_ISA {
@@ -16,6 +18,8 @@ RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::
   constexpr std::int64_t L = V::kLanes;
   const V delta = V::set1(delta_t), half = V::set1(T(0.5)), half_delta = V::set1(T(0.5) * delta_t);
   const V zero = V::set1(T(0)), one = V::set1(T(1));
+  const T y0 = n > 0 && std::isfinite(y[0]) ? y[0] : T(0);  // a finite pivot: padding lanes add 0
+  const V y0_v = V::set1(y0);
   SumAcc<T> w_acc, sq_acc, abs_acc, huber_acc, wy_acc;
   V max_v = zero;
   auto step = [&](V xv, V yv, V wv) {
@@ -25,7 +29,7 @@ RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::
     sq_acc.add(wv * d * d);
     abs_acc.add(wv * ad);
     huber_acc.add(wv * huber);
-    wy_acc.add(wv * yv);
+    wy_acc.add(wv * (yv - y0_v));
     // Rows of weight 0 do not count for the max; NaN wins (max returns its second operand
     // when either is NaN, so max_v stays NaN once it is).
     const V counted = select(gt(wv, zero), ad, zero);
@@ -46,7 +50,7 @@ RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::
   max_v.store(lanes);
   s.max_abs = 0.0;
   for (std::int64_t k = 0; k < L; ++k) s.max_abs = nan_max(s.max_abs, lanes[k]);
-  s.y_mean = s.weight_sum > 0.0 ? wy_acc.total() / s.weight_sum : 0.0;
+  s.y_mean = s.weight_sum > 0.0 ? static_cast<double>(y0) + wy_acc.total() / s.weight_sum : 0.0;
   // Second pass over this chunk, from cache: Σ w·(y - ȳ)².
   const V mean_v = V::set1(static_cast<T>(s.y_mean));
   SumAcc<T> m2_acc;

@@ -61,7 +61,10 @@ constexpr double kMaxFoldK = 32768.0;
 // just below its half-ulp, all dropped; tests/test_evaluate.py builds it). The linear sums
 // (mixed signs) are off by at most 9·2^-24 Σ|terms| the same way.
 constexpr int kWidenEvery = 8;
-constexpr std::int64_t kPrefetchBytes = 2048;
+// How far ahead of the stream the rows engine prefetches: 8 KB where a vector is 64 bytes
+// (AVX-512), 2 KB elsewhere; each the fastest measured on its ISA's hardware
+// (docs/performance.md, "Measurements").
+constexpr std::int64_t kPrefetchBytes = Vec<float>::kLanes >= 16 ? 8192 : 2048;
 
 template <class T>
 struct FoldBits;
