@@ -45,15 +45,13 @@ reports="$out/reports"
 rm -rf "$reports"
 mkdir -p "$reports"
 # detect_leaks=0: CPython keeps its allocations to the end; leak reports would be its own.
-# Two tests cannot hold under ASan: a child under an RLIMIT_AS of 330 MB cannot map ASan's
-# shadow memory, and the instrumented objects define __odr_asan.* symbols outside their ISA
-# namespace.
+# One test cannot hold under ASan: a child under an RLIMIT_AS of 330 MB cannot map ASan's
+# shadow memory.
 status=0
 LD_PRELOAD="$libasan $libstdcxx" ASAN_OPTIONS="detect_leaks=0:log_path=$reports/asan" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan" \
   FASTLOSS_SIMD="$isa" PYTHONPATH="$out/site" python3 -m pytest -q -p no:cacheprovider \
   --deselect tests/test_bounded_memory.py::test_file_larger_than_the_cap \
-  --deselect tests/test_isa_symbols.py::test_isa_objects_define_only_their_namespace \
   "$@" || status=$?
 if compgen -G "$reports/*" >/dev/null; then
   echo "$0: sanitizer reports:" >&2
