@@ -33,7 +33,11 @@ target = fastloss.FileArray(path + ".target", np.int64, (n,))
 start = time.perf_counter()
 ev = fastloss.evaluate_chunked(fastloss.Evaluator(topk=(1, 5)), logits, target, rows_per_chunk=4096)
 seconds = time.perf_counter() - start
-peak_kb = int(open("/proc/self/status").read().split("VmPeak:")[1].split()[0]) if sys.platform == "linux" else -1
+peak_kb = (
+    int(open("/proc/self/status").read().split("VmPeak:")[1].split()[0])
+    if sys.platform == "linux"
+    else -1
+)
 print(f"chunked evaluation: {seconds:.2f} s, peak address space {peak_kb / 1024:.0f} MB")
 for key, value in ev.result().items():
     print(f"  {key:<16} {value}")
@@ -62,9 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         path = os.path.join(tmp, "logits.f32")
         write_file(path, n, c)
         size_mb = os.path.getsize(path) / 2**20
-        print(f"logits file: {n} x {c} float32 = {size_mb:.0f} MB; child capped at {args.cap_mb} MB")
-        out = subprocess.run([sys.executable, "-c", CHILD, path, str(n), str(c), str(args.cap_mb * 2**20)],
-                             capture_output=True, text=True)
+        print(
+            f"logits file: {n} x {c} float32 = {size_mb:.0f} MB; child capped at {args.cap_mb} MB"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, path, str(n), str(c), str(args.cap_mb * 2**20)],
+            capture_output=True,
+            text=True,
+        )
         print(out.stdout, end="")
         if out.returncode != 0:
             print(out.stderr, file=sys.stderr)

@@ -30,8 +30,10 @@ try:
     loaded = True
 except MemoryError:
     loaded = False
-ev = fastloss.evaluate_chunked(fastloss.Evaluator(topk=(1, 5)), fastloss.FileArray(path, np.float32, (n, c)),
-                               fastloss.FileArray(path + ".target", np.int64, (n,)), rows_per_chunk=2048)
+ev = fastloss.evaluate_chunked(fastloss.Evaluator(topk=(1, 5)),
+                               fastloss.FileArray(path, np.float32, (n, c)),
+                               fastloss.FileArray(path + ".target", np.int64, (n,)),
+                               rows_per_chunk=2048)
 print(json.dumps({"loaded": loaded, "result": ev.result()}))
 """
 
@@ -45,10 +47,17 @@ def test_file_larger_than_the_cap(tmp_path):
     path = str(tmp_path / "logits.f32")
     example.write_file(path, n, c)
     cap = 330 * 2**20
-    out = subprocess.run([sys.executable, "-c", CHILD, path, str(n), str(c), str(cap)],
-                         capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, path, str(n), str(c), str(cap)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     child = json.loads(out.stdout)
-    assert not child["loaded"], "the cap must be below the file's size for this test to mean anything"
+    assert not child["loaded"], (
+        "the cap must be below the file's size for this test to mean anything"
+    )
     logits = np.memmap(path, dtype=np.float32, mode="r", shape=(n, c))
     target = np.fromfile(path + ".target", dtype=np.int64)
     whole = fastloss.evaluate(logits, target, topk=(1, 5))

@@ -662,13 +662,19 @@ def test_label_smoothing_below_the_smallest_subnormal(n_classes, dtype, backend)
             assert got[0] == np.inf
     torch = pytest.importorskip("torch", reason="torch is the semantic model")
     want = torch.nn.functional.cross_entropy(
-        torch.from_numpy(x.astype(np.float64)), torch.tensor([1, 0]), label_smoothing=3e-195,
+        torch.from_numpy(x.astype(np.float64)),
+        torch.tensor([1, 0]),
+        label_smoothing=3e-195,
         reduction="none",
     ).numpy()
     got = fastloss.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none")
     check("cross_entropy", got, want, dtype)
-    check("cross_entropy", ref.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none"),
-          want, np.float64)
+    check(
+        "cross_entropy",
+        ref.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none"),
+        want,
+        np.float64,
+    )
 
 
 @pytest.mark.parametrize("n_classes", [10, 16, 48, 1000, 32001])

@@ -18,8 +18,14 @@ def run_python(code: str, simd: str | None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "FASTLOSS_SIMD"}
     if simd is not None:
         env["FASTLOSS_SIMD"] = simd
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120, check=True)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 def best() -> str:
@@ -67,10 +73,18 @@ def test_set_backend_rejects_unsupported():
 def test_show_config_and_module_main(capsys):
     fastloss.show_config()
     text = capsys.readouterr().out
-    for key in ("fastloss", "compiler", "simd compiled", "simd available", "simd in use", "threads"):
+    for key in (
+        "fastloss",
+        "compiler",
+        "simd compiled",
+        "simd available",
+        "simd in use",
+        "threads",
+    ):
         assert key in text
-    out = subprocess.run([sys.executable, "-m", "fastloss"], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "fastloss"], capture_output=True, text=True, timeout=120, check=True
+    )
     assert "simd in use" in out.stdout
 
 
@@ -101,6 +115,6 @@ def test_docs_list_the_mixed_entries():
     if not doc.exists():
         pytest.skip("docs/performance.md is not in this tree (installed package only)")
     text = doc.read_text()
-    for isa, (lender, names) in MIXED_ENTRIES.items():
+    for isa, (_lender, names) in MIXED_ENTRIES.items():
         for name in names:
             assert f"`{name}`" in text, f"docs/performance.md does not list {isa}'s {name}"

@@ -12,8 +12,11 @@ REGRESSION = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"]
 
 @pytest.mark.parametrize("name", REGRESSION)
 def test_shape_mismatch(name):
-    with pytest.raises(ValueError, match=rf"{name}: input shape \(128, 10\) and target shape "
-                                         r"\(128,\) must match exactly"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: input shape \(128, 10\) and target shape "
+        r"\(128,\) must match exactly",
+    ):
         getattr(fastloss, name)(np.zeros((128, 10)), np.zeros(128))
     with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
         getattr(fastloss, name)(np.zeros((4, 1)), np.zeros(4))  # no silent broadcasting
@@ -21,8 +24,11 @@ def test_shape_mismatch(name):
 
 @pytest.mark.parametrize("name", REGRESSION)
 def test_bad_reduction(name):
-    with pytest.raises(ValueError, match=rf"{name}: reduction must be one of 'mean', 'sum', "
-                                         r"'none'; got 'avg'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: reduction must be one of 'mean', 'sum', "
+        r"'none'; got 'avg'",
+    ):
         getattr(fastloss, name)([1.0], [2.0], reduction="avg")
 
 

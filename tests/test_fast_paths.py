@@ -96,7 +96,10 @@ def test_class_losses_bad_target_and_options(fn):
         f(x, t, ignore_index=-5.0)
     if fn == "cross_entropy":
         _same(plain, f(x, t, ignore_index=-5, label_smoothing=0))
-        _same(f(x, t, ignore_index=-5, label_smoothing=0.25), f(x, t, ignore_index=-5, label_smoothing=np.float32(0.25)))
+        _same(
+            f(x, t, ignore_index=-5, label_smoothing=0.25),
+            f(x, t, ignore_index=-5, label_smoothing=np.float32(0.25)),
+        )
         for bad in (-0.5, 1.5, float("nan")):
             with pytest.raises(ValueError, match="label_smoothing"):
                 f(x, t, ignore_index=-5, label_smoothing=bad)
@@ -104,7 +107,9 @@ def test_class_losses_bad_target_and_options(fn):
 
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,axis", [((5,), 0), ((3, 7), -1), ((3, 7), 0), ((2, 3, 4), 1), ((0, 3), 1)])
+@pytest.mark.parametrize(
+    "shape,axis", [((5,), 0), ((3, 7), -1), ((3, 7), 0), ((2, 3, 4), 1), ((0, 3), 1)]
+)
 def test_softmax_family(fn, dtype, shape, axis):
     x = np.random.default_rng(3).normal(size=shape).astype(dtype)
     f = getattr(fastloss, fn)

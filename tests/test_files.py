@@ -99,8 +99,11 @@ def test_file_that_shrinks_is_reported(tmp_path):
     fa = fastloss.FileArray(path, np.float32, (10, 3))
     os.truncate(path, 4 * 3 * 4 + 4)  # 4 whole rows and one value left
     np.testing.assert_array_equal(fa[1:4], np.arange(3, 12, dtype=np.float32).reshape(3, 3))
-    with pytest.raises(ValueError, match=r"x\.f32' now holds 52 bytes.*rows \[4, 7\) of the rows "
-                                         r"\[2, 7\) asked for are missing"):
+    with pytest.raises(
+        ValueError,
+        match=r"x\.f32' now holds 52 bytes.*rows \[4, 7\) of the rows "
+        r"\[2, 7\) asked for are missing",
+    ):
         fa[2:7]
     with pytest.raises(ValueError, match=r"rows \[9, 10\)"):
         fa[9]

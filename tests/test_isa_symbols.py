@@ -33,8 +33,9 @@ def test_isa_objects_define_only_their_namespace():
         isa = obj.name.split(".")[0]
         # Mangled names: the namespace is the first nested name, whatever the return type.
         own = re.compile(rf"_Z[A-Z]*N[KVrO]*8fastloss{len(isa)}{isa}")
-        out = subprocess.run(["nm", "--defined-only", str(obj)], capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(
+            ["nm", "--defined-only", str(obj)], capture_output=True, text=True, check=True
+        ).stdout
         strays = []
         for line in out.splitlines():
             parts = line.split(maxsplit=2)
@@ -43,4 +44,6 @@ def test_isa_objects_define_only_their_namespace():
                 name = parts[2]
                 if not own.match(name) and not HARMLESS.match(name):
                     strays.append(line)
-        assert not strays, f"{obj.name} defines symbols outside fastloss::{isa}:\n" + "\n".join(strays)
+        assert not strays, f"{obj.name} defines symbols outside fastloss::{isa}:\n" + "\n".join(
+            strays
+        )

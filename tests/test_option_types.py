@@ -164,8 +164,11 @@ def test_axis_none_where_not_allowed():
 
 
 def test_reported_reproductions():
-    with pytest.raises(TypeError, match=r"cross_entropy: label_smoothing must be a real number; "
-                                        r"got '0\.1' of type str"):
+    with pytest.raises(
+        TypeError,
+        match=r"cross_entropy: label_smoothing must be a real number; "
+        r"got '0\.1' of type str",
+    ):
         fastloss.cross_entropy(X, T, label_smoothing="0.1")
     with pytest.raises(TypeError, match="huber_loss: delta must be a real number; got True"):
         fastloss.huber_loss(X, Y, delta=True)
@@ -178,8 +181,18 @@ def test_reported_reproductions():
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("in_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "out_dtype", [np.int8, np.int32, np.int64, np.uint16, np.bool_, np.float16, np.float32,
-                  np.float64, np.complex64]
+    "out_dtype",
+    [
+        np.int8,
+        np.int32,
+        np.int64,
+        np.uint16,
+        np.bool_,
+        np.float16,
+        np.float32,
+        np.float64,
+        np.complex64,
+    ],
 )
 def test_out_follows_same_kind_casting(fn, in_dtype, out_dtype):
     x = np.array([[1.0, 2.0, 3.0], [3.0, 1.0, 0.5]], in_dtype)
@@ -189,8 +202,11 @@ def test_out_follows_same_kind_casting(fn, in_dtype, out_dtype):
         assert f(x, out=out) is out
         np.testing.assert_allclose(out, f(x).astype(out_dtype), rtol=1e-3)
     else:
-        with pytest.raises(TypeError, match=rf"{fn}: cannot write the {np.dtype(in_dtype)} result "
-                                            rf"into out of dtype {np.dtype(out_dtype)}"):
+        with pytest.raises(
+            TypeError,
+            match=rf"{fn}: cannot write the {np.dtype(in_dtype)} result "
+            rf"into out of dtype {np.dtype(out_dtype)}",
+        ):
             f(x, out=out)
         assert not out.any()  # untouched
 

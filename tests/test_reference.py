@@ -118,8 +118,14 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # The metrics behind fastloss.evaluate / Evaluator and RegressionEvaluator.
     "classification_metrics": (
         ("logits", "target"),
-        dict(topk=(1, 5), weight=None, ignore_index=-100, label_smoothing=0.0, axis=-1,
-             sample_weight=None),
+        dict(
+            topk=(1, 5),
+            weight=None,
+            ignore_index=-100,
+            label_smoothing=0.0,
+            axis=-1,
+            sample_weight=None,
+        ),
     ),
     "regression_metrics": (("input", "target"), dict(sample_weight=None, delta=1.0)),
 }

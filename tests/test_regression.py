@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import LAYOUTS, assert_matches
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastloss
+from conftest import LAYOUTS, assert_matches
 from fastloss import reference
 
 LOSSES = [
@@ -74,10 +74,13 @@ def test_shapes_and_views(name, opts, dtype, layout, backend):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_extremes_and_nonfinite(name, opts, dtype, backend):
     big = np.finfo(dtype).max / 4
-    x = np.array([0, -0.0, 1e-30, big, -big, np.inf, -np.inf, np.nan, 1, 2, 3, np.inf, 0, 5, 7, 9, 11],
-                 dtype=dtype)
-    y = np.array([0, 0.0, -1e-30, big, big, np.inf, 1, 0, np.nan, 2, 3, -np.inf, 0, 5, 7, 9, 11],
-                 dtype=dtype)
+    x = np.array(
+        [0, -0.0, 1e-30, big, -big, np.inf, -np.inf, np.nan, 1, 2, 3, np.inf, 0, 5, 7, 9, 11],
+        dtype=dtype,
+    )
+    y = np.array(
+        [0, 0.0, -1e-30, big, big, np.inf, 1, 0, np.nan, 2, 3, -np.inf, 0, 5, 7, 9, 11], dtype=dtype
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         got = getattr(fastloss, name)(x, y, reduction="none", **opts)
         # Where the float64 reference exceeds the dtype's range, the dtype's answer is inf.
@@ -101,7 +104,9 @@ def test_mixed_and_integer_dtypes(name, opts):
     for x, y, dtype in cases:
         got = getattr(fastloss, name)(x, y, **opts)
         assert got.dtype == dtype
-        want = getattr(reference, name)(np.asarray(x, np.float64), np.asarray(y, np.float64), **opts)
+        want = getattr(reference, name)(
+            np.asarray(x, np.float64), np.asarray(y, np.float64), **opts
+        )
         assert_matches(got, want, dtype)
 
 

@@ -19,8 +19,9 @@ def assert_metrics(got: dict, want: dict, rtol: float) -> None:
     assert got["count"] == want["count"]
     np.testing.assert_allclose(got["weight_sum"], want["weight_sum"], rtol=1e-12)
     for key in KEYS:
-        np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=rtol * 1e-2, equal_nan=True,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            got[key], want[key], rtol=rtol, atol=rtol * 1e-2, equal_nan=True, err_msg=key
+        )
 
 
 def data(n, dtype, seed=0, weighted=False, shape=None):
@@ -59,8 +60,9 @@ def test_per_row_weights_broadcast():
 
 
 def test_nan_propagates_and_zero_weights_do_not_count():
-    ev = fastloss.RegressionEvaluator().update([1.0, 2.0, 50.0], [1.0, 1.0, 0.0],
-                                               sample_weight=[1, 1, 0])
+    ev = fastloss.RegressionEvaluator().update(
+        [1.0, 2.0, 50.0], [1.0, 1.0, 0.0], sample_weight=[1, 1, 0]
+    )
     assert ev.result()["max_error"] == 1.0 and ev.result()["mse"] == 0.5
     ev.update([np.nan], [0.0])
     assert np.isnan(ev.result()["mse"]) and np.isnan(ev.result()["max_error"])
@@ -138,8 +140,10 @@ def test_constant_target_keeps_variance_zero_over_any_split(dtype, n, weighted):
         assert one["r2"] == 0.0
         for cuts in ([1], [n // 3, n // 2], [n - 1]):
             edges = [0, *cuts, n]
-            parts = [fastloss.RegressionEvaluator().update(x[a:b], y[a:b], **kw(a, b))
-                     for a, b in zip(edges[:-1], edges[1:], strict=False)]
+            parts = [
+                fastloss.RegressionEvaluator().update(x[a:b], y[a:b], **kw(a, b))
+                for a, b in zip(edges[:-1], edges[1:], strict=False)
+            ]
             streamed = fastloss.RegressionEvaluator()
             for a, b in zip(edges[:-1], edges[1:], strict=False):
                 streamed.update(x[a:b], y[a:b], **kw(a, b))

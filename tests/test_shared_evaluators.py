@@ -32,6 +32,7 @@ def _run(workers) -> None:
                 work()
             except BaseException as exc:  # noqa: BLE001 - reported in the main thread
                 errors.append(exc)
+
         return run
 
     threads = [threading.Thread(target=wrap(w)) for w in workers]
@@ -219,6 +220,7 @@ def test_class_count_race_is_checked_under_the_lock():
                 except ValueError as exc:
                     assert "classes" in str(exc)
                     outcomes.append("raised")
+
             return run
 
         _run([work(b) for b in batches])

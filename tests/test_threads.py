@@ -24,16 +24,28 @@ def restore_process_threads():
 def test_default_follows_omp_num_threads():
     env = dict(os.environ, OMP_NUM_THREADS="3")
     code = "import fastloss; print(fastloss.get_num_threads())"
-    out = subprocess.run([sys.executable, "-c", code],
-                         env=env, capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert out.stdout.strip() == "3"
 
 
 def test_default_without_env_is_the_affinity():
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     code = "import fastloss; print(fastloss.get_num_threads())"
-    out = subprocess.run([sys.executable, "-c", code],
-                         env=env, capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert out.stdout.strip() == str(expected)
 
@@ -112,25 +124,34 @@ def test_forked_child_runs_serially_and_does_not_hang():
         "_, status = os.waitpid(pid, 0)\n"
         "print(os.waitstatus_to_exitcode(status))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "0"
 
 
 def _import_in_child(omp_num_threads: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS=omp_num_threads)
-    code = "import fastloss, numpy as np; print(fastloss.get_num_threads()); " \
-           "print(fastloss.mse_loss(np.ones(1 << 17), np.zeros(1 << 17)))"
-    return subprocess.run([sys.executable, "-W", "always", "-c", code], env=env,
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import fastloss, numpy as np; print(fastloss.get_num_threads()); "
+        "print(fastloss.mse_loss(np.ones(1 << 17), np.zeros(1 << 17)))"
+    )
+    return subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-@pytest.mark.parametrize("value", [str(2**31), str(2**63), str(2**64 + 5), "abc", "-3", "0",
-                                   "1e3", "2.5", "\u0663"])
+@pytest.mark.parametrize(
+    "value", [str(2**31), str(2**63), str(2**64 + 5), "abc", "-3", "0", "1e3", "2.5", "\u0663"]
+)
 def test_bad_omp_num_threads_warns_and_import_works(value):
     out = _import_in_child(value)
     assert out.returncode == 0, out.stderr
@@ -151,19 +172,28 @@ def test_max_threads_bound():
 
 @pytest.mark.parametrize("n", [2**31, 2**31 + 1, 2**63, 2**70])
 def test_counts_beyond_a_c_int_raise_value_error(n, restore_process_threads):
-    with pytest.raises(ValueError, match=rf"set_num_threads: the thread count must be below "
-                                         rf"2\*\*31; got {n}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"set_num_threads: the thread count must be below "
+        rf"2\*\*31; got {n}",
+    ):
         fastloss.set_num_threads(n)
-    with pytest.raises(ValueError, match=rf"threads: the thread count must be below 2\*\*31; "
-                                         rf"got {n}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"threads: the thread count must be below 2\*\*31; "
+        rf"got {n}",
+    ):
         with fastloss.threads(n):
             pass
 
 
 def test_counts_far_above_the_cpus_are_capped_with_a_warning(restore_process_threads):
     bound = MAX_THREADS
-    with pytest.warns(RuntimeWarning, match=rf"set_num_threads: thread count {bound + 1} is "
-                                            rf"above fastloss's bound of {bound} threads"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=rf"set_num_threads: thread count {bound + 1} is "
+        rf"above fastloss's bound of {bound} threads",
+    ):
         fastloss.set_num_threads(bound + 1)
     assert fastloss.get_num_threads() == bound
     with pytest.warns(RuntimeWarning, match=rf"threads: thread count {2**31 - 1} .* {bound}"):

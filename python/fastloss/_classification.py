@@ -229,9 +229,7 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
         if res.size:
             n_classes = shape[ax]
             n_inner = prod(shape[ax + 1 :])
-            _core.softmax(
-                x, res, res.size // n_inner, n_classes, n_inner, _LOGSUMEXP
-            )
+            _core.softmax(x, res, res.size // n_inner, n_classes, n_inner, _LOGSUMEXP)
         return res[()] if res.ndim == 0 else res
     a = _float_input(fn, "input", x)
     dtype = a.dtype
@@ -571,9 +569,7 @@ def nll_loss(
     ignore = _kernel_ignore(fn, ignore, t, n_classes)
     out = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
     kind = _INT32 if t.dtype == np.int32 else _INT64
-    total, wsum, bad = _core.nll_loss(
-        a, t, w, out, n_outer, n_classes, n_inner, ignore, kind
-    )
+    total, wsum, bad = _core.nll_loss(a, t, w, out, n_outer, n_classes, n_inner, ignore, kind)
     if bad >= 0:
         _raise_bad_target(fn, t, bad, n_classes, ignore_index)
     return _finish_rows(total, wsum, reduction, dtype, out, row_shape)

@@ -130,9 +130,7 @@ def entropy(p, *, axis: int = -1):
     a = np.asarray(a, dtype=dtype, order="C")
     shape = a.shape
     out = np.empty(shape[:ax] + shape[ax + 1 :], dtype=dtype)
-    _core.entropy(
-        a, out, math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :])
-    )
+    _core.entropy(a, out, math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]))
     if out.ndim == 0:
         return out[()]
     return out

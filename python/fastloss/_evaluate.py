@@ -394,9 +394,7 @@ class Evaluator:
         other_classes, other_sums = other._state()
         with self._lock:
             if None not in (self.n_classes, other_classes) and self.n_classes != other_classes:
-                raise ValueError(
-                    f"{fn}: class counts differ: {other_classes} vs {self.n_classes}"
-                )
+                raise ValueError(f"{fn}: class counts differ: {other_classes} vs {self.n_classes}")
             self._sums = self._add(self._sums, other_sums)
             if self.n_classes is None:
                 self.n_classes = other_classes

@@ -114,8 +114,12 @@ class FileArray:
                 raise IndexError(f"FileArray: row {key} is outside [0, {self.shape[0]})")
             rows = 1
         row_items = math.prod(self.shape[1:])
-        data = np.fromfile(self.path, dtype=self.dtype, count=rows * row_items,
-                           offset=self.offset + start * row_items * self.dtype.itemsize)
+        data = np.fromfile(
+            self.path,
+            dtype=self.dtype,
+            count=rows * row_items,
+            offset=self.offset + start * row_items * self.dtype.itemsize,
+        )
         if data.size != rows * row_items:
             self._raise_shrunk(start, rows, data.size // row_items)
         data = data.reshape((rows, *self.shape[1:]))

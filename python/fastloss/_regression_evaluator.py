@@ -140,8 +140,16 @@ class RegressionEvaluator:
             mse, mae, huber = sq / wsum, ab / wsum, hub / wsum
             r2 = (1.0 if sq == 0 else 0.0) if m2 == 0 else 1.0 - sq / m2
         rmse = math.sqrt(mse) if mse == mse else nan
-        return {"mse": mse, "rmse": rmse, "mae": mae, "huber": huber, "max_error": mx, "r2": r2,
-                "count": count, "weight_sum": wsum}
+        return {
+            "mse": mse,
+            "rmse": rmse,
+            "mae": mae,
+            "huber": huber,
+            "max_error": mx,
+            "r2": r2,
+            "count": count,
+            "weight_sum": wsum,
+        }
 
     def __repr__(self) -> str:
         return f"RegressionEvaluator(delta={self.delta}, count={self._state()[0]})"

@@ -772,7 +772,11 @@ def smooth_l1_loss(
 
 @_quiet
 def regression_metrics(
-    input: ArrayLike, target: ArrayLike, *, sample_weight: ArrayLike | None = None, delta: float = 1.0
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    sample_weight: ArrayLike | None = None,
+    delta: float = 1.0,
 ) -> dict[str, float]:
     """The metrics of :class:`fastloss.RegressionEvaluator` over one batch, in float64.
 
@@ -786,13 +790,25 @@ def regression_metrics(
     x = np.asarray(input, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
     _check_same_shape("regression_metrics", "input", x, "target", y)
-    w = np.ones_like(x) if sample_weight is None else _broadcast_rows(np.asarray(sample_weight, np.float64), x.shape)
+    w = (
+        np.ones_like(x)
+        if sample_weight is None
+        else _broadcast_rows(np.asarray(sample_weight, np.float64), x.shape)
+    )
     d = x - y
     total = w.sum()
     nan = float("nan")
     if x.size == 0 or total == 0:
-        return {"mse": nan, "rmse": nan, "mae": nan, "huber": nan, "max_error": nan, "r2": nan,
-                "count": x.size, "weight_sum": float(total)}
+        return {
+            "mse": nan,
+            "rmse": nan,
+            "mae": nan,
+            "huber": nan,
+            "max_error": nan,
+            "r2": nan,
+            "count": x.size,
+            "weight_sum": float(total),
+        }
     ad = np.abs(d)
     huber = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
     mse = float((w * d * d).sum() / total)
@@ -820,7 +836,10 @@ def _broadcast_rows(w: Float64Array, shape: tuple[int, ...]) -> Float64Array:
         return w
     if len(shape) >= 1 and w.shape == shape[:1]:
         return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - 1)), shape)
-    raise ValueError(f"sample_weight shape {w.shape} must equal the input shape {shape} or its first axis {shape[:1]}")
+    raise ValueError(
+        f"sample_weight shape {w.shape} must equal the input shape {shape} "
+        f"or its first axis {shape[:1]}"
+    )
 
 
 @_quiet
@@ -859,8 +878,13 @@ def classification_metrics(
     p = softmax(x, axis=-1)
     ent = -np.sum(_xlogy_self(p), axis=-1)
     loss = cross_entropy(
-        x, t, weight=weight, ignore_index=ignore_index, reduction="none",
-        label_smoothing=label_smoothing, axis=-1,
+        x,
+        t,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction="none",
+        label_smoothing=label_smoothing,
+        axis=-1,
     )
     counted = t != ignore_index
     w = _class_weight(name, weight, x.shape[-1])
@@ -869,7 +893,11 @@ def classification_metrics(
     classes = np.arange(x.shape[-1])
     rank = np.sum((x > x_t) | ((x == x_t) & (classes < t_safe[..., np.newaxis])), axis=-1)
     rank = np.where(np.isnan(x).any(axis=-1), x.shape[-1], rank)
-    s = np.ones(t.shape) if sample_weight is None else np.broadcast_to(np.asarray(sample_weight, np.float64), t.shape)
+    s = (
+        np.ones(t.shape)
+        if sample_weight is None
+        else np.broadcast_to(np.asarray(sample_weight, np.float64), t.shape)
+    )
     s = np.where(counted, s, 0.0)
     s_total = s.sum()
     loss_weight = np.sum(s * np.where(counted, w[t_safe], 0.0))

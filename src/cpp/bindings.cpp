@@ -41,7 +41,9 @@ class ReleaseGil {
   std::optional<py::gil_scoped_release> release_;
 };
 
-int type_num(const py::array& a) { return py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr)->type_num; }
+int type_num(const py::array& a) {
+  return py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr)->type_num;
+}
 
 // The byte order NumPy marks as swapped here ('=' and '|' are native).
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -141,9 +143,15 @@ py::object regression(py::handle input_h, py::handle target_h, const py::object&
   const auto target = py::reinterpret_borrow<py::array>(target_h);
   if (input.ndim() != target.ndim() || !std::equal(input.shape(), input.shape() + input.ndim(), target.shape()))
     return py::none();
-  if (kind < 0 || kind > 3 || reduction < 0 || reduction > 2) throw py::value_error("_core: bad regression kind or reduction");
-  const fastloss::RegressionArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(),
-                                      static_cast<fastloss::RegressionKind>(kind), param, fastloss::call_threads()};
+  if (kind < 0 || kind > 3 || reduction < 0 || reduction > 2)
+    throw py::value_error("_core: bad regression kind or reduction");
+  const fastloss::RegressionArgs args{input.data(),
+                                      target.data(),
+                                      out_data(out, input, dt),
+                                      input.size(),
+                                      static_cast<fastloss::RegressionKind>(kind),
+                                      param,
+                                      fastloss::call_threads()};
   double total;
   {
     ReleaseGil release(input.size());
@@ -172,9 +180,12 @@ std::pair<double, std::int64_t> bce(py::array input, py::array target, py::objec
                                     const py::object& out) {
   const DType dt = float_input(input, "input");
   same_input(input, target, dt, "target");
-  const fastloss::BceArgs args{input.data(), target.data(),
+  const fastloss::BceArgs args{input.data(),
+                               target.data(),
                                periodic_weight(weight, weight_period, dt, input.size(), "weight"),
-                               out_data(out, input, dt), input.size(), fastloss::call_threads()};
+                               out_data(out, input, dt),
+                               input.size(),
+                               fastloss::call_threads()};
   ReleaseGil release(input.size());
   const fastloss::BceResult r = dt == DType::kF32 ? active().bce_f32(args) : active().bce_f64(args);
   return {r.sum, r.first_bad};
@@ -184,10 +195,13 @@ double bce_with_logits(py::array input, py::array target, py::object weight, std
                        py::object pos_weight, std::int64_t pos_weight_period, const py::object& out) {
   const DType dt = float_input(input, "input");
   same_input(input, target, dt, "target");
-  const fastloss::BceWithLogitsArgs args{
-      input.data(), target.data(), periodic_weight(weight, weight_period, dt, input.size(), "weight"),
-      periodic_weight(pos_weight, pos_weight_period, dt, input.size(), "pos_weight"), out_data(out, input, dt),
-      input.size(), fastloss::call_threads()};
+  const fastloss::BceWithLogitsArgs args{input.data(),
+                                         target.data(),
+                                         periodic_weight(weight, weight_period, dt, input.size(), "weight"),
+                                         periodic_weight(pos_weight, pos_weight_period, dt, input.size(), "pos_weight"),
+                                         out_data(out, input, dt),
+                                         input.size(),
+                                         fastloss::call_threads()};
   ReleaseGil release(input.size());
   return dt == DType::kF32 ? active().bce_with_logits_f32(args) : active().bce_with_logits_f64(args);
 }
@@ -195,8 +209,8 @@ double bce_with_logits(py::array input, py::array target, py::object weight, std
 double kl_div(py::array input, py::array target, const py::object& out, bool log_target) {
   const DType dt = float_input(input, "input");
   same_input(input, target, dt, "target");
-  const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt), input.size(), log_target,
-                                 fastloss::call_threads()};
+  const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt),
+                                 input.size(), log_target,    fastloss::call_threads()};
   ReleaseGil release(input.size());
   return dt == DType::kF32 ? active().kl_div_f32(args) : active().kl_div_f64(args);
 }
@@ -219,7 +233,7 @@ py::tuple stats_to_tuple(const fastloss::RegressionStats& s) {
 fastloss::RegressionStats stats_from_tuple(const py::tuple& t) {
   if (t.size() != 8) throw py::value_error("_core: regression stats are a tuple of 8 numbers");
   return {t[0].cast<std::int64_t>(), t[1].cast<double>(), t[2].cast<double>(), t[3].cast<double>(),
-          t[4].cast<double>(), t[5].cast<double>(), t[6].cast<double>(), t[7].cast<double>()};
+          t[4].cast<double>(),       t[5].cast<double>(), t[6].cast<double>(), t[7].cast<double>()};
 }
 
 py::tuple regression_stats(py::array input, py::array target, const py::object& weight, double delta) {
@@ -232,7 +246,8 @@ py::tuple regression_stats(py::array input, py::array target, const py::object& 
     same_input(input, w, dt, "sample_weight");
     weight_ptr = w.data();
   }
-  const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr, input.size(), delta, fastloss::call_threads()};
+  const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr,
+                                           input.size(), delta,         fastloss::call_threads()};
   fastloss::RegressionStats s;
   {
     ReleaseGil release(input.size());
@@ -253,8 +268,14 @@ void softmax(py::array x, py::array& out, std::int64_t n_outer, std::int64_t n_c
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || x.size() != n_outer * n_classes * n_inner ||
       out.size() != (lse ? n_outer * n_inner : x.size()))
     throw py::value_error("_core: softmax shape does not match the arrays");
-  const fastloss::SoftmaxArgs args{x.data(), out.mutable_data(), n_outer, n_classes, n_inner,
-                                   static_cast<fastloss::SoftmaxKind>(kind), dto == DType::kF64, fastloss::call_threads()};
+  const fastloss::SoftmaxArgs args{x.data(),
+                                   out.mutable_data(),
+                                   n_outer,
+                                   n_classes,
+                                   n_inner,
+                                   static_cast<fastloss::SoftmaxKind>(kind),
+                                   dto == DType::kF64,
+                                   fastloss::call_threads()};
   ReleaseGil release(x.size());
   dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
 }
@@ -300,8 +321,7 @@ py::object softmax_new(py::handle x_h, py::handle out_h, std::int64_t axis, int 
 void check_index_target(py::array& target, int target_kind, std::int64_t n_rows) {
   if (target_kind != 0 && target_kind != 1) throw py::value_error("_core: bad target_kind");
   target = readable(target);
-  if (target.dtype().kind() != 'i' ||
-      target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
+  if (target.dtype().kind() != 'i' || target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
     throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
 }
 
@@ -321,35 +341,39 @@ const void* class_weight_data(py::object& weight, DType dt, std::int64_t n_class
 // reduction < 0: returns the tuple. 1 (mean) or 2 (sum): returns the finished NumPy scalar of the
 // logits' dtype (mean over Σ w[t], NaN for none), or the first bad row as a Python int: one
 // call and no Python arithmetic on the fast path (the 2 µs per-call budget).
-py::object class_loss(bool nll, py::array logits, py::array target, py::object weight,
-                      const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                      std::int64_t ignore_index, double label_smoothing, int target_kind,
-                      int reduction) {
+py::object class_loss(bool nll, py::array logits, py::array target, py::object weight, const py::object& out,
+                      std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
+                      double label_smoothing, int target_kind, int reduction) {
   const DType dt = float_input(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: cross_entropy shape does not match the logits");
   const std::int64_t n_rows = n_outer * n_inner;
-  if (target_kind == 2 && !nll)
-    same_input(logits, target, dt, "target");
-  else
-    check_index_target(target, target_kind, n_rows);
+  if (target_kind == 2 && !nll) same_input(logits, target, dt, "target");
+  else check_index_target(target, target_kind, n_rows);
   const void* weight_ptr = class_weight_data(weight, dt, n_classes);
   void* out_ptr = nullptr;
   if (!out.is_none()) {
     py::array o = out.cast<py::array>();
-    if (float_dtype(o, "out") != dt || o.size() != n_rows) throw py::type_error("_core: out must hold one loss per row");
+    if (float_dtype(o, "out") != dt || o.size() != n_rows)
+      throw py::type_error("_core: out must hold one loss per row");
     out_ptr = o.mutable_data();
   }
-  const fastloss::CrossEntropyArgs args{logits.data(), target.data(), weight_ptr, out_ptr, n_outer, n_classes,
-                                        n_inner, ignore_index, label_smoothing,
-                                        static_cast<fastloss::TargetKind>(target_kind), fastloss::call_threads()};
+  const fastloss::CrossEntropyArgs args{logits.data(),
+                                        target.data(),
+                                        weight_ptr,
+                                        out_ptr,
+                                        n_outer,
+                                        n_classes,
+                                        n_inner,
+                                        ignore_index,
+                                        label_smoothing,
+                                        static_cast<fastloss::TargetKind>(target_kind),
+                                        fastloss::call_threads()};
   fastloss::CrossEntropyResult r;
   {
     ReleaseGil release(logits.size());
-    if (nll)
-      r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
-    else
-      r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
+    if (nll) r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
+    else r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
   }
   if (reduction < 0) return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);
   if (r.first_bad >= 0) return py::int_(r.first_bad);
@@ -423,16 +447,16 @@ py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, p
 // evaluate: the fused metrics (kernels/evaluate.hpp). Returns (Σ s·l, Σ s·w_t, Σ s, Σ s·H,
 // Σ s·lse, (Σ s·[rank < k] for k in topk), counted rows, first bad row or -1).
 py::tuple evaluate(py::array logits, py::array target, py::object weight, const py::object& sample_weight,
-                   const std::vector<std::int64_t>& topk, const py::object& out_loss, const py::object& out_rank, const py::object& out_entropy, const py::object& out_lse,
-                   std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
-                   double label_smoothing, int target_kind) {
+                   const std::vector<std::int64_t>& topk, const py::object& out_loss, const py::object& out_rank,
+                   const py::object& out_entropy, const py::object& out_lse, std::int64_t n_outer,
+                   std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index, double label_smoothing,
+                   int target_kind) {
   const DType dt = float_input(logits, "logits");
   if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
     throw py::value_error("_core: evaluate shape does not match the logits");
   const std::int64_t n_rows = n_outer * n_inner;
   check_index_target(target, target_kind, n_rows);
-  if (topk.size() > static_cast<std::size_t>(fastloss::kMaxTopk))
-    throw py::value_error("_core: too many topk values");
+  if (topk.size() > static_cast<std::size_t>(fastloss::kMaxTopk)) throw py::value_error("_core: too many topk values");
   const void* weight_ptr = class_weight_data(weight, dt, n_classes);
   const double* sw_ptr = nullptr;
   py::array sw;  // holds a converted copy while the kernel runs
@@ -455,10 +479,23 @@ py::tuple evaluate(py::array logits, py::array target, py::object weight, const 
   auto* o_rank = static_cast<std::int64_t*>(row_out(out_rank, true));
   void* o_ent = row_out(out_entropy, false);
   void* o_lse = row_out(out_lse, false);
-  const fastloss::EvaluateArgs args{logits.data(), target.data(), weight_ptr, sw_ptr, topk.data(),
-                                    static_cast<int>(topk.size()), o_loss, o_rank, o_ent, o_lse, n_outer, n_classes,
-                                    n_inner, ignore_index, label_smoothing,
-                                    static_cast<fastloss::TargetKind>(target_kind), fastloss::call_threads()};
+  const fastloss::EvaluateArgs args{logits.data(),
+                                    target.data(),
+                                    weight_ptr,
+                                    sw_ptr,
+                                    topk.data(),
+                                    static_cast<int>(topk.size()),
+                                    o_loss,
+                                    o_rank,
+                                    o_ent,
+                                    o_lse,
+                                    n_outer,
+                                    n_classes,
+                                    n_inner,
+                                    ignore_index,
+                                    label_smoothing,
+                                    static_cast<fastloss::TargetKind>(target_kind),
+                                    fastloss::call_threads()};
   fastloss::EvaluateResult r;
   {
     ReleaseGil release(logits.size());
@@ -504,7 +541,10 @@ void math_eval(const std::string& fn_name, const py::array& x, py::array& out, i
   else if (fn_name == "exp_reduced_p") fn = fastloss::MathFn::kExpReducedP;
   else if (fn_name == "exp_reduced_n") fn = fastloss::MathFn::kExpReducedN;
   else if (fn_name == "softplus_tail") fn = fastloss::MathFn::kSoftplusTail;
-  else throw py::value_error("_math: fn_name must be one of 'exp', 'log', 'log1p', 'exp_reduced_p', 'exp_reduced_n', 'softplus_tail', got '" + fn_name + "'");
+  else
+    throw py::value_error(
+        "_math: fn_name must be one of 'exp', 'log', 'log1p', 'exp_reduced_p', 'exp_reduced_n', 'softplus_tail', got '" +
+        fn_name + "'");
   const DType dt = float_dtype(x, "x");
   require_same(x, out, dt, "out");
   if (!out.writeable()) throw py::value_error("_math: out must be writeable");
@@ -570,8 +610,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("param"), py::arg("reduction"),
         "reduction 0: the float64 sum; 1 mean, 2 sum: the finished scalar. None: inputs need converting.");
 
-  m.def("bce", &bce, py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("weight_period"),
-        py::arg("out"), "(sum, first index outside [0, 1] or -1)");
+  m.def("bce", &bce, py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("weight_period"), py::arg("out"),
+        "(sum, first index outside [0, 1] or -1)");
   m.def("bce_with_logits", &bce_with_logits, py::arg("input"), py::arg("target"), py::arg("weight"),
         py::arg("weight_period"), py::arg("pos_weight"), py::arg("pos_weight_period"), py::arg("out"));
   m.def("kl_div", &kl_div, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("log_target"));
@@ -584,41 +624,48 @@ PYBIND11_MODULE(_core, m) {
     return stats_to_tuple(fastloss::merge(stats_from_tuple(a), stats_from_tuple(b)));
   }, "The statistics of the union of two disjoint sets of rows.");
 
-  m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"),
-        py::arg("n_inner"), py::arg("kind"));
-  m.def("cross_entropy", [](const py::array& logits, const py::array& target, const py::object& weight,
-                            const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                            std::int64_t ignore_index, double label_smoothing, int target_kind,
-                            int reduction) {
+  m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"), py::arg("n_inner"),
+        py::arg("kind"));
+  m.def("cross_entropy",
+        [](const py::array& logits, const py::array& target, const py::object& weight, const py::object& out,
+           std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
+           double label_smoothing, int target_kind, int reduction) {
     return class_loss(false, logits, target, weight, out, n_outer, n_classes, n_inner, ignore_index, label_smoothing,
                       target_kind, reduction);
-  }, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
+  },
+        py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("label_smoothing"),
         py::arg("target_kind"), py::arg("reduction") = -1,
         "(loss sum, weight sum, first bad row or -1); with reduction 1 (mean) or 2 (sum) the finished "
         "scalar, or the first bad row as an int");
-  m.def("nll_loss", [](const py::array& log_probs, const py::array& target, const py::object& weight,
-                       const py::object& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-                       std::int64_t ignore_index, int target_kind, int reduction) {
-    return class_loss(true, log_probs, target, weight, out, n_outer, n_classes, n_inner, ignore_index, 0.0,
-                      target_kind, reduction);
-  }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
+  m.def("nll_loss",
+        [](const py::array& log_probs, const py::array& target, const py::object& weight, const py::object& out,
+           std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
+           int target_kind, int reduction) {
+    return class_loss(true, log_probs, target, weight, out, n_outer, n_classes, n_inner, ignore_index, 0.0, target_kind,
+                      reduction);
+  },
+        py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
         py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
         py::arg("reduction") = -1, "as cross_entropy");
 
   m.def("softmax_new", &softmax_new, py::arg("x"), py::arg("out"), py::arg("axis"), py::arg("kind"),
         "softmax (0) or log_softmax (1) into out (None: a new array); None when the arrays need work");
-  m.def("cross_entropy_rows", [](py::handle logits, py::handle target, py::handle weight, py::handle ignore_index,
-                                 py::handle reduction, py::handle label_smoothing, py::handle axis) {
+  m.def("cross_entropy_rows",
+        [](py::handle logits, py::handle target, py::handle weight, py::handle ignore_index, py::handle reduction,
+           py::handle label_smoothing, py::handle axis) {
     return class_loss_rows(false, logits, target, weight, ignore_index, reduction, label_smoothing, axis);
-  }, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
+  },
+        py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
         py::arg("label_smoothing"), py::arg("axis"),
         "cross_entropy's arguments as given: the result or the first bad row as an int for (N, C) logits, (N,) "
         "index targets, no weight and plain options; None when anything needs converting or checking");
-  m.def("nll_loss_rows", [](py::handle log_probs, py::handle target, py::handle weight, py::handle ignore_index,
-                            py::handle reduction, py::handle axis) {
+  m.def("nll_loss_rows",
+        [](py::handle log_probs, py::handle target, py::handle weight, py::handle ignore_index, py::handle reduction,
+           py::handle axis) {
     return class_loss_rows(true, log_probs, target, weight, ignore_index, reduction, py::none(), axis);
-  }, py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
+  },
+        py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
         py::arg("axis"), "as cross_entropy_rows");
 
   m.def("evaluate", &evaluate, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("sample_weight"),

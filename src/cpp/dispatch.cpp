@@ -134,8 +134,7 @@ std::string init_dispatch(const char* requested) {
   if (requested == nullptr || *requested == '\0') return "";
   const std::string want(requested);
   if (!is_known_isa(want))
-    return "FASTLOSS_SIMD='" + want + "' is not one of scalar, avx2, avx512, neon; ignored (using " +
-           best->isa + ")";
+    return "FASTLOSS_SIMD='" + want + "' is not one of scalar, avx2, avx512, neon; ignored (using " + best->isa + ")";
   // FASTLOSS_SIMD can only lower the choice: walk down from the best to the requested one.
   bool passed_best = false;
   for (const Entry& e : entries()) {

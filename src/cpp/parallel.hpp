@@ -40,9 +40,8 @@ double parallel_sum(std::int64_t n, std::int64_t min_chunk, int n_threads, Chunk
   const std::int64_t chunk = chunk_length(n, min_chunk);
   const std::int64_t n_chunks = (n + chunk - 1) / chunk;
   double partials[kMaxChunks];
-  parallel_chunks(n, min_chunk, n_threads, [&](std::int64_t begin, std::int64_t end) {
-    partials[begin / chunk] = chunk_sum(begin, end);
-  });
+  parallel_chunks(n, min_chunk, n_threads,
+                  [&](std::int64_t begin, std::int64_t end) { partials[begin / chunk] = chunk_sum(begin, end); });
   double total = 0.0;
   for (std::int64_t k = 0; k < n_chunks; ++k) total += partials[k];
   return total;

@@ -189,8 +189,8 @@ ArrayDiff<T> compare_arrays(const T* a, const T* b, std::size_t n, double rtol, 
 }
 
 template <class T>
-void check_arrays(const std::string& entry, const std::string& what, const T* a, const T* b, std::size_t n,
-                  double rtol, double atol) {
+void check_arrays(const std::string& entry, const std::string& what, const T* a, const T* b, std::size_t n, double rtol,
+                  double atol) {
   const ArrayDiff<T> d = compare_arrays(a, b, n, rtol, atol);
   record(entry, d.ok(),
          fmt("%s: %zu of %zu elements differ, first at %zu: scalar %.17g neon %.17g", what.c_str(), d.mismatches, n,

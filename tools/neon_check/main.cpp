@@ -13,17 +13,11 @@
 #include "kernel_table.hpp"
 
 namespace fastloss {
-namespace scalar {
-extern const KernelTable table;
-}
-namespace neon {
-extern const KernelTable table;
-}
+namespace scalar { extern const KernelTable table; }
+namespace neon { extern const KernelTable table; }
 }  // namespace fastloss
 
-namespace neon_check {
-void run_primitive_checks();
-}
+namespace neon_check { void run_primitive_checks(); }
 
 using namespace fastloss;
 using namespace neon_check;
@@ -78,7 +72,8 @@ void run_and_compare(const std::string& e, const std::string& what, const std::v
   const Out<T> n1 = f(kN, 1), n3 = f(kN, 3);
   const double ts = std::chrono::duration<double>(t1 - t0).count();
   const double tn = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() / 2;
-  if (g_timing && ts + 2 * tn > 1.0) std::printf("  slow: %s %s: scalar %.2f s, neon %.2f s\n", e.c_str(), what.c_str(), ts, tn);
+  if (g_timing && ts + 2 * tn > 1.0)
+    std::printf("  slow: %s %s: scalar %.2f s, neon %.2f s\n", e.c_str(), what.c_str(), ts, tn);
   record(e, s.guards && n1.guards && n3.guards, what + ": an output guard was overwritten (write past the end)");
   bool det = n1.vals.size() == n3.vals.size() && n1.arr.size() == n3.arr.size();
   for (std::size_t i = 0; det && i < n1.vals.size(); ++i) det = same_bits(n1.vals[i], n3.vals[i]);
@@ -159,7 +154,7 @@ std::vector<T> math_inputs(MathFn fn, std::int64_t n, bool edge) {
         break;
       case MathFn::kLog1p:
         v = static_cast<T>(coin(0.4) ? uni(-1, 1)
-                                      : (coin(0.5) ? 1 : -1) * std::ldexp(uni(1, 2), int(rint_in(-60, -1))));
+                                     : (coin(0.5) ? 1 : -1) * std::ldexp(uni(1, 2), int(rint_in(-60, -1))));
         if (coin(0.2)) v = static_cast<T>(std::ldexp(uni(1, 2), int(rint_in(0, f ? 120 : 1000))));
         break;
       default:  // exp_reduced: |x| up to 2^15 ln2
@@ -188,11 +183,11 @@ void test_math() {
         const Guarded<T> x(math_inputs<T>(fns[k], n, edge));
         run_and_compare<T>(e, fmt("%s n=%lld %s", names[k], (long long)n, edge ? "edge" : "clean"), {{0, 0}},
                            {Tol<T>::r, 4 * double(Lim<T>::denorm())}, [&](const KernelTable& t, int threads) {
-                             OutBuf<T> out(n);
-                             MathArgs a{x.data(), out.data(), n, fns[k], threads};
-                             PICK(t, math)(a);
-                             return Out<T>{{}, copy_out(out), out.guards_ok()};
-                           });
+          OutBuf<T> out(n);
+          MathArgs a{x.data(), out.data(), n, fns[k], threads};
+          PICK(t, math)(a);
+          return Out<T>{{}, copy_out(out), out.guards_ok()};
+        });
       }
 }
 
@@ -200,8 +195,8 @@ void test_math() {
 template <class T>
 void test_regression() {
   const std::string e = entry<T>("regression");
-  const std::pair<RegressionKind, double> kinds[] = {{RegressionKind::kMse, 0},   {RegressionKind::kL1, 0},
-                                                     {RegressionKind::kHuber, 1}, {RegressionKind::kHuber, 0.3},
+  const std::pair<RegressionKind, double> kinds[] = {{RegressionKind::kMse, 0},        {RegressionKind::kL1, 0},
+                                                     {RegressionKind::kHuber, 1},      {RegressionKind::kHuber, 0.3},
                                                      {RegressionKind::kSmoothL1, 0.5}, {RegressionKind::kSmoothL1, 0}};
   for (std::int64_t n : kSizes)
     for (bool edge : {false, true}) {
@@ -212,7 +207,8 @@ void test_regression() {
       }
       const Guarded<T> x(xv), y(yv);
       for (const auto& [kind, param] : kinds) {
-        const std::string what = fmt("kind=%d param=%g n=%lld %s", int(kind), param, (long long)n, edge ? "edge" : "clean");
+        const std::string what = fmt("kind=%d param=%g n=%lld %s", int(kind), param, (long long)n,
+                                     edge ? "edge" : "clean");
         // Per-element terms, then the sum (its tolerance scaled by Σ|terms|).
         std::vector<T> terms;
         run_and_compare<T>(e, what + " out", {{0, 0}}, {Tol<T>::r, 0}, [&](const KernelTable& t, int threads) {
@@ -224,9 +220,9 @@ void test_regression() {
         });
         run_and_compare<T>(e, what + " sum", {{Tol<T>::r, Tol<T>::r * abs_sum(terms)}}, {0, 0},
                            [&](const KernelTable& t, int threads) {
-                             RegressionArgs a{x.data(), y.data(), nullptr, n, kind, param, threads};
-                             return Out<T>{{PICK(t, regression)(a)}, {}, true};
-                           });
+          RegressionArgs a{x.data(), y.data(), nullptr, n, kind, param, threads};
+          return Out<T>{{PICK(t, regression)(a)}, {}, true};
+        });
       }
     }
 }
@@ -271,7 +267,8 @@ void test_probe_exp() {
     const double n3 = kN.probe_exp_f32(ProbeExpArgs{16 * steps, 3});
     check_exact(e, fmt("steps=%lld: 4 x scalar vs neon", (long long)steps), 4 * s, n1);
     record(e, same_bits(n1, n3), fmt("steps=%lld: neon differs between 1 and 3 threads", (long long)steps));
-    record(e, steps == 0 || (std::isfinite(s) && s > 0), fmt("steps=%lld: checksum %g not finite positive", (long long)steps, s));
+    record(e, steps == 0 || (std::isfinite(s) && s > 0),
+           fmt("steps=%lld: checksum %g not finite positive", (long long)steps, s));
   }
 }
 
@@ -295,17 +292,17 @@ void test_regression_stats() {
         for (T y : yv) ymax = std::max(ymax, std::fabs(double(y)));
         const Guarded<T> x(xv), y(yv), w(wv);
         for (double delta : {1.0, 0.25}) {
-          run_and_compare<T>(
-              e, fmt("n=%lld weight=%d delta=%g %s", (long long)n, wmode, delta, edge ? "edge" : "clean"),
-              {{0, 0}, {r, 0}, {r, 0}, {r, 0}, {r, 0}, {0, 0}, {r, r * ymax}, {r, 0}}, {0, 0},
-              [&](const KernelTable& t, int threads) {
-                RegressionStatsArgs a{x.data(), y.data(), wmode ? w.data() : nullptr, n, delta, threads};
-                const RegressionStats s = PICK(t, regression_stats)(a);
-                return Out<T>{{double(s.count), s.weight_sum, s.sq_sum, s.abs_sum, s.huber_sum, s.max_abs, s.y_mean,
-                               s.y_m2},
-                              {},
-                              true};
-              });
+          run_and_compare<T>(e,
+                             fmt("n=%lld weight=%d delta=%g %s", (long long)n, wmode, delta, edge ? "edge" : "clean"),
+                             {{0, 0}, {r, 0}, {r, 0}, {r, 0}, {r, 0}, {0, 0}, {r, r * ymax}, {r, 0}}, {0, 0},
+                             [&](const KernelTable& t, int threads) {
+            RegressionStatsArgs a{x.data(), y.data(), wmode ? w.data() : nullptr, n, delta, threads};
+            const RegressionStats s = PICK(t, regression_stats)(a);
+            return Out<T>{
+                {double(s.count), s.weight_sum, s.sq_sum, s.abs_sum, s.huber_sum, s.max_abs, s.y_mean, s.y_m2},
+                {},
+                true};
+          });
         }
       }
 }
@@ -353,7 +350,8 @@ void test_bce() {
             const bool hard = ymode == 1 || (ymode == 2 && (i / 8) % 3 != 0);
             y[i] = hard ? T(rint_in(0, 1)) : static_cast<T>(uni(0, 1));
           }
-          if (emode == 1) inject(p, {T(0), T(1), -T(0), Lim<T>::denorm(), std::nextafter(T(1), T(0)), Lim<T>::tiny()}, 0.02);
+          if (emode == 1)
+            inject(p, {T(0), T(1), -T(0), Lim<T>::denorm(), std::nextafter(T(1), T(0)), Lim<T>::tiny()}, 0.02);
           if (emode == 2) {
             inject(p, {Lim<T>::nan(), T(1.5), T(-0.25), Lim<T>::inf()}, 0.0005);
             inject(y, {T(-0.1), Lim<T>::nan()}, 0.0005);
@@ -368,15 +366,15 @@ void test_bce() {
             const BceResult res = PICK(t, bce)(a);
             if (&t == &kS) terms = copy_out(out);
             // With a bad element the chunk stops: the out array is partial, compare first_bad only.
-            return Out<T>{{double(res.first_bad)}, res.first_bad >= 0 ? std::vector<T>{} : copy_out(out),
-                          out.guards_ok()};
+            return Out<T>{
+                {double(res.first_bad)}, res.first_bad >= 0 ? std::vector<T>{} : copy_out(out), out.guards_ok()};
           });
           run_and_compare<T>(e, what + " sum", {{r, r * abs_sum(terms)}, {0, 0}}, {0, 0},
                              [&](const KernelTable& t, int threads) {
-                               BceArgs a{pg.data(), yg.data(), w.pw, nullptr, n, threads};
-                               const BceResult res = PICK(t, bce)(a);
-                               return Out<T>{{res.sum, double(res.first_bad)}, {}, true};
-                             });
+            BceArgs a{pg.data(), yg.data(), w.pw, nullptr, n, threads};
+            const BceResult res = PICK(t, bce)(a);
+            return Out<T>{{res.sum, double(res.first_bad)}, {}, true};
+          });
         }
 }
 
@@ -399,7 +397,8 @@ void test_bce_with_logits() {
           }
           const Guarded<T> xg(x), yg(y);
           const Weight<T> w = make_weight<T>(wmode, n, 0, 2), pw = make_weight<T>(pmode, n, 0.5, 3);
-          const std::string what = fmt("n=%lld %s weight=%d pos_weight=%d", (long long)n, edge ? "edge" : "clean", wmode, pmode);
+          const std::string what = fmt("n=%lld %s weight=%d pos_weight=%d", (long long)n, edge ? "edge" : "clean",
+                                       wmode, pmode);
           std::vector<T> terms;
           run_and_compare<T>(e, what + " out", {{0, 0}}, {r, 0}, [&](const KernelTable& t, int threads) {
             OutBuf<T> out(n);
@@ -408,7 +407,8 @@ void test_bce_with_logits() {
             if (&t == &kS) terms = copy_out(out);
             return Out<T>{{}, copy_out(out), out.guards_ok()};
           });
-          run_and_compare<T>(e, what + " sum", {{r, r * abs_sum(terms)}}, {0, 0}, [&](const KernelTable& t, int threads) {
+          run_and_compare<T>(e, what + " sum", {{r, r * abs_sum(terms)}}, {0, 0},
+                             [&](const KernelTable& t, int threads) {
             BceWithLogitsArgs a{xg.data(), yg.data(), w.pw, pw.pw, nullptr, n, threads};
             return Out<T>{{PICK(t, bce_with_logits)(a)}, {}, true};
           });
@@ -431,8 +431,9 @@ void test_kl_div() {
         }
         if (edge) {
           inject(x, {Lim<T>::nan(), -Lim<T>::inf(), Lim<T>::inf(), -Lim<T>::denorm(), T(0)}, 0.005);
-          inject(y, log_target ? std::vector<T>{Lim<T>::nan(), -Lim<T>::inf(), T(0), -Lim<T>::denorm()}
-                               : std::vector<T>{Lim<T>::nan(), Lim<T>::inf(), T(0), Lim<T>::denorm(), T(1), T(-0.5)},
+          inject(y,
+                 log_target ? std::vector<T>{Lim<T>::nan(), -Lim<T>::inf(), T(0), -Lim<T>::denorm()}
+                            : std::vector<T>{Lim<T>::nan(), Lim<T>::inf(), T(0), Lim<T>::denorm(), T(1), T(-0.5)},
                  0.005);
         }
         const Guarded<T> xg(x), yg(y);
@@ -459,10 +460,10 @@ struct Shape {
 template <class T>
 void test_entropy() {
   const std::string e = entry<T>("entropy");
-  const Shape shapes[] = {{100003, 5, 1}, {1000, 17, 1}, {17, 3, 1},    {5, 1, 1},      {3, 31, 1},      {1, 1, 1},
-                          {1000, 1000, 1}, {17, 33, 1}, {3, 100003, 1}, {1, 32, 1},     {1, 131075, 1},  {2, 131089, 1},
-                          {3, 5, 1000},   {17, 17, 17}, {1, 1000, 257}, {1000, 3, 5},   {5, 3, 100003},  {3, 0, 5},
-                          {0, 5, 3},      {1, 5, 1}};
+  const Shape shapes[] = {{100003, 5, 1}, {1000, 17, 1},   {17, 3, 1},   {5, 1, 1},      {3, 31, 1},
+                          {1, 1, 1},      {1000, 1000, 1}, {17, 33, 1},  {3, 100003, 1}, {1, 32, 1},
+                          {1, 131075, 1}, {2, 131089, 1},  {3, 5, 1000}, {17, 17, 17},   {1, 1000, 257},
+                          {1000, 3, 5},   {5, 3, 100003},  {3, 0, 5},    {0, 5, 3},      {1, 5, 1}};
   for (const Shape& sh : shapes)
     for (bool edge : {false, true}) {
       const std::int64_t total = sh.outer * sh.classes * sh.inner, rows = sh.outer * sh.inner;
@@ -471,14 +472,15 @@ void test_entropy() {
         if (coin(0.1)) v = 0;
       if (edge) inject(p, {Lim<T>::nan(), T(-0.5), Lim<T>::inf(), Lim<T>::denorm(), T(0), T(1), -T(0)}, 0.0005);
       const Guarded<T> pg(p);
-      run_and_compare<T>(e, fmt("shape=(%lld,%lld,%lld) %s", (long long)sh.outer, (long long)sh.classes,
-                                (long long)sh.inner, edge ? "edge" : "clean"),
+      run_and_compare<T>(e,
+                         fmt("shape=(%lld,%lld,%lld) %s", (long long)sh.outer, (long long)sh.classes,
+                             (long long)sh.inner, edge ? "edge" : "clean"),
                          {{0, 0}}, {Tol<T>::r, 0}, [&](const KernelTable& t, int threads) {
-                           OutBuf<T> out(rows);
-                           EntropyArgs a{pg.data(), out.data(), sh.outer, sh.classes, sh.inner, threads};
-                           PICK(t, entropy)(a);
-                           return Out<T>{{}, copy_out(out), out.guards_ok()};
-                         });
+        OutBuf<T> out(rows);
+        EntropyArgs a{pg.data(), out.data(), sh.outer, sh.classes, sh.inner, threads};
+        PICK(t, entropy)(a);
+        return Out<T>{{}, copy_out(out), out.guards_ok()};
+      });
     }
 }
 
@@ -520,8 +522,8 @@ double finite_max_abs(const std::vector<T>& v) {
   return m;
 }
 
-const Shape kSoftmaxShapes[] = {{1000, 1000, 1}, {17, 49, 1},  {3, 100003, 1}, {5, 333, 1},   {100003, 5, 1},
-                                {1000, 17, 1},   {17, 48, 1},  {5, 1, 1},      {1, 3, 1},     {3, 1, 1},
+const Shape kSoftmaxShapes[] = {{1000, 1000, 1}, {17, 49, 1},  {3, 100003, 1}, {5, 333, 1},    {100003, 5, 1},
+                                {1000, 17, 1},   {17, 48, 1},  {5, 1, 1},      {1, 3, 1},      {3, 1, 1},
                                 {3, 5, 1000},    {17, 17, 17}, {1, 1000, 5},   {3, 3, 100003}, {1, 0, 3},
                                 {0, 3, 1},       {1, 5, 1},    {33, 9, 1}};
 
@@ -630,7 +632,7 @@ void test_ce_family(bool nll) {
             // Big shapes: a rotating subset of the flag combinations (qemu time).
             if (big && (kind * 4 + wmode * 2 + int(eps > 0) + combo) % 4 != 0) continue;
             const TargetKind tk = kind == 0 ? TargetKind::kInt32 : kind == 1 ? TargetKind::kInt64 : TargetKind::kProb;
-            const void* tgt = kind == 0 ? static_cast<const void*>(t32.data())
+            const void* tgt = kind == 0   ? static_cast<const void*>(t32.data())
                               : kind == 1 ? static_cast<const void*>(t64.data())
                                           : static_cast<const void*>(y.data());
             const std::string what = fmt("shape=(%lld,%lld,%lld) %s target=%d weight=%d eps=%g ignore=%lld",
@@ -638,23 +640,23 @@ void test_ce_family(bool nll) {
                                          edge ? "edge" : "clean", kind, wmode, eps, (long long)ignore);
             std::vector<T> per_row;
             auto call = [&](const KernelTable& t, int threads, T* out) {
-              CrossEntropyArgs a{x.data(), tgt, wmode ? w.data() : nullptr, out, sh.outer, sh.classes, sh.inner,
-                                 ignore, eps, tk, threads};
+              CrossEntropyArgs a{
+                  x.data(), tgt,    wmode ? w.data() : nullptr, out, sh.outer, sh.classes, sh.inner, ignore, eps,
+                  tk,       threads};
               return nll ? PICK(t, nll_loss)(a) : PICK(t, cross_entropy)(a);
             };
             run_and_compare<T>(e, what + " out", {{r, r * rows}, {r, 0}, {0, 0}}, {r, r * xs},
                                [&](const KernelTable& t, int threads) {
-                                 OutBuf<T> out(rows);
-                                 const CrossEntropyResult res = call(t, threads, out.data());
-                                 if (&t == &kS) per_row = copy_out(out);
-                                 return Out<T>{{res.loss_sum, res.weight_sum, double(res.first_bad)},
-                                               copy_out(out), out.guards_ok()};
-                               });
-            run_and_compare<T>(e, what + " sum", {{r, r * (abs_sum(per_row) + rows)}, {r, 0}, {0, 0}},
-                               {0, 0}, [&](const KernelTable& t, int threads) {
-                                 const CrossEntropyResult res = call(t, threads, nullptr);
-                                 return Out<T>{{res.loss_sum, res.weight_sum, double(res.first_bad)}, {}, true};
-                               });
+              OutBuf<T> out(rows);
+              const CrossEntropyResult res = call(t, threads, out.data());
+              if (&t == &kS) per_row = copy_out(out);
+              return Out<T>{{res.loss_sum, res.weight_sum, double(res.first_bad)}, copy_out(out), out.guards_ok()};
+            });
+            run_and_compare<T>(e, what + " sum", {{r, r * (abs_sum(per_row) + rows)}, {r, 0}, {0, 0}}, {0, 0},
+                               [&](const KernelTable& t, int threads) {
+              const CrossEntropyResult res = call(t, threads, nullptr);
+              return Out<T>{{res.loss_sum, res.weight_sum, double(res.first_bad)}, {}, true};
+            });
           }
     }
 }
@@ -677,8 +679,8 @@ void test_evaluate() {
       const Guarded<std::int32_t> t32(d.t32);
       const Guarded<std::int64_t> t64(d.t64);
       const std::vector<std::int64_t> ks = combo % 3 ? std::vector<std::int64_t>{1, 3, 5, 17}
-                                                     : std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                                                 12, 13, 14, 15, 1000};
+                                                     : std::vector<std::int64_t>{1, 2,  3,  4,  5,  6,  7,  8,
+                                                                                 9, 10, 11, 12, 13, 14, 15, 1000};
       const Guarded<std::int64_t> kg(ks);
       const int nk = static_cast<int>(ks.size());
       const double xs = finite_max_abs(d.x) + std::log(double(std::max<std::int64_t>(sh.classes, 1))) + 1;
@@ -691,10 +693,23 @@ void test_evaluate() {
                                      (long long)sh.outer, (long long)sh.classes, (long long)sh.inner,
                                      edge ? "edge" : "clean", kind, wmode, eps, swmode, nk);
         auto call = [&](const KernelTable& t, int threads, T* o_loss, std::int64_t* o_rank, T* o_ent, T* o_lse) {
-          EvaluateArgs a{x.data(), kind ? static_cast<const void*>(t64.data()) : static_cast<const void*>(t32.data()),
-                         wmode ? w.data() : nullptr, swmode ? sw.data() : nullptr, kg.data(), nk, o_loss, o_rank,
-                         o_ent, o_lse, sh.outer, sh.classes, sh.inner, ignore, eps,
-                         kind ? TargetKind::kInt64 : TargetKind::kInt32, threads};
+          EvaluateArgs a{x.data(),
+                         kind ? static_cast<const void*>(t64.data()) : static_cast<const void*>(t32.data()),
+                         wmode ? w.data() : nullptr,
+                         swmode ? sw.data() : nullptr,
+                         kg.data(),
+                         nk,
+                         o_loss,
+                         o_rank,
+                         o_ent,
+                         o_lse,
+                         sh.outer,
+                         sh.classes,
+                         sh.inner,
+                         ignore,
+                         eps,
+                         kind ? TargetKind::kInt64 : TargetKind::kInt32,
+                         threads};
           return PICK(t, evaluate)(a);
         };
         auto vals_of = [&](const EvaluateResult& res) {
@@ -715,28 +730,27 @@ void test_evaluate() {
         const double loose = r * xs * double(rows);
         run_and_compare<T>(e, what + " out", tols(loose, loose, loose), {r, r * xs},
                            [&](const KernelTable& t, int threads) {
-                             OutBuf<T> ol(rows), oe(rows), os(rows);
-                             OutBuf<std::int64_t> ork(rows);
-                             const EvaluateResult res = call(t, threads, ol.data(), ork.data(), oe.data(), os.data());
-                             Out<T> o{vals_of(res), copy_out(ol), ol.guards_ok() && oe.guards_ok() && os.guards_ok() &&
-                                                                       ork.guards_ok(),
-                                      copy_out(ork)};
-                             const std::vector<T> ve = copy_out(oe), vs = copy_out(os);
-                             if (&t == &kS) {
-                               s_loss = o.arr;
-                               s_ent = ve;
-                               s_lse = vs;
-                             }
-                             o.arr.insert(o.arr.end(), ve.begin(), ve.end());
-                             o.arr.insert(o.arr.end(), vs.begin(), vs.end());
-                             return o;
-                           });
+          OutBuf<T> ol(rows), oe(rows), os(rows);
+          OutBuf<std::int64_t> ork(rows);
+          const EvaluateResult res = call(t, threads, ol.data(), ork.data(), oe.data(), os.data());
+          Out<T> o{vals_of(res), copy_out(ol), ol.guards_ok() && oe.guards_ok() && os.guards_ok() && ork.guards_ok(),
+                   copy_out(ork)};
+          const std::vector<T> ve = copy_out(oe), vs = copy_out(os);
+          if (&t == &kS) {
+            s_loss = o.arr;
+            s_ent = ve;
+            s_lse = vs;
+          }
+          o.arr.insert(o.arr.end(), ve.begin(), ve.end());
+          o.arr.insert(o.arr.end(), vs.begin(), vs.end());
+          return o;
+        });
         const double n_r = double(rows);
         run_and_compare<T>(e, what + " sums",
                            tols(r * (abs_sum(s_loss) + n_r), r * (abs_sum(s_ent) + n_r), r * (abs_sum(s_lse) + n_r)),
                            {0, 0}, [&](const KernelTable& t, int threads) {
-                             return Out<T>{vals_of(call(t, threads, nullptr, nullptr, nullptr, nullptr)), {}, true, {}};
-                           });
+          return Out<T>{vals_of(call(t, threads, nullptr, nullptr, nullptr, nullptr)), {}, true, {}};
+        });
       }
     }
 }
@@ -782,7 +796,8 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::vector<std::string> filters;
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "-v") verbose = true; else filters.push_back(argv[i]);
+    if (std::string(argv[i]) == "-v") verbose = true;
+    else filters.push_back(argv[i]);
   }
   std::printf("neon_check: tables '%s' (reference) and '%s'\n", kS.isa, kN.isa);
   for (const Test& t : kTests) {

@@ -70,12 +70,39 @@ std::vector<T> pool() {
   std::vector<T> p = {
       from_bits<T>(exp_all | (U(1) << (M - 1)) | 1),                            // +qNaN, payload 1
       from_bits<T>((U(1) << (sizeof(T) * 8 - 1)) | exp_all | (U(1) << (M - 1)) | 2),  // -qNaN, payload 2
-      T(0), -T(0), T(1), T(-1), T(0.5), T(-0.5), T(1.5), T(-1.5), T(2.5), T(-2.5), T(3.5), T(-3.5),
-      std::nextafter(T(0.5), T(0)), std::nextafter(T(1), T(2)), Lim<T>::inf(), -Lim<T>::inf(), Lim<T>::denorm(),
-      -Lim<T>::denorm(), Lim<T>::tiny(), -Lim<T>::tiny(), Lim<T>::tiny() / T(3), -Lim<T>::tiny() / T(7),
-      Lim<T>::max(), -Lim<T>::max(), std::ldexp(T(1), M) + T(1), -std::ldexp(T(1), M) - T(1),
-      std::ldexp(T(1), M - 1) + T(0.5), T(1e30), T(-1e-30), T(100.25), T(-88.5)};
-  for (int i = 0; i < 24; ++i) p.push_back(static_cast<T>(gauss() * std::ldexp(1.0, static_cast<int>(rint_in(-40, 40)))));
+      T(0),
+      -T(0),
+      T(1),
+      T(-1),
+      T(0.5),
+      T(-0.5),
+      T(1.5),
+      T(-1.5),
+      T(2.5),
+      T(-2.5),
+      T(3.5),
+      T(-3.5),
+      std::nextafter(T(0.5), T(0)),
+      std::nextafter(T(1), T(2)),
+      Lim<T>::inf(),
+      -Lim<T>::inf(),
+      Lim<T>::denorm(),
+      -Lim<T>::denorm(),
+      Lim<T>::tiny(),
+      -Lim<T>::tiny(),
+      Lim<T>::tiny() / T(3),
+      -Lim<T>::tiny() / T(7),
+      Lim<T>::max(),
+      -Lim<T>::max(),
+      std::ldexp(T(1), M) + T(1),
+      -std::ldexp(T(1), M) - T(1),
+      std::ldexp(T(1), M - 1) + T(0.5),
+      T(1e30),
+      T(-1e-30),
+      T(100.25),
+      T(-88.5)};
+  for (int i = 0; i < 24; ++i)
+    p.push_back(static_cast<T>(gauss() * std::ldexp(1.0, static_cast<int>(rint_in(-40, 40)))));
   return p;
 }
 
@@ -138,8 +165,8 @@ void check_binary(const char* prim, FN fn, FS fs, bool nan_any) {
     fn(VN::load(&A[i]), VN::load(&B[i])).store(out);
     for (int k = 0; k < L; ++k) {
       const T ref = fs(VS::load(&A[i + k]), VS::load(&B[i + k])).raw;
-      c.lane(agree(ref, out[k], nan_any), "lane %d a=%a b=%a: scalar %a neon %a", k, double(A[i + k]),
-             double(B[i + k]), double(ref), double(out[k]));
+      c.lane(agree(ref, out[k], nan_any), "lane %d a=%a b=%a: scalar %a neon %a", k, double(A[i + k]), double(B[i + k]),
+             double(ref), double(out[k]));
     }
   });
 }
@@ -236,8 +263,8 @@ void check_type() {
       xs.push_back(std::ldexp(T(1), e) - T(0.5));
     }
     for (int i = 0; i < 400; ++i) xs.push_back(static_cast<T>(uni(-3000, 3000)));
-    check_unary<T>("round_even", xs, [](VN a) { return N::round_even(a); },
-                   [](VS a) { return S::round_even(a); }, false);
+    check_unary<T>("round_even", xs, [](VN a) { return N::round_even(a); }, [](VS a) { return S::round_even(a); },
+                   false);
   }
 
   // fma/fnma: pool triples, and triples whose fused result is the rounding error of a*b (an
@@ -355,15 +382,21 @@ void check_type() {
     const U boundary = to_bits(static_cast<T>(0.70710678118654752440)) & ((U(1) << M) - 1);
     const int e_hi = (1 << (sizeof(T) * 8 - 2 - M)) * 2 - 2;  // largest biased exponent of a finite
     for (int be = 1; be <= e_hi; ++be) {
-      const U mants[] = {0, 1, boundary - 1, boundary, boundary + 1, (U(1) << M) - 1,
-                         static_cast<U>(rng()() & ((U(1) << M) - 1)), static_cast<U>(rng()() & ((U(1) << M) - 1))};
+      const U mants[] = {0,
+                         1,
+                         boundary - 1,
+                         boundary,
+                         boundary + 1,
+                         (U(1) << M) - 1,
+                         static_cast<U>(rng()() & ((U(1) << M) - 1)),
+                         static_cast<U>(rng()() & ((U(1) << M) - 1))};
       for (U m : mants) xs.push_back(from_bits<T>((static_cast<U>(be) << M) | m));
     }
     for (int b = 0; b < M; ++b) {  // subnormals: leading bit b, with boundary-like tails
       xs.push_back(from_bits<T>(U(1) << b));
       xs.push_back(from_bits<T>((U(1) << b) | (static_cast<U>(rng()()) & ((U(1) << b) - 1))));
       xs.push_back(from_bits<T>(((U(1) << b) - 1) | (U(1) << b)));
-      xs.push_back(from_bits<T>(((boundary | (U(1) << M)) >> (M - b)) ));
+      xs.push_back(from_bits<T>(((boundary | (U(1) << M)) >> (M - b))));
     }
     // split(x, &e) against scalar decompose on the x from x_min up (decompose_normal: normal x).
     auto check_split = [&](const char* prim, auto split, T x_min) {
@@ -443,8 +476,7 @@ void check_type() {
       T lanes[L];
       for (int k = 0; k < L; ++k) lanes[k] = static_cast<T>(k + 1);
       VN::load(lanes).store_n(d.data(), n);
-      for (std::size_t k = 0; k < have; ++k)
-        c.lane(d.data()[k] == lanes[k], "store_n n=%d lane %zu not written", n, k);
+      for (std::size_t k = 0; k < have; ++k) c.lane(d.data()[k] == lanes[k], "store_n n=%d lane %zu not written", n, k);
       // ... and into a larger buffer: elements from n on keep their value.
       T big[2 * L + 2];
       for (int k = 0; k < 2 * L + 2; ++k) big[k] = T(-1);
@@ -476,8 +508,8 @@ void check_type() {
         T out[L];
         rows[i].store(out);
         for (int k = 0; k < L; ++k)
-          c.lane(out[k] == src[k * stride + i], "stride %lld out %d lane %d: expected %g got %g", (long long)stride,
-                 i, k, double(src[k * stride + i]), double(out[k]));
+          c.lane(out[k] == src[k * stride + i], "stride %lld out %d lane %d: expected %g got %g", (long long)stride, i,
+                 k, double(src[k * stride + i]), double(out[k]));
       }
     }
   }
@@ -507,8 +539,24 @@ void check_type() {
   // int64 indices, with ignore inside, outside and beyond the index type's range.
   {
     Checker<T> c{name_of(tn, "load_index")};
-    const std::int64_t picks[] = {0, 1, 2, 5, 6, 7, -1, -2, -100, 99, 100, 1 << 24, INT32_MIN, INT32_MAX,
-                                  std::int64_t(1) << 40, -(std::int64_t(1) << 40), INT64_MIN, INT64_MAX};
+    const std::int64_t picks[] = {0,
+                                  1,
+                                  2,
+                                  5,
+                                  6,
+                                  7,
+                                  -1,
+                                  -2,
+                                  -100,
+                                  99,
+                                  100,
+                                  1 << 24,
+                                  INT32_MIN,
+                                  INT32_MAX,
+                                  std::int64_t(1) << 40,
+                                  -(std::int64_t(1) << 40),
+                                  INT64_MIN,
+                                  INT64_MAX};
     constexpr int kPicks = sizeof(picks) / sizeof(picks[0]);
     for (std::int64_t n : {std::int64_t(1), std::int64_t(7), std::int64_t(100), std::int64_t(1) << 24}) {
       for (std::int64_t ignore : {std::int64_t(-100), std::int64_t(0), std::int64_t(5), std::int64_t(1) << 40}) {
@@ -517,7 +565,8 @@ void check_type() {
           std::int32_t i32[L];
           for (int k = 0; k < L; ++k) {
             i64[k] = picks[(start + 5 * k) % kPicks];
-            i32[k] = static_cast<std::int32_t>(std::max<std::int64_t>(INT32_MIN, std::min<std::int64_t>(INT32_MAX, i64[k])));
+            i32[k] = static_cast<std::int32_t>(
+                std::max<std::int64_t>(INT32_MIN, std::min<std::int64_t>(INT32_MAX, i64[k])));
           }
           T got64[L], got32[L];
           VN::load_index(i64, n, ignore).store(got64);
@@ -541,7 +590,8 @@ void check_widen() {
   for (int it = 0; it < 5000; ++it) {
     float v[4];
     double lo[2], hi[2], acc[2], w[2];
-    for (int k = 0; k < 4; ++k) v[k] = static_cast<float>(gauss() * std::ldexp(1.0, static_cast<int>(rint_in(-60, 60))));
+    for (int k = 0; k < 4; ++k)
+      v[k] = static_cast<float>(gauss() * std::ldexp(1.0, static_cast<int>(rint_in(-60, 60))));
     if (it % 50 == 0) v[it / 50 % 4] = std::numeric_limits<float>::quiet_NaN();
     for (int k = 0; k < 2; ++k) {
       lo[k] = gauss();

@@ -99,8 +99,8 @@ FASTLOSS_INLINE VecF softplus_tail(VecF x) {
   V r = fma(n, V::set1(ExpConst<float>::kLn2Hi), a);              // exact (as exp_reduced)
   r = fma(n, V::set1(ExpConst<float>::kLn2Lo), r);
   const V e = exp_poly_neg(r) * pow2_low_bits(j);  // e^-r: exp_poly(-r) bit for bit
-  const V h = horner(e, -0.499996480f, 0.333213226f, -0.248571638f, 0.191536554f, -0.137538034f,
-                     0.0792045487f, -0.0300658004f, 0.00536482638f);
+  const V h = horner(e, -0.499996480f, 0.333213226f, -0.248571638f, 0.191536554f, -0.137538034f, 0.0792045487f,
+                     -0.0300658004f, 0.00536482638f);
   return fma(e * e, h, e);
 }
 // float64: exp_nonpositive and log1p (math/log.hpp's, without its special cases; u in [1, 2]);
@@ -294,10 +294,9 @@ BceResult bce_impl(const BceArgs& a) {
     }
     return kHasW ? l * w : l;
   };
-  return weighted_map<T, kHasW, false, UnitRangeCheck<V>>(static_cast<const T*>(a.input),
-                                                          static_cast<const T*>(a.target), a.weight,
-                                                          PeriodicWeight{nullptr, 1}, static_cast<T*>(a.out), a.n,
-                                                          a.n_threads, T(0.5), T(0.5), term);
+  return weighted_map<T, kHasW, false, UnitRangeCheck<V>>(
+      static_cast<const T*>(a.input), static_cast<const T*>(a.target), a.weight, PeriodicWeight{nullptr, 1},
+      static_cast<T*>(a.out), a.n, a.n_threads, T(0.5), T(0.5), term);
 }
 
 template <class T>
@@ -334,9 +333,9 @@ double bce_with_logits_impl(const BceWithLogitsArgs& a) {
     }
     return kHasW ? t * w : t;
   };
-  return weighted_map<T, kHasW, kHasPW, NoCheck<V>>(static_cast<const T*>(a.input),
-                                                     static_cast<const T*>(a.target), a.weight, a.pos_weight,
-                                                     static_cast<T*>(a.out), a.n, a.n_threads, T(0), T(0), term)
+  return weighted_map<T, kHasW, kHasPW, NoCheck<V>>(static_cast<const T*>(a.input), static_cast<const T*>(a.target),
+                                                    a.weight, a.pos_weight, static_cast<T*>(a.out), a.n, a.n_threads,
+                                                    T(0), T(0), term)
       .sum;
 }
 

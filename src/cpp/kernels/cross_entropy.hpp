@@ -65,9 +65,18 @@ struct CeSetup {
 
 template <class T>
 CeSetup<T> ce_setup(const CrossEntropyArgs& a) {
-  CeSetup<T> s{static_cast<const T*>(a.logits), a.target, static_cast<const T*>(a.weight), static_cast<T*>(a.out),
-               a.n_classes, a.n_inner, a.ignore_index, a.label_smoothing, 0.0, 0.0};
-  s.eps_over_c = a.n_classes > 0 ? smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes)) : 0.0;
+  CeSetup<T> s{static_cast<const T*>(a.logits),
+               a.target,
+               static_cast<const T*>(a.weight),
+               static_cast<T*>(a.out),
+               a.n_classes,
+               a.n_inner,
+               a.ignore_index,
+               a.label_smoothing,
+               0.0,
+               0.0};
+  s.eps_over_c = a.n_classes > 0 ? smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes))
+                                 : 0.0;
   if (s.w) {
     for (std::int64_t c = 0; c < a.n_classes; ++c) s.w_total += s.w[c];
   } else {
@@ -124,7 +133,8 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
     o.eps_over_c = smoothing_weight<T>(s.eps, s.eps_over_c);
     for (std::int64_t r = begin; r < end; ++r) {
       o.y = y + r * C;
-      const RowLse res = row_lse<RowFlags<false, false, true, kW>>(s.x + r * C, C, std::numeric_limits<double>::quiet_NaN(), o);
+      const RowLse res = row_lse<RowFlags<false, false, true, kW>>(s.x + r * C, C,
+                                                                   std::numeric_limits<double>::quiet_NaN(), o);
       const double loss = res.finite ? ((res.base - res.off) + res.rel) * res.sums.wy - res.sums.wyx
                                      : std::numeric_limits<double>::quiet_NaN();
       if (s.out) s.out[r] = static_cast<T>(loss);
@@ -280,13 +290,15 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         } else {
           pt.acc_w.add(V::load(wt + u * L));
         }
-        if constexpr (kS) loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(static_cast<T>(s.w_total)) * lg - st.wx[u]));
+        if constexpr (kS)
+          loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(static_cast<T>(s.w_total)) * lg - st.wx[u]));
       }
       // select, not a product: an ignored row of NaN logits still gives exactly 0.
       loss = select(is_valid(), loss, zero);
       const std::int64_t left = lanes - u * L;
       if (s.out && left > 0) {
-        if (left >= L) loss.store(s.out + row0 + u * L); else loss.store_n(s.out + row0 + u * L, left);
+        if (left >= L) loss.store(s.out + row0 + u * L);
+        else loss.store_n(s.out + row0 + u * L, left);
       }
       pt.acc.add(loss);
     }
@@ -325,15 +337,19 @@ CeTotals ce_dispatch_engine(const CeSetup<T>& s, std::int64_t n_outer, int n_thr
   if constexpr (std::is_void_v<Idx>) {
     return rows ? ce_prob_rows<T, kW>(s, n_outer, n_threads) : ce_lanes<T, void, kW, false>(s, n_outer, n_threads);
   } else {
-    return rows ? ce_index_rows<T, Idx, kW, kS>(s, n_outer, n_threads) : ce_lanes<T, Idx, kW, kS>(s, n_outer, n_threads);
+    return rows ? ce_index_rows<T, Idx, kW, kS>(s, n_outer, n_threads)
+                : ce_lanes<T, Idx, kW, kS>(s, n_outer, n_threads);
   }
 }
 
 template <class T, class Idx>
 CeTotals ce_dispatch_flags(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   const bool w = s.w != nullptr, sm = s.eps > 0.0;
-  if (w) return sm ? ce_dispatch_engine<T, Idx, true, true>(s, n_outer, n_threads) : ce_dispatch_engine<T, Idx, true, false>(s, n_outer, n_threads);
-  return sm ? ce_dispatch_engine<T, Idx, false, true>(s, n_outer, n_threads) : ce_dispatch_engine<T, Idx, false, false>(s, n_outer, n_threads);
+  if (w)
+    return sm ? ce_dispatch_engine<T, Idx, true, true>(s, n_outer, n_threads)
+              : ce_dispatch_engine<T, Idx, true, false>(s, n_outer, n_threads);
+  return sm ? ce_dispatch_engine<T, Idx, false, true>(s, n_outer, n_threads)
+            : ce_dispatch_engine<T, Idx, false, false>(s, n_outer, n_threads);
 }
 
 template <class T>
@@ -395,9 +411,11 @@ CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
   if (a.n_outer > 0 && a.n_inner > 0) {
     const bool w = s.w != nullptr;
     if (a.target_kind == TargetKind::kInt32)
-      tot = w ? nll_rows<T, std::int32_t, true>(s, a.n_outer, a.n_threads) : nll_rows<T, std::int32_t, false>(s, a.n_outer, a.n_threads);
+      tot = w ? nll_rows<T, std::int32_t, true>(s, a.n_outer, a.n_threads)
+              : nll_rows<T, std::int32_t, false>(s, a.n_outer, a.n_threads);
     else
-      tot = w ? nll_rows<T, std::int64_t, true>(s, a.n_outer, a.n_threads) : nll_rows<T, std::int64_t, false>(s, a.n_outer, a.n_threads);
+      tot = w ? nll_rows<T, std::int64_t, true>(s, a.n_outer, a.n_threads)
+              : nll_rows<T, std::int64_t, false>(s, a.n_outer, a.n_threads);
   }
   return {tot.loss, tot.weight, tot.bad};
 }

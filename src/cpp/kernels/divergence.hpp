@@ -121,9 +121,8 @@ void entropy(const EntropyArgs& a) {
   if (n_inner == 1 && n_classes >= kLongRow) {
     for (std::int64_t row = 0; row < n_outer; ++row) {
       const T* r = p + row * n_classes;
-      out[row] = static_cast<T>(0.0 - parallel_sum(n_classes, kMinWork, a.n_threads, [&](std::int64_t b, std::int64_t e) {
-        return xlogx_sum(r, b, e);
-      }));
+      out[row] = static_cast<T>(0.0 - parallel_sum(n_classes, kMinWork, a.n_threads,
+                                                   [&](std::int64_t b, std::int64_t e) { return xlogx_sum(r, b, e); }));
     }
     return;
   }
@@ -131,9 +130,9 @@ void entropy(const EntropyArgs& a) {
   if (n_inner == 1 && n_classes >= kShortRow) {
     parallel_chunks(n_outer, std::max<std::int64_t>(1, kMinWork / n_classes), a.n_threads,
                     [&](std::int64_t begin, std::int64_t end) {
-                      for (std::int64_t row = begin; row < end; ++row)
-                        out[row] = static_cast<T>(0.0 - xlogx_sum(p + row * n_classes, 0, n_classes));
-                    });
+      for (std::int64_t row = begin; row < end; ++row)
+        out[row] = static_cast<T>(0.0 - xlogx_sum(p + row * n_classes, 0, n_classes));
+    });
     return;
   }
 
@@ -146,34 +145,34 @@ void entropy(const EntropyArgs& a) {
     const bool widen = n_classes > 4;
     parallel_chunks(n_outer, std::max<std::int64_t>(1, kMinWork / n_classes), a.n_threads,
                     [&](std::int64_t begin, std::int64_t end) FASTLOSS_FLATTEN {
-                      T terms[kEntropyBlock];
-                      double wide[kEntropyBlock + L];
-                      for (std::int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
-                        const std::int64_t r1 = std::min(end, r0 + rows_per_block);
-                        const T* src = p + r0 * n_classes;
-                        const std::int64_t m = (r1 - r0) * n_classes;
-                        std::int64_t i = 0;
-                        if (widen) {
-                          for (; i + L <= m; i += L) widen_store(xlogx(V::load(src + i)), wide + i);
-                          if (i < m) widen_store(xlogx(V::load_n(src + i, m - i, T(0))), wide + i);
-                          for (std::int64_t row = r0; row < r1; ++row) {
-                            const double* t = wide + (row - r0) * n_classes;
-                            double s = 0.0;
-                            for (std::int64_t c = 0; c < n_classes; ++c) s += t[c];
-                            out[row] = static_cast<T>(0.0 - s);
-                          }
-                        } else {
-                          for (; i + L <= m; i += L) xlogx(V::load(src + i)).store(terms + i);
-                          if (i < m) xlogx(V::load_n(src + i, m - i, T(0))).store_n(terms + i, m - i);
-                          for (std::int64_t row = r0; row < r1; ++row) {
-                            const T* t = terms + (row - r0) * n_classes;
-                            double s = 0.0;
-                            for (std::int64_t c = 0; c < n_classes; ++c) s += static_cast<double>(t[c]);
-                            out[row] = static_cast<T>(0.0 - s);
-                          }
-                        }
-                      }
-                    });
+      T terms[kEntropyBlock];
+      double wide[kEntropyBlock + L];
+      for (std::int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
+        const std::int64_t r1 = std::min(end, r0 + rows_per_block);
+        const T* src = p + r0 * n_classes;
+        const std::int64_t m = (r1 - r0) * n_classes;
+        std::int64_t i = 0;
+        if (widen) {
+          for (; i + L <= m; i += L) widen_store(xlogx(V::load(src + i)), wide + i);
+          if (i < m) widen_store(xlogx(V::load_n(src + i, m - i, T(0))), wide + i);
+          for (std::int64_t row = r0; row < r1; ++row) {
+            const double* t = wide + (row - r0) * n_classes;
+            double s = 0.0;
+            for (std::int64_t c = 0; c < n_classes; ++c) s += t[c];
+            out[row] = static_cast<T>(0.0 - s);
+          }
+        } else {
+          for (; i + L <= m; i += L) xlogx(V::load(src + i)).store(terms + i);
+          if (i < m) xlogx(V::load_n(src + i, m - i, T(0))).store_n(terms + i, m - i);
+          for (std::int64_t row = r0; row < r1; ++row) {
+            const T* t = terms + (row - r0) * n_classes;
+            double s = 0.0;
+            for (std::int64_t c = 0; c < n_classes; ++c) s += static_cast<double>(t[c]);
+            out[row] = static_cast<T>(0.0 - s);
+          }
+        }
+      }
+    });
     return;
   }
 
@@ -186,25 +185,25 @@ void entropy(const EntropyArgs& a) {
   const std::int64_t task_work = n_classes * std::min(n_inner, kBlockCols);
   parallel_chunks(n_tasks, std::max<std::int64_t>(1, kMinWork / task_work), a.n_threads,
                   [&](std::int64_t begin, std::int64_t end) FASTLOSS_FLATTEN {
-                    double acc[kBlockCols];
-                    for (std::int64_t task = begin; task < end; ++task) {
-                      const std::int64_t outer = task / col_blocks;
-                      const std::int64_t j0 = (task % col_blocks) * kBlockCols;
-                      const std::int64_t cols = std::min(kBlockCols, n_inner - j0);
-                      for (std::int64_t j = 0; j < kBlockCols; ++j) acc[j] = 0.0;
-                      const T* base = p + outer * n_classes * n_inner + j0;
-                      for (std::int64_t c = 0; c < n_classes; ++c) {
-                        const T* src = base + c * n_inner;
-                        for (std::int64_t j = 0; j < cols; j += L) {
-                          // Lanes past cols read nothing (zero fill) and land in unused acc slots.
-                          const V t = j + L <= cols ? xlogx(V::load(src + j)) : xlogx(V::load_n(src + j, cols - j, T(0)));
-                          widen_accumulate(t, acc + j);
-                        }
-                      }
-                      T* dst = out + outer * n_inner + j0;
-                      for (std::int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(0.0 - acc[j]);
-                    }
-                  });
+    double acc[kBlockCols];
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t outer = task / col_blocks;
+      const std::int64_t j0 = (task % col_blocks) * kBlockCols;
+      const std::int64_t cols = std::min(kBlockCols, n_inner - j0);
+      for (std::int64_t j = 0; j < kBlockCols; ++j) acc[j] = 0.0;
+      const T* base = p + outer * n_classes * n_inner + j0;
+      for (std::int64_t c = 0; c < n_classes; ++c) {
+        const T* src = base + c * n_inner;
+        for (std::int64_t j = 0; j < cols; j += L) {
+          // Lanes past cols read nothing (zero fill) and land in unused acc slots.
+          const V t = j + L <= cols ? xlogx(V::load(src + j)) : xlogx(V::load_n(src + j, cols - j, T(0)));
+          widen_accumulate(t, acc + j);
+        }
+      }
+      T* dst = out + outer * n_inner + j0;
+      for (std::int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(0.0 - acc[j]);
+    }
+  });
 }
 
 inline double kl_div_f32(const KlDivArgs& a) { return kl_div<float>(a); }

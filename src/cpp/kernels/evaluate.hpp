@@ -289,8 +289,8 @@ constexpr int kMaxRescans = 2;
 // block, then nothing); with ranks wanted exactly, max until kMaxRescans blocks had values
 // above thr, then count.
 template <bool kW, bool kS, class T, class Term>
-EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T* w, T thr_lo, T thr_hi,
-                   std::int64_t t, std::int64_t cap) {
+EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T* w, T thr_lo, T thr_hi, std::int64_t t,
+                   std::int64_t cap) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr int U = kEvalU;
@@ -812,8 +812,9 @@ EvaluateResult eval_flags(const EvaluateArgs& a, const EvalCtx& cx) {
 
 template <class T>
 EvaluateResult evaluate(const EvaluateArgs& a) {
-  EvalCtx cx{a.topk, std::min(a.n_topk, kMaxTopk), a.sample_weight, a.label_smoothing, 0.0, 0.0,
-             a.ignore_index, a.n_classes, a.n_inner};
+  EvalCtx cx{
+      a.topk,   std::min(a.n_topk, kMaxTopk), a.sample_weight, a.label_smoothing, 0.0, 0.0, a.ignore_index, a.n_classes,
+      a.n_inner};
   if (a.n_outer <= 0 || a.n_inner <= 0 || a.n_classes <= 0) return {};
   cx.eps_over_c = smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes));
   for (int j = 0; j < cx.nk; ++j) cx.k_max = std::max(cx.k_max, cx.ks[j]);

@@ -221,8 +221,8 @@ constexpr std::int64_t kLanePairWiden = 24;
 // in pairs: less loop overhead, and the even and odd classes go to separate float32 sums
 // (kLanePairWiden). Returns false: this pass is exact (Σ in [1, C] for a finite lane).
 template <class F, class T, int U, class Src, class StoreExp, class Tgt = NoLaneTarget>
-FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps, T eps_over_c,
-                StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
+FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps,
+                                T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
   constexpr bool kTarget = std::decay_t<Tgt>::kOn;
   // A copied tile's targets are picked after the pass, one load per lane (pick_from_tile).
@@ -322,7 +322,6 @@ FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_class
   return false;
 }
 
-
 // Cuts n_items work items into chunks that depend only on n_items and the work per item.
 inline std::int64_t min_chunk_items(std::int64_t work_per_item) {
   const std::int64_t target = 1 << 15;  // elements per chunk, at least
@@ -375,7 +374,8 @@ void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) 
       const std::int64_t n = std::min(L, C - c0);
       for (std::int64_t i = 0; i < L && u * L + i < rows; ++i) {
         T* row = dst + (u * L + i) * C + c0;
-        if (n == L) t[i].store(row); else t[i].store_n(row, n);
+        if (n == L) t[i].store(row);
+        else t[i].store_n(row, n);
       }
     }
 }
@@ -423,8 +423,9 @@ constexpr double kMaxSeedSum = 4096.0;
 // or is not a number (a max far above m0, all -inf, +inf, NaN), the group is redone by the
 // exact two-pass lane_stats on a class-major copy. Returns true when the single pass stood.
 template <class F, class T, int U, class StoreExp, class Tgt = NoLaneTarget>
-FASTLOSS_INLINE bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes, const T* w,
-                T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
+FASTLOSS_INLINE bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T>& y, std::int64_t n_classes,
+                                const T* w, T one_minus_eps, T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st,
+                                Tgt&& tg = Tgt{}) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   const std::int64_t C = n_classes;
@@ -474,10 +475,12 @@ FASTLOSS_INLINE bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T
       auto ex = [](V nd) FASTLOSS_LAMBDA_INLINE { return lane_exp(nd); };
       constexpr int n0 = kC < L ? kC : static_cast<int>(L), n1 = kC - n0;  // classes per block
       V t[2 * L], ty[2 * L];
-      if constexpr (n0 == L) V::load_transposed(xr, C, t); else V::load_transposed_n(xr, C, n0, t);
+      if constexpr (n0 == L) V::load_transposed(xr, C, t);
+      else V::load_transposed_n(xr, C, n0, t);
       if constexpr (n1 > 0) V::load_transposed_n(xr + L, C, n1, t + L);
       if constexpr (F::kProb) {
-        if constexpr (n0 == L) V::load_transposed(yr, C, ty); else V::load_transposed_n(yr, C, n0, ty);
+        if constexpr (n0 == L) V::load_transposed(yr, C, ty);
+        else V::load_transposed_n(yr, C, n0, ty);
         if constexpr (n1 > 0) V::load_transposed_n(yr + L, C, n1, ty + L);
       }
       m0 = t[0];
@@ -494,9 +497,11 @@ FASTLOSS_INLINE bool lane_stats(const RowBlockLanes<T>& x, const RowBlockLanes<T
       for (std::int64_t c0 = 0; c0 < C; c0 += L) {
         V t[L], ty[L];
         const std::int64_t n = std::min(L, C - c0);
-        if (n == L) V::load_transposed(xr + c0, C, t); else V::load_transposed_n(xr + c0, C, n, t);
+        if (n == L) V::load_transposed(xr + c0, C, t);
+        else V::load_transposed_n(xr + c0, C, n, t);
         if constexpr (F::kProb) {
-          if (n == L) V::load_transposed(yr + c0, C, ty); else V::load_transposed_n(yr + c0, C, n, ty);
+          if (n == L) V::load_transposed(yr + c0, C, ty);
+          else V::load_transposed_n(yr + c0, C, n, ty);
         }
         if (c0 == 0) {
           m0 = t[0];
@@ -621,8 +626,8 @@ FASTLOSS_INLINE void with_tile(const T* x, const T* y, std::int64_t C, std::int6
 }
 
 template <class T, class Fn>
-void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
-                    std::int64_t q, T* sx, T* sy, Fn&& fn) {
+void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, std::int64_t q,
+                    T* sx, T* sy, Fn&& fn) {
   if (n_inner == 1) {
     with_rows(x, y, n_outer, C, q, sx, sy, fn);
     return;
@@ -657,10 +662,10 @@ FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer
 // As with_row_group, but rows always come class-major (transposed into sx, sy first), so fn
 // sees ContiguousLanes in both layouts (evaluate.hpp reads the classes of a group repeatedly).
 template <class T, class Fn>
-void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
-                     std::int64_t q, T* sx, T* sy, Fn&& fn) {
-  with_row_group(x, y, n_outer, C, n_inner, q, sx, sy, [&](std::int64_t row0, std::int64_t lanes, const auto& sxl,
-                                                           const auto& syl) {
+void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, std::int64_t q,
+                     T* sx, T* sy, Fn&& fn) {
+  with_row_group(x, y, n_outer, C, n_inner, q, sx, sy,
+                 [&](std::int64_t row0, std::int64_t lanes, const auto& sxl, const auto& syl) {
     if constexpr (std::is_same_v<std::decay_t<decltype(sxl)>, RowBlockLanes<T>>) {
       const ContiguousLanes<T> cy = y ? syl.class_major() : ContiguousLanes<T>{nullptr, kGroup<T>, kGroup<T>};
       fn(row0, lanes, sxl.class_major(), cy);
@@ -672,8 +677,8 @@ void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t 
 
 // with_row_group over every group, in parallel chunks fixed by the shape.
 template <class T, class Fn>
-void for_lane_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
-                     int n_threads, Fn&& fn) {
+void for_lane_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, int n_threads,
+                     Fn&& fn) {
   constexpr std::int64_t G = kGroup<T>;
   parallel_chunks(lane_items(n_outer, n_inner, G), min_chunk_items(G * C), n_threads,
                   [&](std::int64_t begin, std::int64_t end) {

@@ -31,9 +31,18 @@ void math_eval(const MathArgs& a) {
     case MathFn::kExp: math_map<T>(a, [](V v) { return exp(v); }); break;
     case MathFn::kLog: math_map<T>(a, [](V v) { return log(v); }); break;
     case MathFn::kLog1p: math_map<T>(a, [](V v) { return log1p(v); }); break;
-    case MathFn::kExpReducedP: math_map<T>(a, [](V v) { V n; return exp_reduced(v, &n); }); break;
+    case MathFn::kExpReducedP:
+      math_map<T>(a, [](V v) {
+        V n;
+        return exp_reduced(v, &n);
+      });
+      break;
     case MathFn::kExpReducedN:
-      math_map<T>(a, [](V v) { V n; exp_reduced(v, &n); return n; });
+      math_map<T>(a, [](V v) {
+        V n;
+        exp_reduced(v, &n);
+        return n;
+      });
       break;
     case MathFn::kSoftplusTail: math_map<T>(a, [](V v) { return softplus_tail(v); }); break;
   }

@@ -21,8 +21,7 @@ double regression(const RegressionArgs& a) {
         const V d = xv - yv;
         return d * d;
       });
-    case RegressionKind::kL1:
-      return map2_sum(x, y, out, a.n, a.n_threads, [](V xv, V yv) { return abs(xv - yv); });
+    case RegressionKind::kL1: return map2_sum(x, y, out, a.n, a.n_threads, [](V xv, V yv) { return abs(xv - yv); });
     case RegressionKind::kHuber: {
       const V delta = V::set1(p), half_delta = V::set1(T(0.5) * p);
       return map2_sum(x, y, out, a.n, a.n_threads, [=](V xv, V yv) {

@@ -38,7 +38,8 @@ RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::
   std::int64_t i = 0;
   for (; i + L <= n; i += L) step(V::load(x + i), V::load(y + i), w ? V::load(w + i) : one);
   const std::int64_t rest = n - i;
-  if (rest > 0) step(V::load_n(x + i, rest, 0), V::load_n(y + i, rest, 0), w ? V::load_n(w + i, rest, 0) : keep_first(one, rest));
+  if (rest > 0)
+    step(V::load_n(x + i, rest, 0), V::load_n(y + i, rest, 0), w ? V::load_n(w + i, rest, 0) : keep_first(one, rest));
 
   RegressionStats s;
   s.count = n;

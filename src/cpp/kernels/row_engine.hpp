@@ -297,7 +297,8 @@ RowLse row_lse(const T* x, std::int64_t n, double hint, const RowOpts<T>& o, con
   using V = Vec<T>;
   bool side_done = false;
   if (n > 0) {
-    const double m0 = reduce_max(V::load_n(x, std::min<std::int64_t>(V::kLanes, n), -std::numeric_limits<T>::infinity()));
+    const double m0 = reduce_max(
+        V::load_n(x, std::min<std::int64_t>(V::kLanes, n), -std::numeric_limits<T>::infinity()));
     const double seed = hint > m0 ? hint : m0;  // false for a NaN hint
     FoldedExp<T> fe;
     if (fe.init(seed)) {

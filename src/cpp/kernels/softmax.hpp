@@ -22,7 +22,8 @@ void logsumexp_kernel(const SoftmaxArgs& a) {
   if (a.n_inner == 1 && C > kMaxLaneClasses) {
     parallel_chunks(a.n_outer, min_chunk_items(C), a.n_threads, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r)
-        out[r] = static_cast<Out>(row_lse<PlainRow>(x + r * C, C, std::numeric_limits<double>::quiet_NaN(), RowOpts<T>{}).lse());
+        out[r] = static_cast<Out>(
+            row_lse<PlainRow>(x + r * C, C, std::numeric_limits<double>::quiet_NaN(), RowOpts<T>{}).lse());
     });
     return;
   }
@@ -69,10 +70,12 @@ void softmax_rows(const T* x, T* out, std::int64_t n_rows, std::int64_t C, bool 
         return;
       }
       if (!log_out) {
-        if (n == L) (V::load(yr) * scale).store(yr); else (V::load_n(yr, n, 0) * scale).store_n(yr, n);
+        if (n == L) (V::load(yr) * scale).store(yr);
+        else (V::load_n(yr, n, 0) * scale).store_n(yr, n);
       } else {
         const T* xr = x + pending * C + i;
-        if (n == L) ((V::load(xr) - hi_v) - lo_v).store(yr); else ((V::load_n(xr, n, 0) - hi_v) - lo_v).store_n(yr, n);
+        if (n == L) ((V::load(xr) - hi_v) - lo_v).store(yr);
+        else ((V::load_n(xr, n, 0) - hi_v) - lo_v).store_n(yr, n);
       }
     };
     auto set_pending = [&](std::int64_t r, const RowLse& res) {
@@ -129,7 +132,8 @@ void softmax_lanes(const T* x, T* out, std::int64_t n_outer, std::int64_t C, std
     auto put = [&](std::int64_t c, int u, V v) {
       const std::int64_t left = kRows ? L : lanes - u * L;
       T* p = res + c * res_stride + u * L;
-      if (left >= L) v.store(p); else if (left > 0) v.store_n(p, left);
+      if (left >= L) v.store(p);
+      else if (left > 0) v.store_n(p, left);
     };
     LaneStats<T, kLaneBlocks> st;
     if (!log_out) {
@@ -142,7 +146,8 @@ void softmax_lanes(const T* x, T* out, std::int64_t n_outer, std::int64_t C, std
     } else {
       // x is needed again for x - lse: class-major in the scratch (rows) or in place (tiles).
       ContiguousLanes<T> xs;
-      if constexpr (kRows) xs = src.class_major(); else xs = src;
+      if constexpr (kRows) xs = src.class_major();
+      else xs = src;
       lane_stats<PlainRow, T, kLaneBlocks>(xs, xs, C, nullptr, T(1), T(0), [](std::int64_t, int, V) {}, st);
       V lg[kLaneBlocks];
       for (int u = 0; u < kLaneBlocks; ++u) lg[u] = log(st.sum[u]);
@@ -158,7 +163,8 @@ template <class T>
 void softmax_family(const SoftmaxArgs& a) {
   if (a.n_outer == 0 || a.n_inner == 0) return;
   if (a.kind == SoftmaxKind::kLogSumExp) {
-    if (a.out_f64) logsumexp_kernel<T, double>(a); else logsumexp_kernel<T, T>(a);
+    if (a.out_f64) logsumexp_kernel<T, double>(a);
+    else logsumexp_kernel<T, T>(a);
     return;
   }
   const T* x = static_cast<const T*>(a.x);
@@ -167,8 +173,7 @@ void softmax_family(const SoftmaxArgs& a) {
   if (a.n_classes == 0) return;
   if (a.n_inner == 1 && a.n_classes > kMaxLaneClasses)
     softmax_rows(x, out, a.n_outer, a.n_classes, log_out, a.n_threads);
-  else
-    softmax_lanes(x, out, a.n_outer, a.n_classes, a.n_inner, log_out, a.n_threads);
+  else softmax_lanes(x, out, a.n_outer, a.n_classes, a.n_inner, log_out, a.n_threads);
 }
 
 inline void softmax_f32(const SoftmaxArgs& a) { softmax_family<float>(a); }

@@ -93,7 +93,8 @@ struct Vec<float> {
     if (n <= 4) {
       __m256 r[4];  // rows j | j + 4, then a 4x4 transpose in each 128-bit half
       for (int j = 0; j < 4; ++j)
-        r[j] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + j * stride)), _mm_loadu_ps(p + (j + 4) * stride), 1);
+        r[j] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + j * stride)),
+                                    _mm_loadu_ps(p + (j + 4) * stride), 1);
       const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
       const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
       out[0] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0))};
@@ -110,7 +111,8 @@ struct Vec<float> {
     const __m256i a = index_lanes_i64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), last, ign);
     const __m256i b = index_lanes_i64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4)), last, ign);
     const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // low dwords first
-    const __m256i ab = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(a, low), _mm256_permutevar8x32_epi32(b, low), 0x20);
+    const __m256i ab = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(a, low),
+                                                 _mm256_permutevar8x32_epi32(b, low), 0x20);
     return {_mm256_cvtepi32_ps(ab)};
   }
   FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
@@ -119,9 +121,11 @@ struct Vec<float> {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     // An ignore_index outside int32 matches nothing.
     const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;
-    const __m256i ign = ig_fits ? _mm256_cmpeq_epi32(v, _mm256_set1_epi32(static_cast<int>(ignore))) : _mm256_setzero_si256();
+    const __m256i ign = ig_fits ? _mm256_cmpeq_epi32(v, _mm256_set1_epi32(static_cast<int>(ignore)))
+                                : _mm256_setzero_si256();
     const __m256i out = _mm256_cmpgt_epi32(_mm256_xor_si256(v, flip), last);
-    return {_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_or_si256(v, _mm256_or_si256(out, ign)), _mm256_andnot_si256(ign, out)))};
+    return {_mm256_cvtepi32_ps(
+        _mm256_add_epi32(_mm256_or_si256(v, _mm256_or_si256(out, ign)), _mm256_andnot_si256(ign, out)))};
   }
 };
 
@@ -157,7 +161,7 @@ struct Vec<double> {
     const __m256i flip = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
     const __m256i last = _mm256_xor_si256(_mm256_set1_epi64x(n - 1), flip);
     const __m256i a = index_lanes_i64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), last,
-                                                  _mm256_set1_epi64x(ignore));
+                                      _mm256_set1_epi64x(ignore));
     const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     return {_mm256_cvtepi32_pd(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a, low)))};
   }
@@ -209,7 +213,8 @@ inline __m256 pow2_f32(__m256 n) {
 }
 inline VecF scale_pow2(VecF v, VecF n) {
   // Two steps keep each factor a normal number: |n| <= 250 stays exact down into subnormals.
-  const __m256 half = _mm256_round_ps(_mm256_mul_ps(n.raw, _mm256_set1_ps(0.5f)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 half = _mm256_round_ps(_mm256_mul_ps(n.raw, _mm256_set1_ps(0.5f)),
+                                      _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
   const __m256 rest = _mm256_sub_ps(n.raw, half);
   return {_mm256_mul_ps(_mm256_mul_ps(v.raw, pow2_f32(half)), pow2_f32(rest))};
 }
@@ -274,7 +279,8 @@ inline __m256d pow2_f64(__m256d n) {
   return _mm256_castsi256_pd(_mm256_add_epi64(ebits, _mm256_set1_epi64x(0x3ff0000000000000LL)));
 }
 inline VecD scale_pow2(VecD v, VecD n) {
-  const __m256d half = _mm256_round_pd(_mm256_mul_pd(n.raw, _mm256_set1_pd(0.5)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256d half = _mm256_round_pd(_mm256_mul_pd(n.raw, _mm256_set1_pd(0.5)),
+                                       _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
   const __m256d rest = _mm256_sub_pd(n.raw, half);
   return {_mm256_mul_pd(_mm256_mul_pd(v.raw, pow2_f64(half)), pow2_f64(rest))};
 }
@@ -288,8 +294,9 @@ inline VecD decompose_normal(VecD x, VecD* e) {
   const __m256i k_field = _mm256_sub_epi64(_mm256_slli_epi64(k_biased, 52), _mm256_set1_epi64x(1024LL << 52));
   const __m256i m_bits = _mm256_sub_epi64(bits, k_field);
   // Small non-negative int64 -> double: OR into the mantissa of 2^52 and subtract it.
-  const __m256d k_plus = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(k_biased, _mm256_castpd_si256(_mm256_set1_pd(0x1p52)))),
-                                       _mm256_set1_pd(0x1p52));
+  const __m256d k_plus = _mm256_sub_pd(
+      _mm256_castsi256_pd(_mm256_or_si256(k_biased, _mm256_castpd_si256(_mm256_set1_pd(0x1p52)))),
+      _mm256_set1_pd(0x1p52));
   *e = {_mm256_sub_pd(k_plus, _mm256_set1_pd(1024.0))};
   return {_mm256_castsi256_pd(m_bits)};
 }

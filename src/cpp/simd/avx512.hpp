@@ -54,7 +54,8 @@ struct Vec<float> {
     if (n <= 8) {
       __m512 r[8];
       for (int j = 0; j < 8; ++j)
-        r[j] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p + j * stride)), _mm256_loadu_ps(p + (j + 8) * stride), 1);
+        r[j] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p + j * stride)),
+                                  _mm256_loadu_ps(p + (j + 8) * stride), 1);
       __m512 t[8], s[8];
       for (int k = 0; k < 4; ++k) {
         t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
@@ -106,18 +107,23 @@ struct Vec<float> {
   }
   // -2 where p[j] is outside [0, n) (as unsigned), then -1 where p[j] == ignore.
   static __m256i index_lanes(__m512i a, std::int64_t n, std::int64_t ignore) {
-    const __m512i r = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(n)), _mm512_set1_epi64(-2), a);
-    return _mm512_cvtepi64_epi32(_mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(ignore)), r, _mm512_set1_epi64(-1)));
+    const __m512i r = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(n)), _mm512_set1_epi64(-2),
+                                              a);
+    return _mm512_cvtepi64_epi32(
+        _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(ignore)), r, _mm512_set1_epi64(-1)));
   }
   FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
-    const __m256i lo = index_lanes(_mm512_loadu_si512(p), n, ignore), hi = index_lanes(_mm512_loadu_si512(p + 8), n, ignore);
+    const __m256i lo = index_lanes(_mm512_loadu_si512(p), n, ignore),
+                  hi = index_lanes(_mm512_loadu_si512(p + 8), n, ignore);
     return {_mm512_cvtepi32_ps(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1))};
   }
   FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
     const __m512i v = _mm512_loadu_si512(p);
-    const __m512i r = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(v, _mm512_set1_epi32(static_cast<int>(n))), _mm512_set1_epi32(-2), v);
+    const __m512i r = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(v, _mm512_set1_epi32(static_cast<int>(n))),
+                                              _mm512_set1_epi32(-2), v);
     const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;  // else it matches nothing
-    const __mmask16 ig = ig_fits ? _mm512_cmpeq_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(ignore))) : __mmask16(0);
+    const __mmask16 ig = ig_fits ? _mm512_cmpeq_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(ignore)))
+                                 : __mmask16(0);
     return {_mm512_cvtepi32_ps(_mm512_mask_blend_epi32(ig, r, _mm512_set1_epi32(-1)))};
   }
 };
@@ -166,12 +172,15 @@ struct Vec<double> {
   }
   FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
     const __m512i a = _mm512_loadu_si512(p);
-    const __m512i r = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(n)), _mm512_set1_epi64(-2), a);
-    return {_mm512_cvtepi64_pd(_mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(ignore)), r, _mm512_set1_epi64(-1)))};
+    const __m512i r = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(n)), _mm512_set1_epi64(-2),
+                                              a);
+    return {_mm512_cvtepi64_pd(
+        _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(ignore)), r, _mm512_set1_epi64(-1)))};
   }
   FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i r = _mm256_mask_blend_epi32(_mm256_cmplt_epu32_mask(v, _mm256_set1_epi32(static_cast<int>(n))), _mm256_set1_epi32(-2), v);
+    const __m256i r = _mm256_mask_blend_epi32(_mm256_cmplt_epu32_mask(v, _mm256_set1_epi32(static_cast<int>(n))),
+                                              _mm256_set1_epi32(-2), v);
     const bool ig_fits = ignore >= INT32_MIN && ignore <= INT32_MAX;
     const __mmask8 ig = ig_fits ? _mm256_cmpeq_epi32_mask(v, _mm256_set1_epi32(static_cast<int>(ignore))) : __mmask8(0);
     return {_mm512_cvtepi32_pd(_mm256_mask_blend_epi32(ig, r, _mm256_set1_epi32(-1)))};

@@ -92,7 +92,8 @@ struct Vec<float> {
   }
   // -2 where p[j] is outside [0, n) (as unsigned), then -1 where p[j] == ignore.
   static int64x2_t index_lanes(int64x2_t a, std::int64_t n, std::int64_t ignore) {
-    const int64x2_t r = vbslq_s64(vcltq_u64(vreinterpretq_u64_s64(a), vdupq_n_u64(static_cast<std::uint64_t>(n))), a, vdupq_n_s64(-2));
+    const int64x2_t r = vbslq_s64(vcltq_u64(vreinterpretq_u64_s64(a), vdupq_n_u64(static_cast<std::uint64_t>(n))), a,
+                                  vdupq_n_s64(-2));
     return vbslq_s64(vceqq_s64(a, vdupq_n_s64(ignore)), vdupq_n_s64(-1), r);
   }
   FASTLOSS_INLINE static Vec load_index(const std::int64_t* p, std::int64_t n, std::int64_t ignore) {
@@ -101,7 +102,8 @@ struct Vec<float> {
   }
   FASTLOSS_INLINE static Vec load_index(const std::int32_t* p, std::int64_t n, std::int64_t ignore) {
     const int32x4_t v = vld1q_s32(p);
-    const int32x4_t r = vbslq_s32(vcltq_u32(vreinterpretq_u32_s32(v), vdupq_n_u32(static_cast<std::uint32_t>(n))), v, vdupq_n_s32(-2));
+    const int32x4_t r = vbslq_s32(vcltq_u32(vreinterpretq_u32_s32(v), vdupq_n_u32(static_cast<std::uint32_t>(n))), v,
+                                  vdupq_n_s32(-2));
     if (ignore < INT32_MIN || ignore > INT32_MAX) return {vcvtq_f32_s32(r)};  // matches nothing
     return {vcvtq_f32_s32(vbslq_s32(vceqq_s32(v, vdupq_n_s32(static_cast<std::int32_t>(ignore))), vdupq_n_s32(-1), r))};
   }

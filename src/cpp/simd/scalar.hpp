@@ -91,9 +91,7 @@ inline bool any(bool m) { return m; }
 inline bool none(bool m) { return !m; }
 
 template <class T> inline Vec<T> round_even(Vec<T> a) { return {std::nearbyint(a.raw)}; }
-template <class T> inline Vec<T> scale_pow2(Vec<T> v, Vec<T> n) {
-  return {std::ldexp(v.raw, static_cast<int>(n.raw))};
-}
+template <class T> inline Vec<T> scale_pow2(Vec<T> v, Vec<T> n) { return {std::ldexp(v.raw, static_cast<int>(n.raw))}; }
 template <class T> inline Vec<T> decompose(Vec<T> x, Vec<T>* e) {
   int k;
   T m = std::frexp(x.raw, &k);  // m in [0.5, 1)
