@@ -304,7 +304,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
     }
   };
   parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t pb, std::int64_t pe) {
-    T sx[kScratch<T>], sy[kScratch<T>];
+    T sx[std::max(kScratch<T>, kRunScratch<T>)], sy[std::max(kScratch<T>, kRunScratch<T>)];
     for (std::int64_t p = pb; p < pe; ++p) {
       Part pt{CeTotals::zero(), {}, {}, {}, {}, {}, 0};
       for (int u = 0; u < U; ++u) {
