@@ -159,7 +159,15 @@ def test_llama_vocabulary_row(backend):
 # once, ending in a partial run and a partial tile.
 @pytest.mark.parametrize(
     "shape",
-    [(4, 3, 5, 7), (2, 21, 1, 3), (3, 1000, 9), (2, 5, 40), (1, 60, 1), (3, 7, 33, 37), (2, 21, 1000)],
+    [
+        (4, 3, 5, 7),
+        (2, 21, 1, 3),
+        (3, 1000, 9),
+        (2, 5, 40),
+        (1, 60, 1),
+        (3, 7, 33, 37),
+        (2, 21, 1000),
+    ],
 )
 def test_class_axis_one_in_place(shape, dtype, backend):
     x = logits(shape, dtype)
