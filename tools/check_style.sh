@@ -32,10 +32,11 @@ python_dirs=(python tests bench tools examples)  # pyproject.toml's [tool.ruff] 
 mapfile -t cpp_files < <(git ls-files -- 'src/cpp/*.cpp' 'src/cpp/*.hpp' 'src/cpp/*.inc' 'tools/*.cpp' 'tools/*.hpp')
 
 if ((fix)); then
-  ruff check --fix "${python_dirs[@]}"
+  # Format first: it fixes what ruff check would report as too long; then what is left.
   ruff format "${python_dirs[@]}"
   clang-format -i "${cpp_files[@]}"
-  exit 0
+  ruff check --fix "${python_dirs[@]}"
+  exit
 fi
 status=0
 ruff check "${python_dirs[@]}" || status=1
