@@ -155,8 +155,7 @@ def test_llama_vocabulary_row(backend):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-# (3, 7, 33, 37) and (2, 21, 1000): inner sizes long enough for runs of whole tiles copied at
-# once, ending in a partial run and a partial tile.
+# (3, 7, 33, 37) and (2, 21, 1000): inner sizes of many whole tiles, ending in a partial one.
 @pytest.mark.parametrize(
     "shape",
     [

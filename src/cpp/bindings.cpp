@@ -373,6 +373,8 @@ py::object class_loss(bool nll, py::array logits, py::array target, py::object w
   {
     ReleaseGil release(logits.size());
     if (nll) r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
+    else if (n_inner > 1)
+      r = dt == DType::kF32 ? active().cross_entropy_inner_f32(args) : active().cross_entropy_inner_f64(args);
     else r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
   }
   if (reduction < 0) return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);

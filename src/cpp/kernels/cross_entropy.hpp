@@ -304,7 +304,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
     }
   };
   parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t pb, std::int64_t pe) {
-    T sx[std::max(kScratch<T>, kRunScratch<T>)], sy[std::max(kScratch<T>, kRunScratch<T>)];
+    T sx[kScratch<T>], sy[kScratch<T>];
     for (std::int64_t p = pb; p < pe; ++p) {
       Part pt{CeTotals::zero(), {}, {}, {}, {}, {}, 0};
       for (int u = 0; u < U; ++u) {
@@ -422,6 +422,11 @@ CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
 
 inline CrossEntropyResult cross_entropy_f32(const CrossEntropyArgs& a) { return cross_entropy<float>(a); }
 inline CrossEntropyResult cross_entropy_f64(const CrossEntropyArgs& a) { return cross_entropy<double>(a); }
+// The same kernel for a class axis that is not last (n_inner > 1, the lanes engine's tiles): an
+// entry of its own, so that an ISA's table can take it from another ISA where that one is
+// faster (isa/avx512.cpp).
+inline CrossEntropyResult cross_entropy_inner_f32(const CrossEntropyArgs& a) { return cross_entropy<float>(a); }
+inline CrossEntropyResult cross_entropy_inner_f64(const CrossEntropyArgs& a) { return cross_entropy<double>(a); }
 inline CrossEntropyResult nll_loss_f32(const CrossEntropyArgs& a) { return nll_loss<float>(a); }
 inline CrossEntropyResult nll_loss_f64(const CrossEntropyArgs& a) { return nll_loss<double>(a); }
 

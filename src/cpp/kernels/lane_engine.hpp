@@ -337,11 +337,6 @@ template <class T>
 constexpr std::int64_t kGroup = kLaneBlocks * Vec<T>::kLanes;
 template <class T>
 constexpr std::int64_t kScratch = (kMaxLaneClasses + Vec<T>::kLanes) * kGroup<T>;
-// for_row_groups copies runs of up to kTileRun whole tiles at once (copy_tile_run): each class
-// row is then read as one span of kTileRun * kGroup elements instead of kGroup at a time.
-constexpr std::int64_t kTileRun = 8;
-template <class T>
-constexpr std::int64_t kRunScratch = kTileRun * kMaxLaneClasses * kGroup<T>;
 // The rows engine streams ahead with prefetch; the lanes engine fetches kLaneAhead groups ahead.
 constexpr std::int64_t kLaneAhead = 4;
 // Tiles of the inner axis (n_inner > 1) fetch each class row this many tiles ahead.
@@ -594,22 +589,6 @@ FASTLOSS_INLINE void copy_tile(const T* src, std::int64_t stride, std::int64_t C
   }
 }
 
-// `run` consecutive whole tiles (n_inner > 1, C <= kMaxLaneClasses) into dst, tile j class-major
-// at dst + j * C * kGroup (as copy_tile lays out one). Each class row is read as one span of
-// run * kGroup elements: with one tile at a time, the C rows n_inner apart were C short streams
-// the hardware prefetcher did not follow and software prefetch did not help (axis=1 at C = 21
-// read at a fraction of the read bandwidth; docs/performance.md).
-template <class T>
-FASTLOSS_INLINE void copy_tile_run(const T* src, std::int64_t stride, std::int64_t C, std::int64_t run, T* dst) {
-  using V = Vec<T>;
-  constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
-  for (std::int64_t c = 0; c < C; ++c) {
-    const T* row = src + c * stride;
-    for (std::int64_t j = 0; j < run; ++j)
-      for (std::int64_t u = 0; u < G; u += L) V::load(row + j * G + u).store(dst + (j * C + c) * G + u);
-  }
-}
-
 // The tile of inner positions [s0, s0 + G) of outer index `outer` (n_inner > 1). Its C class
 // rows, n_inner apart, are too many streams for the hardware prefetcher to follow: each is
 // fetched kTileAhead tiles ahead. For n_inner a multiple of 1024 floats every line of a tile
@@ -659,7 +638,7 @@ void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C
 
 // with_row_group for the groups [q_begin, q_end) in order, inlined into one loop (no division
 // per tile): for kernels whose fn is a single lane_stats pass, cheap enough that a call per
-// group would show. sx and sy hold kRunScratch<T> elements.
+// group would show.
 template <class T, class Fn>
 FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
                                     std::int64_t q_begin, std::int64_t q_end, T* sx, T* sy, Fn&& fn) {
@@ -670,23 +649,9 @@ FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer
   }
   const std::int64_t tiles = (n_inner + G - 1) / G;
   std::int64_t outer = q_begin / tiles, s0 = (q_begin % tiles) * G;
-  for (std::int64_t q = q_begin; q < q_end;) {
-    // Whole tiles left in this outer index and this range, up to kTileRun: copied in one run.
-    const std::int64_t run = std::min({kTileRun, q_end - q, (n_inner - s0) / G});
-    std::int64_t done = 1;
-    if (run >= 2 && C <= kMaxLaneClasses) {
-      const std::int64_t off = outer * C * n_inner + s0;
-      copy_tile_run(x + off, n_inner, C, run, sx);
-      if (y) copy_tile_run(y + off, n_inner, C, run, sy);
-      using Copy = ContiguousLanes<T, true, true>;
-      for (std::int64_t j = 0; j < run; ++j)
-        fn(outer * n_inner + s0 + j * G, G, Copy{sx + j * C * G, G, G}, Copy{y ? sy + j * C * G : nullptr, G, G});
-      done = run;
-    } else {
-      with_tile(x, y, C, n_inner, outer, s0, sx, sy, fn);
-    }
-    q += done;
-    s0 += done * G;
+  for (std::int64_t q = q_begin; q < q_end; ++q) {
+    with_tile(x, y, C, n_inner, outer, s0, sx, sy, fn);
+    s0 += G;
     if (s0 >= n_inner) {
       s0 = 0;
       ++outer;
