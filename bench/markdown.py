@@ -52,7 +52,7 @@ def table(doc: dict[str, Any]) -> str:
     lowers = next(
         (r["isa"]["lower"] for per in rows.values() for r in per.values() if r.get("isa")), []
     )
-    isa_head = f"× {' / '.join(lowers)}" if lowers else None
+    isa_head = f"default / {' / '.join(lowers)} time" if lowers else None
     tt = " / ".join(f"{t}T" for t in threads)
     head = ["workload", f"time {tt}", f"×limit {tt}", "×torch", "×compile", "×jax"]
     if isa_head:
