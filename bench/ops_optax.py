@@ -11,13 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-
-def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
-    if reduction == "mean":
-        return jnp.mean(loss)
-    if reduction == "sum":
-        return jnp.sum(loss)
-    return loss
+from ops_jax import _reduce
 
 
 def cross_entropy(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import operator
-import threading
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from ._classification import (
     _raise_bad_target,
     _weight,
 )
+from ._locked_state import LockedState
 
 __all__ = ["Evaluator", "evaluate", "evaluate_chunked"]
 
@@ -253,7 +253,7 @@ def evaluate(
     return _metrics(ks_public, b.run(ks, eps))
 
 
-class Evaluator:
+class Evaluator(LockedState):
     """Streaming classification metrics over any number of batches.
 
     ``update`` adds a batch of logits and targets; ``merge`` adds another evaluator's
@@ -314,7 +314,7 @@ class Evaluator:
                 )
             self.weight = tuple(float(v) for v in w)
         # Guards n_classes and _sums, which an update reads and replaces (not the kernel).
-        self._lock = threading.Lock()
+        LockedState.__init__(self)
         self.reset()
 
     def reset(self) -> Evaluator:
@@ -327,16 +327,6 @@ class Evaluator:
     def _state(self) -> tuple[int | None, tuple]:
         with self._lock:
             return self.n_classes, self._sums
-
-    def __getstate__(self) -> dict:
-        with self._lock:
-            state = self.__dict__.copy()
-        del state["_lock"]  # a lock does not pickle; __setstate__ makes a new one
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def _ks(self) -> list[int]:
         return sorted(set(self.topk) | {1})

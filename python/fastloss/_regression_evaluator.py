@@ -9,12 +9,12 @@ uses Σy² - (Σy)²/n, which cancels.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
 from . import _core
 from ._checks import finite_option, float_pair
+from ._locked_state import LockedState
 
 __all__ = ["RegressionEvaluator"]
 
@@ -44,7 +44,7 @@ def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     return w
 
 
-class RegressionEvaluator:
+class RegressionEvaluator(LockedState):
     """Streaming regression metrics over any number of batches.
 
     ``update`` adds a batch; ``merge`` adds another evaluator's batches; ``result`` gives
@@ -84,21 +84,11 @@ class RegressionEvaluator:
         self.delta = finite_option("RegressionEvaluator", "delta", delta, low=0.0, allow_low=False)
         self._stats = _EMPTY
         # Guards _stats, which an update reads and replaces (not the kernel pass).
-        self._lock = threading.Lock()
+        LockedState.__init__(self)
 
     def _state(self) -> tuple:
         with self._lock:
             return self._stats
-
-    def __getstate__(self) -> dict:
-        with self._lock:
-            state = self.__dict__.copy()
-        del state["_lock"]  # a lock does not pickle; __setstate__ makes a new one
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def update(self, input, target, *, sample_weight=None) -> RegressionEvaluator:
         """Add one batch: ``input`` and ``target`` of the same shape, ``sample_weight`` of
