@@ -19,6 +19,14 @@ def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
     return loss
 
 
+def _reduce_kept(loss: jax.Array, keep: jax.Array, reduction: str) -> jax.Array:
+    """Ignored rows (keep False) give 0 and do not count in the mean, as torch."""
+    loss = jnp.where(keep, loss, 0)
+    if reduction == "mean":
+        return loss.sum() / keep.sum()
+    return _reduce(loss, reduction)
+
+
 def _nll(
     logp: jax.Array,
     target: jax.Array,
@@ -32,10 +40,7 @@ def _nll(
     loss = -jnp.take_along_axis(logp, safe, axis=axis).squeeze(axis)
     if smoothing:
         loss = (1 - smoothing) * loss - (smoothing / logp.shape[axis]) * logp.sum(axis=axis)
-    loss = jnp.where(keep, loss, 0)
-    if reduction == "mean":
-        return loss.sum() / keep.sum()
-    return _reduce(loss, reduction)
+    return _reduce_kept(loss, keep, reduction)
 
 
 def cross_entropy(

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ops_jax import _reduce
+from ops_jax import _reduce, _reduce_kept
 
 
 def cross_entropy(
@@ -32,10 +32,7 @@ def cross_entropy(
         loss = optax.softmax_cross_entropy(logits, dense, axis=axis)
     else:
         loss = optax.losses.softmax_cross_entropy_with_integer_labels(logits, safe, axis=axis)
-    loss = jnp.where(keep, loss, 0)
-    if reduction == "mean":
-        return loss.sum() / keep.sum()
-    return _reduce(loss, reduction)
+    return _reduce_kept(loss, keep, reduction)
 
 
 def binary_cross_entropy_with_logits(
