@@ -44,9 +44,7 @@ struct Vec<float> {
   // 16x16 transpose in registers: 16 row loads and 64 shuffles (unpack, shuffle_ps, then two
   // rounds of 128-bit block shuffles), where a gather per output is several times slower.
   FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
-    __m512 r[16];
-    for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(p + j * stride);
-    transpose16(r, out, 16);
+    load_transposed_n(p, stride, 16, out);
   }
   // The first n outputs. For n <= 8 rows j and j + 8 share a register (256-bit row loads) and
   // an 8x8 transpose in each half takes 32 shuffles; else the full transpose.
@@ -56,17 +54,8 @@ struct Vec<float> {
       for (int j = 0; j < 8; ++j)
         r[j] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p + j * stride)),
                                   _mm256_loadu_ps(p + (j + 8) * stride), 1);
-      __m512 t[8], s[8];
-      for (int k = 0; k < 4; ++k) {
-        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-      }
-      for (int m = 0; m < 2; ++m) {
-        s[4 * m + 0] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        s[4 * m + 1] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        s[4 * m + 2] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        s[4 * m + 3] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(3, 2, 3, 2));
-      }
+      __m512 s[8];
+      transpose_4x4_blocks<8>(r, s);
       // s[4m + c], 128-bit block b: rows 4m..4m+3 (+8 for b >= 2) of column c (+4 for odd b).
       // Output c + 4h takes blocks h and h + 2 of s[c] and of s[4 + c], interleaved.
       const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
@@ -79,20 +68,27 @@ struct Vec<float> {
     for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(p + j * stride);
     transpose16(r, out, n);
   }
-  // r[j] = row j (16 floats) -> out[i] lane j = r[j][i], for the first n outputs.
-  FASTLOSS_INLINE static void transpose16(const __m512* r, Vec* out, std::int64_t n) {
-    __m512 t[16], s[16];
-    for (int k = 0; k < 8; ++k) {
+  // The first two stages of both transposes: a 4x4 transpose inside every 128-bit block of each
+  // group of 4 registers. s[4m + c], block b = element c of block b of r[4m], ..., r[4m + 3].
+  template <int R>
+  FASTLOSS_INLINE static void transpose_4x4_blocks(const __m512* r, __m512* s) {
+    __m512 t[R];
+    for (int k = 0; k < R / 2; ++k) {
       t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
       t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
     }
-    // s[4m + c], 128-bit block b: rows 4m..4m+3 of column 4b + c.
-    for (int m = 0; m < 4; ++m) {
+    for (int m = 0; m < R / 4; ++m) {
       s[4 * m + 0] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(1, 0, 1, 0));
       s[4 * m + 1] = _mm512_shuffle_ps(t[4 * m], t[4 * m + 2], _MM_SHUFFLE(3, 2, 3, 2));
       s[4 * m + 2] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(1, 0, 1, 0));
       s[4 * m + 3] = _mm512_shuffle_ps(t[4 * m + 1], t[4 * m + 3], _MM_SHUFFLE(3, 2, 3, 2));
     }
+  }
+  // r[j] = row j (16 floats) -> out[i] lane j = r[j][i], for the first n outputs.
+  FASTLOSS_INLINE static void transpose16(const __m512* r, Vec* out, std::int64_t n) {
+    // s[4m + c], 128-bit block b: rows 4m..4m+3 of column 4b + c.
+    __m512 s[16];
+    transpose_4x4_blocks<16>(r, s);
     // Column 4b + c gathers block b of s[c], s[4 + c], s[8 + c], s[12 + c].
     for (int c = 0; c < 4; ++c) {
       const __m512 u0 = _mm512_shuffle_f32x4(s[c], s[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
