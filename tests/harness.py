@@ -220,6 +220,11 @@ def _class_probabilities(rng, shape, axis):
     return _logits(rng, shape, axis), _probabilities(rng, shape, axis)
 
 
+def _classes_int32(rng, shape, axis):
+    logits, target = _classes(rng, shape, axis)
+    return logits, target.astype(np.int32)
+
+
 def _nll(rng, shape, axis):
     log_probs = reference.log_softmax(_logits(rng, shape, axis), axis=axis)
     return log_probs, _class_targets(rng, shape, axis)
@@ -315,11 +320,17 @@ class Case:
     call_reference: Callable[[str, tuple, dict], Any] = _call_reference
     # Hypothesis strategies for each positional argument (elementwise functions only).
     elements: tuple[Callable[[int], st.SearchStrategy], ...] | None = None
+    variant: str = ""  # what tells apart cases of one function with the same options
 
     @property
     def id(self) -> str:
-        opts = "-".join(f"{k}={v}" for k, v in self.opts.items())
-        return f"{self.name}-{opts}" if opts else self.name
+        return "-".join(
+            [
+                self.name,
+                *([self.variant] if self.variant else []),
+                *(f"{k}={v}" for k, v in self.opts.items()),
+            ]
+        )
 
     @property
     def reduction(self) -> str:
@@ -433,7 +444,9 @@ def _cases() -> list[Case]:
         {"label_smoothing": 0.2, "reduction": "none"},
         {"weight": CLASS_WEIGHT, "label_smoothing": 0.5, "reduction": "sum"},
     ):
-        add(Case("cross_entropy", _class_probabilities, CLASSES, opts))
+        add(Case("cross_entropy", _class_probabilities, CLASSES, opts, variant="probabilities"))
+    for name in ("cross_entropy", "nll_loss"):  # int32 targets, in every layout too
+        add(Case(name, _classes_int32, CLASSES, {"reduction": "none"}, variant="int32 targets"))
     for opts in (
         {},
         {"reduction": "none"},

@@ -67,12 +67,15 @@ _ENTRIES: dict[str, tuple[tuple[str, ...], tuple]] = {
         (
             "cross_entropy-reduction=none",
             "cross_entropy-weight=class weight-ignore_index=0-reduction=sum-label_smoothing=1.0",
-            "cross_entropy-label_smoothing=0.2-reduction=none",  # probability targets
+            "cross_entropy-probabilities-label_smoothing=0.2-reduction=none",
         ),
         ROWS,
     ),
     "cross_entropy_inner": (
-        ("cross_entropy-reduction=none", "cross_entropy-label_smoothing=0.2-reduction=none"),
+        (
+            "cross_entropy-reduction=none",
+            "cross_entropy-probabilities-label_smoothing=0.2-reduction=none",
+        ),
         INNER,
     ),
     "nll_loss": (
