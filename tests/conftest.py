@@ -9,7 +9,8 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,21 @@ BACKENDS = _core.supported_backends()
 THREADS = [1, 2, 3]  # 3: an odd count finds chunking bugs
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
+@contextmanager
+def use_backend(name: str) -> Iterator[str]:
+    """Run the kernels on instruction set name, then restore the previous one."""
     previous = _core.simd_backend()
-    _core._set_backend(request.param)
+    _core._set_backend(name)
     try:
-        yield request.param
+        yield name
     finally:
         _core._set_backend(previous)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    with use_backend(request.param):
+        yield request.param
 
 
 @pytest.fixture(params=THREADS, ids=lambda n: f"t{n}")
@@ -74,8 +82,8 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return out
 
 
-_MEMMAP_DIR = Path(tempfile.mkdtemp(prefix="fastloss-tests-"))
-atexit.register(shutil.rmtree, _MEMMAP_DIR, ignore_errors=True)
+MEMMAP_DIR = Path(tempfile.mkdtemp(prefix="fastloss-tests-"))
+atexit.register(shutil.rmtree, MEMMAP_DIR, ignore_errors=True)
 _memmap_count = 0
 
 
@@ -85,7 +93,7 @@ def _memmap(a: np.ndarray) -> np.ndarray:
     if a.size == 0:  # an empty file cannot be mapped
         return _read_only(a)
     _memmap_count += 1
-    path = _MEMMAP_DIR / f"a{_memmap_count}.bin"
+    path = MEMMAP_DIR / f"a{_memmap_count}.bin"
     np.ascontiguousarray(a).tofile(path)
     return np.memmap(path, dtype=a.dtype, mode="r", shape=a.shape)
 

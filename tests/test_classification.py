@@ -1,8 +1,10 @@
-"""cross_entropy, nll_loss, softmax, log_softmax, logsumexp against fastloss.reference.
+"""cross_entropy, nll_loss, softmax, log_softmax, logsumexp: what is the family's own.
 
-Both kernel engines are covered: rows (last axis, C > 48: one pass along each row with the
-folded shift) and lanes (C <= 48 or a class axis that is not last: one row per lane). Every
-test that computes runs on each SIMD backend the machine has.
+Both kernel engines: rows (last axis, C > 48: one pass along each row with the folded shift)
+and lanes (C <= 48 or a class axis that is not last: one row per lane), at whole and partial
+tiles, views, 0-d and empty inputs, errors, extremes and torch. Every test that computes runs
+on each SIMD backend the machine has. Against the reference over class counts, options,
+layouts and threads: tests/test_equivalence.py.
 """
 
 from __future__ import annotations
@@ -12,28 +14,12 @@ import pytest
 from numpy.exceptions import AxisError
 
 import fastloss
-from conftest import LAYOUTS, assert_matches, float_tolerance
+from conftest import assert_matches, float_tolerance
 from fastloss import reference as ref
+from harness import compare
 
 DTYPES = [np.float32, np.float64]
 SOFTMAX_FAMILY = ["softmax", "log_softmax", "logsumexp"]
-# Around the vector widths (8/16 lanes), the lanes/rows switch (48/49), a long and an odd row.
-CLASSES = [1, 2, 10, 15, 16, 17, 48, 49, 1000, 32001]
-OPTIONS = [
-    {},
-    {"reduction": "sum"},
-    {"reduction": "none"},
-    {"weight": "w"},
-    {"ignore_index": 1},
-    {"label_smoothing": 0.1},
-    {"weight": "w", "label_smoothing": 0.25, "reduction": "none"},
-    {"weight": "w", "ignore_index": 0, "reduction": "sum", "label_smoothing": 1.0},
-]
-OPTION_IDS = ["-".join(f"{k}{v}" for k, v in o.items()) or "default" for o in OPTIONS]
-
-
-def rows_for(n_classes: int) -> list[int]:
-    return [0, 1, 37] if n_classes <= 1000 else [1, 3]
 
 
 def logits(shape, dtype, seed=0, scale=3.0):
@@ -55,157 +41,25 @@ def resolve(opts: dict, n_classes: int, dtype) -> dict:
     return out
 
 
-def check(name: str, got, want, dtype, *, terms: int = 1, reduction: str = "none"):
-    if reduction != "none":
-        assert isinstance(got, np.floating) and got.dtype == np.dtype(dtype), type(got)
-    else:
-        assert np.shape(got) == np.shape(want), (name, np.shape(got), np.shape(want))
-    assert_matches(got, want, dtype, terms=terms, reduction=reduction)
-
-
 # ---------------------------------------------------------------------------------------
-# against the reference
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_classes", CLASSES)
-@pytest.mark.parametrize("opts", OPTIONS, ids=OPTION_IDS)
-def test_cross_entropy_matches_reference(opts, n_classes, dtype, backend):
-    for n in rows_for(n_classes):
-        x = logits((n, n_classes), dtype, seed=n)
-        t = targets(n, n_classes)
-        if opts.get("ignore_index", -100) >= n_classes:
-            continue
-        t[t == -100] = opts.get("ignore_index", -100)
-        kw = resolve(opts, n_classes, dtype)
-        for threads in (1, 2):
-            with fastloss.threads(threads):
-                got = fastloss.cross_entropy(x, t, **kw)
-            want = ref.cross_entropy(x, t, **kw)
-            check("cross_entropy", got, want, dtype, terms=n, reduction=kw.get("reduction", "mean"))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_classes", [1, 3, 16, 17, 1000])
-@pytest.mark.parametrize(
-    "opts",
-    [
-        {},
-        {"reduction": "none"},
-        {"weight": "w", "label_smoothing": 0.2},
-        {"label_smoothing": 0.5, "reduction": "sum"},
-    ],
-)
-def test_cross_entropy_probabilities(opts, n_classes, dtype, backend):
-    rng = np.random.default_rng(n_classes)
-    for n in (0, 1, 37):
-        x = logits((n, n_classes), dtype, seed=n)
-        y = (
-            rng.dirichlet(np.ones(n_classes), n).astype(dtype)
-            if n
-            else np.zeros((0, n_classes), dtype)
-        )
-        kw = resolve(opts, n_classes, dtype)
-        got = fastloss.cross_entropy(x, y, **kw)
-        want = ref.cross_entropy(x, y, **kw)
-        check("cross_entropy", got, want, dtype, terms=n, reduction=kw.get("reduction", "mean"))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_classes", [1, 5, 17, 1000])
-@pytest.mark.parametrize(
-    "opts", [{}, {"reduction": "none"}, {"weight": "w", "reduction": "sum"}, {"ignore_index": 0}]
-)
-def test_nll_loss_matches_reference(opts, n_classes, dtype, backend):
-    for n in (0, 1, 37):
-        lp = ref.log_softmax(logits((n, n_classes), np.float64, seed=n)).astype(dtype)
-        t = targets(n, n_classes)
-        t[t == -100] = opts.get("ignore_index", -100)
-        kw = resolve(opts, n_classes, dtype)
-        got = fastloss.nll_loss(lp, t, **kw)
-        want = ref.nll_loss(lp, t, **kw)
-        check("nll_loss", got, want, dtype, terms=n, reduction=kw.get("reduction", "mean"))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_classes", CLASSES)
-@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
-def test_softmax_family_matches_reference(name, n_classes, dtype, backend, n_threads):
-    for n in rows_for(n_classes):
-        x = logits((n, n_classes), dtype, seed=n)
-        check(name, getattr(fastloss, name)(x), getattr(ref, name)(x), dtype)
+# against the reference: what the harness's shapes do not reach
 
 
 def test_llama_vocabulary_row(backend):
     """One 128256-class row each way (513 KB of float32: just beyond a 512 KB L2)."""
     x = logits((2, 128256), np.float32, scale=4.0)
     t = np.array([5, 128255])
-    check(
-        "cross_entropy",
+    compare(
         fastloss.cross_entropy(x, t, reduction="none"),
         ref.cross_entropy(x, t, reduction="none"),
         np.float32,
     )
-    check("softmax", fastloss.softmax(x), ref.softmax(x), np.float32)
-    check("logsumexp", fastloss.logsumexp(x), ref.logsumexp(x), np.float32)
+    compare(fastloss.softmax(x), ref.softmax(x), np.float32)
+    compare(fastloss.logsumexp(x), ref.logsumexp(x), np.float32)
 
 
 # ---------------------------------------------------------------------------------------
 # layouts: class axis not last, views, 0-d, empty
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-# (3, 7, 33, 37) and (2, 21, 1000): inner sizes of many whole tiles, ending in a partial one.
-@pytest.mark.parametrize(
-    "shape",
-    [
-        (4, 3, 5, 7),
-        (2, 21, 1, 3),
-        (3, 1000, 9),
-        (2, 5, 40),
-        (1, 60, 1),
-        (3, 7, 33, 37),
-        (2, 21, 1000),
-    ],
-)
-def test_class_axis_one_in_place(shape, dtype, backend):
-    x = logits(shape, dtype)
-    t = targets(shape[:1] + shape[2:], shape[1])
-    for red in ("mean", "sum", "none"):
-        for kw in ({}, {"label_smoothing": 0.3, "weight": "w"}):
-            kw = resolve(kw, shape[1], dtype)
-            got = fastloss.cross_entropy(x, t, axis=1, reduction=red, **kw)
-            check(
-                "cross_entropy",
-                got,
-                ref.cross_entropy(x, t, axis=1, reduction=red, **kw),
-                dtype,
-                terms=t.size,
-                reduction=red,
-            )
-        lp = np.asarray(ref.log_softmax(x, axis=1), dtype=dtype)
-        check(
-            "nll_loss",
-            fastloss.nll_loss(lp, t, axis=1, reduction=red),
-            ref.nll_loss(lp, t, axis=1, reduction=red),
-            dtype,
-            terms=t.size,
-            reduction=red,
-        )
-    y = np.asarray(ref.softmax(logits(shape, np.float64, seed=3), axis=1), dtype=dtype)
-    check(
-        "cross_entropy",
-        fastloss.cross_entropy(x, y, axis=1, reduction="none"),
-        ref.cross_entropy(x, y, axis=1, reduction="none"),
-        dtype,
-    )
-    for name in SOFTMAX_FAMILY:
-        check(name, getattr(fastloss, name)(x, axis=1), getattr(ref, name)(x, axis=1), dtype)
-    for axis in (0, 2, -1):
-        for name in SOFTMAX_FAMILY:
-            check(
-                name, getattr(fastloss, name)(x, axis=axis), getattr(ref, name)(x, axis=axis), dtype
-            )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -227,12 +81,12 @@ def test_class_axis_one_whole_tiles(dtype, backend):
             tt = np.where(t == -100, kw.get("ignore_index", -100), t)
             got = fastloss.cross_entropy(x, tt, axis=1, reduction=red, **kw)
             want = ref.cross_entropy(x, tt, axis=1, reduction=red, **kw)
-            check("cross_entropy", got, want, dtype, terms=t.size, reduction=red)
+            compare(got, want, dtype, terms=t.size, reduction=red)
     y = np.asarray(ref.softmax(logits(shape, np.float64, seed=3), axis=1), dtype=dtype)
     got = fastloss.cross_entropy(x, y, axis=1, reduction="none")
-    check("cross_entropy", got, ref.cross_entropy(x, y, axis=1, reduction="none"), dtype)
+    compare(got, ref.cross_entropy(x, y, axis=1, reduction="none"), dtype)
     for name in SOFTMAX_FAMILY:
-        check(name, getattr(fastloss, name)(x, axis=1), getattr(ref, name)(x, axis=1), dtype)
+        compare(getattr(fastloss, name)(x, axis=1), getattr(ref, name)(x, axis=1), dtype)
     bad = t.copy()
     bad[1, 1, 30] = 21
     with pytest.raises(IndexError, match=r"target\[1, 1, 30\] = 21 is outside \[0, 21\)"):
@@ -275,42 +129,7 @@ def test_non_contiguous_views(name, backend):
         else:
             got = getattr(fastloss, name)(view, axis=axis)
             want = getattr(ref, name)(view, axis=axis)
-        check(name, got, want, np.float32)
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_layouts(layout, dtype, backend):
-    """Logits, index targets (int32 and int64), probability targets and class weights in
-    every memory layout: each function's fast path and its general path."""
-    to = LAYOUTS[layout]
-    for shape, axis in [((37, 10), -1), ((5, 100), -1), ((4, 6, 7), 1)]:
-        x = logits(shape, dtype)
-        c = shape[axis]
-        t = targets(shape[:1] + shape[2:] if axis == 1 else shape[:-1], c)
-        w = resolve({"weight": "w"}, c, dtype)["weight"]
-        y = np.asarray(ref.softmax(logits(shape, np.float64, seed=3), axis=axis), dtype=dtype)
-        lx, ly, lw = to(x), to(y), to(w)
-        for tdtype in (np.int64, np.int32):
-            lt = to(t.astype(tdtype))
-            for red in ("mean", "sum", "none"):
-                for kw in ({}, {"weight": lw, "label_smoothing": 0.2}):
-                    want = ref.cross_entropy(x, t, axis=axis, reduction=red, **kw)
-                    got = fastloss.cross_entropy(lx, lt, axis=axis, reduction=red, **kw)
-                    check("cross_entropy", got, want, dtype, terms=t.size, reduction=red)
-                want = ref.nll_loss(x, t, axis=axis, reduction=red)
-                got = fastloss.nll_loss(lx, lt, axis=axis, reduction=red)
-                check("nll_loss", got, want, dtype, terms=t.size, reduction=red)
-        want = ref.cross_entropy(x, y, axis=axis, reduction="none", weight=w)
-        got = fastloss.cross_entropy(lx, ly, axis=axis, reduction="none", weight=lw)
-        check("cross_entropy", got, want, dtype)
-        for name in SOFTMAX_FAMILY:
-            want = getattr(ref, name)(x, axis=axis)
-            check(name, getattr(fastloss, name)(lx, axis=axis), want, dtype)
-            if name != "logsumexp" and layout not in ("read-only", "memmap"):
-                out = to(np.zeros_like(x))
-                assert getattr(fastloss, name)(x, axis=axis, out=out) is out
-                check(name, np.asarray(out, dtype), want, dtype)
+        compare(got, want, np.float32)
 
 
 def test_target_views_and_dtypes(backend):
@@ -328,9 +147,8 @@ def test_target_views_and_dtypes(backend):
         t[::2].astype(np.uint64),
         t[::2].tolist(),
     ):
-        check("cross_entropy", fastloss.cross_entropy(x, tt, reduction="none"), want, np.float32)
-        check(
-            "nll_loss",
+        compare(fastloss.cross_entropy(x, tt, reduction="none"), want, np.float32)
+        compare(
             fastloss.nll_loss(x, tt, reduction="none"),
             ref.nll_loss(x, t[::2], reduction="none"),
             np.float32,
@@ -421,19 +239,6 @@ def test_out_parameter():
             getattr(fastloss, name)(x, out=np.empty((9, 71), np.float32))
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss", *SOFTMAX_FAMILY])
-def test_inputs_not_modified(name):
-    x = logits((37, 19), np.float32)
-    t = targets(37, 19)
-    x0, t0 = x.copy(), t.copy()
-    if name in ("cross_entropy", "nll_loss"):
-        getattr(fastloss, name)(x, t, weight=np.ones(19), reduction="none")
-    else:
-        getattr(fastloss, name)(x)
-    np.testing.assert_array_equal(x, x0)
-    np.testing.assert_array_equal(t, t0)
-
-
 def test_float16_and_mixed_dtypes():
     x = logits((5, 30), np.float16)
     t = targets(5, 30)
@@ -518,18 +323,8 @@ def test_index_errors():
 
 def test_errors():
     x = np.zeros((3, 4))
-    with pytest.raises(
-        ValueError,
-        match=r"cross_entropy: reduction must be one of 'mean', 'sum', 'none'; got 'avg'",
-    ):
-        fastloss.cross_entropy(x, [0, 1, 2], reduction="avg")
-    for eps in (-0.1, 1.5, np.nan):
-        with pytest.raises(ValueError, match="label_smoothing must be in"):
-            fastloss.cross_entropy(x, [0, 1, 2], label_smoothing=eps)
     with pytest.raises(ValueError, match=r"target shape \(3, 1\) must be"):
         fastloss.cross_entropy(x, np.zeros((3, 1), np.int64))
-    with pytest.raises(ValueError, match=r"weight shape \(3,\) must be \(4,\)"):
-        fastloss.cross_entropy(x, [0, 1, 2], weight=np.ones(3))
     with pytest.raises(TypeError, match="integer class indices"):
         fastloss.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(TypeError, match="integer class indices"):
@@ -538,10 +333,6 @@ def test_errors():
         fastloss.cross_entropy(x, np.zeros((3, 4), np.int64))
     with pytest.raises(ValueError, match="ignore_index is not supported with probability targets"):
         fastloss.cross_entropy(x, np.full((3, 4), 0.25), ignore_index=1)
-    with pytest.raises(TypeError, match="is not supported"):
-        fastloss.cross_entropy(x.astype(complex), [0, 1, 2])
-    with pytest.raises(TypeError):
-        fastloss.cross_entropy(x, [0, 1, 2], None)  # options are keyword-only
 
 
 def test_target_shape_error_suggests_axis_1():
@@ -613,24 +404,23 @@ def test_extremes(n_classes, dtype, backend):
             {"weight": np.linspace(0.5, 2, n_classes).astype(dtype)},
         ):
             got = fastloss.cross_entropy(x, t, reduction="none", **kw)
-            check("cross_entropy", got, ref.cross_entropy(x, t, reduction="none", **kw), dtype)
+            compare(got, ref.cross_entropy(x, t, reduction="none", **kw), dtype)
         y = np.zeros_like(x)
         y[np.arange(len(t)), t] = 1
         for kw in ({}, {"label_smoothing": 0.1}):
             got = fastloss.cross_entropy(x, y, reduction="none", **kw)
-            check("cross_entropy", got, ref.cross_entropy(x, y, reduction="none", **kw), dtype)
+            compare(got, ref.cross_entropy(x, y, reduction="none", **kw), dtype)
         for name in SOFTMAX_FAMILY:
-            check(name, getattr(fastloss, name)(x), getattr(ref, name)(x), dtype)
+            compare(getattr(fastloss, name)(x), getattr(ref, name)(x), dtype)
         # The same rows along axis 0 of a (C, N) array: the lanes engine, one row per lane.
         xt = np.ascontiguousarray(x.T)
-        check(
-            "cross_entropy",
+        compare(
             fastloss.cross_entropy(xt, t, axis=0, reduction="none"),
             ref.cross_entropy(x, t, reduction="none"),
             dtype,
         )
         for name in SOFTMAX_FAMILY:
-            check(name, getattr(fastloss, name)(xt, axis=0), getattr(ref, name)(xt, axis=0), dtype)
+            compare(getattr(fastloss, name)(xt, axis=0), getattr(ref, name)(xt, axis=0), dtype)
 
 
 def test_torch_values_at_the_extremes():
@@ -663,9 +453,9 @@ def test_label_smoothing_below_the_smallest_subnormal(n_classes, dtype, backend)
                 want = ref.cross_entropy(x, target, label_smoothing=eps, reduction=red)
                 plain = ref.cross_entropy(x, target, reduction=red)
                 assert np.reshape(want, -1)[0] == np.inf
-                check("cross_entropy", got, want, dtype, terms=2, reduction=red)
+                compare(got, want, dtype, terms=2, reduction=red)
                 if red == "none":
-                    check("cross_entropy", got[1:], plain[1:], dtype)
+                    compare(got[1:], plain[1:], dtype)
             y = np.full((2, n_classes), 1.0 / n_classes, dtype)
             y[0, 0] = 0.0
             got = fastloss.cross_entropy(x, y, label_smoothing=eps, reduction="none")
@@ -678,9 +468,8 @@ def test_label_smoothing_below_the_smallest_subnormal(n_classes, dtype, backend)
         reduction="none",
     ).numpy()
     got = fastloss.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none")
-    check("cross_entropy", got, want, dtype)
-    check(
-        "cross_entropy",
+    compare(got, want, dtype)
+    compare(
         ref.cross_entropy(x, [1, 0], label_smoothing=3e-195, reduction="none"),
         want,
         np.float64,
@@ -699,9 +488,9 @@ def test_confident_rows_mean(n_classes, backend):
     for off in (0.0, 50.0, -50.0):
         xo = (x + np.float32(off)).astype(np.float32)
         want = ref.cross_entropy(xo, t, reduction="none")
-        check("cross_entropy", fastloss.cross_entropy(xo, t, reduction="none"), want, np.float32)
+        compare(fastloss.cross_entropy(xo, t, reduction="none"), want, np.float32)
         assert_matches(fastloss.cross_entropy(xo, t), np.mean(want), np.float32, reduction="mean")
-        check("log_softmax", fastloss.log_softmax(xo), ref.log_softmax(xo), np.float32)
+        compare(fastloss.log_softmax(xo), ref.log_softmax(xo), np.float32)
 
 
 @pytest.mark.parametrize("n_classes", [10, 16, 21, 24, 25, 48, 49])
@@ -720,41 +509,13 @@ def test_dropped_terms_below_half_ulp(n_classes, dominant, backend):
         t = np.full((n, s), lead)
         want = ref.cross_entropy(x, t, axis=1, reduction="none")
         got = fastloss.cross_entropy(x, t, axis=1, reduction="none")
-        check("cross_entropy", got, want, np.float32)
+        compare(got, want, np.float32)
         got = fastloss.cross_entropy(x, t, axis=1)
         assert_matches(got, np.mean(want), np.float32, reduction="mean")
         rows = np.moveaxis(x, 1, -1).reshape(-1, n_classes).copy()
         got = fastloss.cross_entropy(rows, t.reshape(-1))
         assert_matches(got, np.mean(want), np.float32, reduction="mean")
-        check("logsumexp", fastloss.logsumexp(x, axis=1), ref.logsumexp(x, axis=1), np.float32)
-
-
-# ---------------------------------------------------------------------------------------
-# determinism and threads
-
-
-@pytest.mark.parametrize(
-    ("shape", "axis", "n_classes"),
-    [((3000, 300), -1, 300), ((200_000, 10), -1, 10), ((40, 12, 2000), 1, 12)],
-    ids=["rows", "lanes", "axis1"],
-)
-def test_same_bits_for_any_thread_count(shape, axis, n_classes, backend):
-    x = logits(shape, np.float32)
-    t = targets(shape[:1] + shape[2:] if axis == 1 else shape[:1], n_classes)
-    results = set()
-    for threads in (1, 2, 3, 4):
-        with fastloss.threads(threads):
-            for _ in range(2):
-                r = (
-                    fastloss.cross_entropy(
-                        x, t, axis=axis, reduction="sum", label_smoothing=0.1
-                    ).tobytes(),
-                    fastloss.cross_entropy(x, t, axis=axis).tobytes(),
-                    fastloss.logsumexp(x, axis=axis).tobytes(),
-                    fastloss.softmax(x, axis=axis).tobytes(),
-                )
-                results.add(r)
-    assert len(results) == 1
+        compare(fastloss.logsumexp(x, axis=1), ref.logsumexp(x, axis=1), np.float32)
 
 
 # ---------------------------------------------------------------------------------------

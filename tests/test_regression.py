@@ -1,4 +1,5 @@
-"""mse_loss, l1_loss, huber_loss, smooth_l1_loss against fastloss.reference."""
+"""mse_loss, l1_loss, huber_loss, smooth_l1_loss: extremes, dtypes, 0-d inputs, zero at the
+target. Against the reference over shapes, layouts and threads: tests/test_equivalence.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastloss
-from conftest import LAYOUTS, assert_matches
+from conftest import assert_matches
 from fastloss import reference
 
 LOSSES = [
@@ -22,52 +23,6 @@ LOSSES = [
     ("smooth_l1_loss", {"beta": 0.0}),
 ]
 LOSS_IDS = [name + "".join(f"-{k}{v}" for k, v in opts.items()) for name, opts in LOSSES]
-SIZES = [0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 1000, 1_000_003]
-REDUCTIONS = ["mean", "sum", "none"]
-
-
-def pair(n, dtype, seed=0, scale=2.0):
-    rng = np.random.default_rng(seed + n)
-    return (rng.normal(0, scale, n).astype(dtype), rng.normal(0, scale, n).astype(dtype))
-
-
-def check(name, opts, x, y, reduction):
-    got = getattr(fastloss, name)(x, y, reduction=reduction, **opts)
-    want = getattr(reference, name)(x, y, reduction=reduction, **opts)
-    dtype = np.result_type(np.asarray(x).dtype, np.asarray(y).dtype)
-    if dtype.kind != "f":
-        dtype = np.float64
-    assert_matches(got, want, dtype, terms=np.size(x), reduction=reduction)
-    if reduction == "none":
-        assert got.shape == np.shape(x)
-
-
-@pytest.mark.parametrize(("name", "opts"), LOSSES, ids=LOSS_IDS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_matches_reference(name, opts, dtype, n, reduction, backend, n_threads):
-    x, y = pair(n, dtype)
-    check(name, opts, x, y, reduction)
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("name", "opts"), LOSSES, ids=LOSS_IDS)
-def test_shapes_and_views(name, opts, dtype, layout, backend):
-    rng = np.random.default_rng(1)
-    base = rng.normal(size=(3, 141, 31)).astype(dtype)
-    other = rng.normal(size=(3, 141, 31)).astype(dtype)
-    to = LAYOUTS[layout]
-    for x, y in [
-        (base, other),
-        (base[:, ::2, :], other[:, ::2, :]),  # strided view: copied once
-        (base.transpose(2, 0, 1), other.transpose(2, 0, 1)),  # Fortran-like order
-        (base[..., 0], other[..., 0]),
-    ]:
-        for reduction in REDUCTIONS:
-            check(name, opts, to(x), to(y), reduction)
-        check(name, opts, to(x), np.ascontiguousarray(y), "mean")  # one side in place
 
 
 @pytest.mark.parametrize(("name", "opts"), LOSSES, ids=LOSS_IDS)
@@ -110,33 +65,9 @@ def test_mixed_and_integer_dtypes(name, opts):
         assert_matches(got, want, dtype)
 
 
-@pytest.mark.parametrize(("name", "opts"), LOSSES, ids=LOSS_IDS)
-def test_empty_input(name, opts):
-    empty = np.zeros((0, 3), np.float32)
-    assert np.isnan(getattr(fastloss, name)(empty, empty, **opts))
-    assert getattr(fastloss, name)(empty, empty, reduction="sum", **opts) == 0
-    assert getattr(fastloss, name)(empty, empty, reduction="none", **opts).shape == (0, 3)
-
-
 def test_scalar_inputs():
     got = fastloss.mse_loss(np.float32(3), np.float32(1), reduction="none")
     assert got.shape == () and got == 4
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    data=st.data(),
-    idx=st.integers(0, len(LOSSES) - 1),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    reduction=st.sampled_from(REDUCTIONS),
-)
-def test_property_matches_reference(data, idx, dtype, reduction):
-    name, opts = LOSSES[idx]
-    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=40))
-    elems = st.floats(-1e6, 1e6, width=np.dtype(dtype).itemsize * 8)
-    x = data.draw(hnp.arrays(dtype, shape, elements=elems))
-    y = data.draw(hnp.arrays(dtype, shape, elements=elems))
-    check(name, opts, x, y, reduction)
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,4 +1,4 @@
 #include <cstdio>
-namespace neon_check {
+namespace kernel_check {
 void run_primitive_checks() { std::printf("  primitives: not checked for avx512 (prims.cpp is NEON's)\n"); }
-}  // namespace neon_check
+}  // namespace kernel_check

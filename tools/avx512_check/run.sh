@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tools/neon_check's kernel harness on the AVX-512 table without AVX-512 hardware: the real
+# Runs tools/kernel_check's kernel harness on the AVX-512 table without AVX-512 hardware: the real
 # isa/avx512.cpp compiled against SIMDe's emulation of the intrinsics (apt libsimde-dev; stand-ins
 # for the few SIMDe 0.7.4 lacks in simde_shim.hpp), checked against the real isa/scalar.cpp.
 #   tools/avx512_check/run.sh [-v] [test-name-filter...]     exit 0 = all passed
@@ -13,8 +13,8 @@ root=$(cd "$here/../.." && pwd)
 out=${AVX512_CHECK_BUILD:-$root/build/avx512_check}
 mkdir -p "$out"
 flags=(-std=c++17 -O2 -DNDEBUG -ffp-contract=off -fno-math-errno -fopenmp -DFASTLOSS_OPENMP=1
-       -I"$root/src/cpp" -I"$root/tools/neon_check")
-newer() { [[ ! -f "$1" ]] || [[ -n $(find "$root/src/cpp" "$here" "$root/tools/neon_check" -newer "$1" -type f -print -quit) ]]; }
+       -I"$root/src/cpp" -I"$root/tools/kernel_check")
+newer() { [[ ! -f "$1" ]] || [[ -n $(find "$root/src/cpp" "$here" "$root/tools/kernel_check" -newer "$1" -type f -print -quit) ]]; }
 if newer "$out/avx512.o"; then
   g++ "${flags[@]}" -O0 -mavx2 -mfma -mf16c -include "$here/simde_shim.hpp" -c "$root/src/cpp/isa/avx512.cpp" \
     -o "$out/avx512.o" &
@@ -22,7 +22,7 @@ fi
 if newer "$out/scalar.o"; then g++ "${flags[@]}" -fno-tree-vectorize -c "$root/src/cpp/isa/scalar.cpp" -o "$out/scalar.o" & fi
 g++ "${flags[@]}" -c "$root/src/cpp/stats.cpp" -o "$out/stats.o"
 # The harness names its second table "neon": here it is the avx512 one.
-g++ "${flags[@]}" -Dneon=avx512 -c "$root/tools/neon_check/main.cpp" -o "$out/main.o"
+g++ "${flags[@]}" -Dneon=avx512 -c "$root/tools/kernel_check/main.cpp" -o "$out/main.o"
 g++ "${flags[@]}" -c "$here/prims_stub.cpp" -o "$out/prims_stub.o"
 wait
 g++ -fopenmp "$out"/{main,prims_stub,scalar,avx512,stats}.o -o "$out/avx512_check"

@@ -17,7 +17,7 @@
 // scale_pow2 is ldexp bit for bit whenever v 2^h stays normal (always for exp's v in [0.5, 2));
 // like avx2.hpp it may round twice when v is already tiny and the result subnormal.
 //
-// Verified without Arm hardware (tools/neon_check/, README there): an aarch64 executable,
+// Verified without Arm hardware (tools/kernel_check/, README there): an aarch64 executable,
 // cross-compiled with aarch64-linux-gnu-g++ 12 and run under qemu-aarch64 (qemu-user), holds
 // both the scalar and the neon kernel tables (the real isa/scalar.cpp and isa/neon.cpp) and
 //   - checks every primitive of this header lane by lane against simd/scalar.hpp on edge

@@ -1,4 +1,4 @@
-// Shared helpers of the neon_check harness: a per-entry pass/fail report, memory with a
+// Shared helpers of the kernel_check harness: a per-entry pass/fail report, memory with a
 // PROT_NONE page right after the data (a read past the end faults), output buffers with guard
 // values (a write past the end is detected), tolerant comparison and random data.
 #pragma once
@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace neon_check {
+namespace kernel_check {
 
 // ---------------------------------------------------------------- report
 struct EntryReport {
@@ -248,4 +248,4 @@ struct Lim {
   static T max() { return std::numeric_limits<T>::max(); }
 };
 
-}  // namespace neon_check
+}  // namespace kernel_check

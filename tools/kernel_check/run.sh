@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds tools/neon_check for aarch64 (cross compiler) and runs it under qemu-aarch64.
-#   tools/neon_check/run.sh [-v]        (-v: print the first failures of passing entries too)
+# Builds the kernel harness with the NEON table for aarch64 (cross compiler) and runs it under
+# qemu-aarch64.
+#   tools/kernel_check/run.sh [-v] [filter...]   (-v: print the first failures of passing entries too)
 # Needs: apt-get install g++-aarch64-linux-gnu qemu-user. Objects are rebuilt when a file under
-# src/cpp or tools/neon_check is newer. Override: CXX_AARCH64, QEMU_AARCH64, AARCH64_SYSROOT,
-# NEON_CHECK_BUILD (output directory, default build/neon_check).
+# src/cpp or tools/kernel_check is newer. Override: CXX_AARCH64, QEMU_AARCH64, AARCH64_SYSROOT,
+# KERNEL_CHECK_BUILD (output directory, default build/kernel_check).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-out=${NEON_CHECK_BUILD:-$root/build/neon_check}
+out=${KERNEL_CHECK_BUILD:-$root/build/kernel_check}
 cxx=${CXX_AARCH64:-aarch64-linux-gnu-g++}
 qemu=${QEMU_AARCH64:-qemu-aarch64}
 sysroot=${AARCH64_SYSROOT:-/usr/aarch64-linux-gnu}
@@ -19,7 +20,7 @@ omp=()
 if echo 'int main() { return 0; }' | "$cxx" -fopenmp -x c++ - -o "$out/omp_probe" 2>/dev/null; then
   omp=(-fopenmp -DFASTLOSS_OPENMP=1)
 else
-  echo "neon_check: no libgomp for aarch64, building without OpenMP" >&2
+  echo "kernel_check: no libgomp for aarch64, building without OpenMP" >&2
 fi
 
 # compile SRC OBJ FLAGS...: only when SRC or any header is newer than OBJ.
@@ -43,9 +44,9 @@ status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 if [[ $status != 0 ]]; then
   rm -f "$out"/*.o  # a failed TU must not leave stale objects that look up to date
-  echo "neon_check: build failed" >&2
+  echo "kernel_check: build failed" >&2
   exit 2
 fi
-"$cxx" "${omp[@]}" "$out/main.o" "$out/prims.o" "$out/scalar.o" "$out/neon.o" "$out/stats.o" -o "$out/neon_check"
+"$cxx" "${omp[@]}" "$out/main.o" "$out/prims.o" "$out/scalar.o" "$out/neon.o" "$out/stats.o" -o "$out/kernel_check"
 
-"$qemu" -L "$sysroot" "$out/neon_check" "$@"
+"$qemu" -L "$sysroot" "$out/kernel_check" "$@"

@@ -1,6 +1,7 @@
-// neon_check: the neon kernel table against the scalar one, on aarch64 (run under qemu-aarch64
-// on x86; see README and run.sh). Both tables are linked in from the real isa/scalar.cpp and
-// isa/neon.cpp. Every entry of kernels/list.hpp is called on random data of odd sizes, clean
+// kernel_check: an emulated ISA's kernel table against the scalar one: NEON on aarch64 under
+// qemu-aarch64 (run.sh), AVX-512 through SIMDe (tools/avx512_check/run.sh builds this file with
+// -Dneon=avx512); see README. Both tables are linked in from the real isa/scalar.cpp and
+// isa/neon.cpp (isa/avx512.cpp). Every entry of kernels/list.hpp is called on random data of odd sizes, clean
 // and with NaN/+-inf/subnormal edge values; neon must agree with scalar within 1e-5 relative
 // (float32) / 1e-12 (float64), be bitwise the same for 1 and 3 threads, never read past an
 // input (inputs end at a PROT_NONE page) and never write past an output (guard values).
@@ -17,10 +18,10 @@ namespace scalar { extern const KernelTable table; }
 namespace neon { extern const KernelTable table; }
 }  // namespace fastloss
 
-namespace neon_check { void run_primitive_checks(); }
+namespace kernel_check { void run_primitive_checks(); }
 
 using namespace fastloss;
-using namespace neon_check;
+using namespace kernel_check;
 
 namespace {
 
@@ -29,7 +30,7 @@ const KernelTable& kN = fastloss::neon::table;
 
 const std::int64_t kSizes[] = {1, 3, 5, 17, 1000, 100003};
 
-bool g_timing = std::getenv("NEON_CHECK_TIMING") != nullptr;  // print the cases that take > 1 s
+bool g_timing = std::getenv("KERNEL_CHECK_TIMING") != nullptr;  // print the cases that take > 1 s
 
 std::set<std::string>& tested() {
   static std::set<std::string> s;
@@ -790,7 +791,7 @@ const Test kTests[] = {
 
 }  // namespace
 
-// neon_check [-v] [NAME...]: runs the tests whose name contains one of the NAMEs (all by
+// kernel_check [-v] [NAME...]: runs the tests whose name contains one of the NAMEs (all by
 // default; the untested-entry check only then). -v prints the failures of every entry.
 int main(int argc, char** argv) {
   bool verbose = false;
@@ -799,7 +800,7 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "-v") verbose = true;
     else filters.push_back(argv[i]);
   }
-  std::printf("neon_check: tables '%s' (reference) and '%s'\n", kS.isa, kN.isa);
+  std::printf("kernel_check: tables '%s' (reference) and '%s'\n", kS.isa, kN.isa);
   for (const Test& t : kTests) {
     bool want = filters.empty();
     for (const std::string& f : filters) want = want || std::string(t.name).find(f) != std::string::npos;
@@ -813,9 +814,9 @@ int main(int argc, char** argv) {
 
   // Every entry of kernels/list.hpp must have been tested.
   const char* entries[] = {
-#define NEON_CHECK_NAME(name, ret, args) #name,
-      FASTLOSS_KERNELS(NEON_CHECK_NAME)
-#undef NEON_CHECK_NAME
+#define KERNEL_CHECK_NAME(name, ret, args) #name,
+      FASTLOSS_KERNELS(KERNEL_CHECK_NAME)
+#undef KERNEL_CHECK_NAME
   };
   int failed = 0;
   for (const char* name : entries) {
@@ -833,6 +834,6 @@ int main(int argc, char** argv) {
     if (!ok || verbose)
       for (const std::string& m : r.msgs) std::printf("     %s\n", m.c_str());
   }
-  std::printf("neon_check: %s (%d failing or untested)\n", failed ? "FAILED" : "all passed", failed);
+  std::printf("kernel_check: %s (%d failing or untested)\n", failed ? "FAILED" : "all passed", failed);
   return failed ? 1 : 0;
 }

@@ -23,7 +23,7 @@
 
 namespace S = fastloss::prim_scalar;
 namespace N = fastloss::prim_neon;
-using namespace neon_check;
+using namespace kernel_check;
 
 namespace {
 
@@ -616,10 +616,10 @@ void check_widen() {
 
 }  // namespace
 
-namespace neon_check {
+namespace kernel_check {
 void run_primitive_checks() {
   check_type<float>();
   check_type<double>();
   check_widen();
 }
-}  // namespace neon_check
+}  // namespace kernel_check
