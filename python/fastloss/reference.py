@@ -812,7 +812,10 @@ def regression_metrics(
     ad = np.abs(d)
     huber = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
     mse = float((w * d * d).sum() / total)
-    y_mean = (w * y).sum() / total
+    # The mean about the first target: a constant target then gives y - ȳ = 0 exactly (and
+    # r2 by the constant-target rule), where (Σ w·y) / Σ w may round away from y.
+    y0 = y.flat[0]
+    y_mean = y0 + (w * (y - y0)).sum() / total
     sst = float((w * (y - y_mean) ** 2).sum())
     sse = float((w * d * d).sum())
     r2 = (1.0 if sse == 0 else 0.0) if sst == 0 else 1.0 - sse / sst
