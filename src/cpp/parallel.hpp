@@ -81,10 +81,9 @@ State ordered_reduce(const Chunks& ch, int n_threads, Chunk&& chunk) {
   for (std::int64_t first = 0; first < ch.count; first += kSlots) {
     const std::int64_t count = std::min(kSlots, ch.count - first);
     for_each_index(count, n_threads, [&](std::int64_t k) {
-      // Built in a local, then copied: built in place in the array, the chunk's running state
-      // stays in memory (a store per item: the kernel's output stores might alias it).
-      const State part = chunk(ch.begin(first + k), ch.end(first + k));
-      new (&parts[k].s) State(part);
+      // Assigned, not built in place from the chunk's result, nor copied from a named local:
+      // either way GCC keeps the chunk's running state in memory (a store per item).
+      *new (&parts[k].s) State = chunk(ch.begin(first + k), ch.end(first + k));
     });
     for (std::int64_t k = 0; k < count; ++k) total.merge(parts[k].s);
   }
