@@ -5,7 +5,7 @@
 //                    once per element (softplus_tail: float32 without exponent split or
 //                    division), a sum of non-negative terms, so nothing cancels for large |x|.
 // Terms in the input's precision, summed per lane in it for runs of 8 vectors, then in float64
-// (accumulate.hpp); chunked as parallel.hpp, so every thread count gives the same bits.
+// (accumulate.hpp); the chunk sums through parallel.hpp's ordered_reduce.
 // bce checks p and y ∈ [0, 1] (NaN fails) in the same pass and reports the smallest bad index.
 // Hard labels (a vector whose y lanes are all 0 or 1) take one log instead of two: y = 1
 // needs log p, y = 0 needs log1p(-p), and both are a log of one argument (below).
@@ -161,6 +161,17 @@ struct UnitRangeCheck {
   static bool bad_at(T p, T y) { return !(p >= T(0) && p <= T(1) && y >= T(0) && y <= T(1)); }
 };
 
+// A chunk's sum and its smallest bad index (-1: none): an ordered_reduce state.
+struct BceTotals {
+  double sum;
+  std::int64_t first_bad;
+  static BceTotals zero() { return {0.0, -1}; }
+  void merge(const BceTotals& o) {
+    sum += o.sum;
+    if (o.first_bad >= 0 && (first_bad < 0 || o.first_bad < first_bad)) first_bad = o.first_bad;
+  }
+};
+
 // One elementwise pass over x, y and up to two periodic weights. term(x_v, y_v, w_v, pw_v)
 // gives the loss vector (w_v, pw_v are 1 when absent: the term skips them at compile time).
 // Check (NoCheck or UnitRangeCheck) sees every element; a chunk whose check fails is scanned
@@ -173,15 +184,11 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr std::int64_t kMinChunk = 1 << 16;
-  const std::int64_t chunk = chunk_length(n, kMinChunk);
-  const std::int64_t n_chunks = (n + chunk - 1) / chunk;
-  double partials[kMaxChunks];
-  std::int64_t first_bad[kMaxChunks];
-
   const T* const x_all = x;
   const T* const y_all = y;
   T* const out_all = out;
-  parallel_chunks(n, kMinChunk, n_threads, [&](std::int64_t begin, std::int64_t end) FASTLOSS_FLATTEN {
+  const BceTotals tot = ordered_reduce<BceTotals>(n, kMinChunk, n_threads,
+                                                  [&](std::int64_t begin, std::int64_t end) FASTLOSS_FLATTEN {
     // Local copies: read through the captured references, they were reloaded every step (a
     // store through out might have changed them, as far as the compiler knows).
     const T* const x = x_all;
@@ -248,25 +255,18 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
       pc.advance(L);
     }
     flush();
-    const std::int64_t k_chunk = begin / chunk;
-    partials[k_chunk] = (a0.total() + a1.total()) + (a2.total() + a3.total());
-    first_bad[k_chunk] = -1;
-    if (check.failed(partials[k_chunk])) {
+    BceTotals part{(a0.total() + a1.total()) + (a2.total() + a3.total()), -1};
+    if (check.failed(part.sum)) {
       for (std::int64_t j = begin; j < end; ++j) {
         if (Check::bad_at(x[j], y[j])) {
-          first_bad[k_chunk] = j;
+          part.first_bad = j;
           break;
         }
       }
     }
+    return part;
   });
-
-  BceResult r{0.0, -1};
-  for (std::int64_t k = 0; k < n_chunks; ++k) {
-    if (first_bad[k] >= 0) return {0.0, first_bad[k]};
-    r.sum += partials[k];
-  }
-  return r;
+  return tot.first_bad >= 0 ? BceResult{0.0, tot.first_bad} : BceResult{tot.sum, -1};
 }
 
 template <class T, bool kHasW>

@@ -11,21 +11,19 @@
 // after the index check), Σ w (x - off) for label smoothing and the probability sums all come
 // out of the same read; the linear sums are taken relative to an origin `off` near the row
 // max (the fold's shift, or the max), so that W lse - Σ w x does not cancel on rows offset by
-// ±50. Per-row losses are float64, summed in row order within chunks fixed by the shape, the
-// chunk sums added in order: bitwise the same for every thread count.
-// A row whose lse is not finite (all -inf, any +inf or NaN) gives NaN, as torch. A target
-// outside [0, C) that is not ignore_index is reported as the smallest such flat row index
-// (first_bad), never read; the binding raises IndexError.
+// ±50. Per-row losses are float64, summed in row order within a chunk; the chunks are merged
+// by parallel.hpp's ordered_reduce. A row whose lse is not finite (all -inf, any +inf or NaN)
+// gives NaN, as torch. Setup, target check and dispatch: ce_front.hpp.
 #pragma once
 
 #include <type_traits>
+#include <utility>
 
-#include "kernels/unaligned.hpp"
+#include "kernels/ce_front.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
-// Trivially constructible, so that the per-chunk array costs nothing until it is written:
-// use CeTotals::zero() for a fresh value.
+// The totals of a chunk of rows: an ordered_reduce state.
 struct CeTotals {
   double loss, weight;
   std::int64_t bad;
@@ -37,52 +35,22 @@ struct CeTotals {
   }
 };
 
-// chunk(begin, end) -> CeTotals over [0, n), chunks fixed by n and min_chunk, merged in order.
-template <class Chunk>
-CeTotals parallel_totals(std::int64_t n, std::int64_t min_chunk, int n_threads, Chunk&& chunk) {
-  constexpr std::int64_t kMaxParts = 1024;
-  const std::int64_t len = std::max(min_chunk, (n + kMaxParts - 1) / kMaxParts);
-  const std::int64_t n_parts = (n + len - 1) / len;
-  CeTotals parts[kMaxParts];
-  // One item per chunk: parallel_chunks(n_parts, 1, ...) hands out single indices.
-  parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) parts[k] = chunk(k * len, std::min(n, (k + 1) * len));
-  });
-  CeTotals total = CeTotals::zero();
-  for (std::int64_t k = 0; k < n_parts; ++k) total.merge(parts[k]);
-  return total;
-}
-
-template <class T>
-struct CeSetup {
-  const T* x;
-  const void* target;
-  const T* w;
-  T* out;
-  std::int64_t C, S, ignore;
-  double eps, eps_over_c, w_total;  // W = Σ w_c (C without weights)
-};
-
-template <class T>
-CeSetup<T> ce_setup(const CrossEntropyArgs& a) {
-  CeSetup<T> s{static_cast<const T*>(a.logits),
-               a.target,
-               static_cast<const T*>(a.weight),
-               static_cast<T*>(a.out),
-               a.n_classes,
-               a.n_inner,
-               a.ignore_index,
-               a.label_smoothing,
-               0.0,
-               0.0};
-  s.eps_over_c = a.n_classes > 0 ? smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes))
-                                 : 0.0;
-  if (s.w) {
-    for (std::int64_t c = 0; c < a.n_classes; ++c) s.w_total += s.w[c];
-  } else {
-    s.w_total = double(a.n_classes);
+// Index-target row r of class t into tot: a counted row adds row_loss(t) -> {loss, w_t}, an
+// ignored one 0, a bad one is noted and never read; out[r] gets the row's loss.
+template <class T, class RowLoss>
+FASTLOSS_INLINE void add_index_row(CeTotals& tot, const CeSetup<T>& s, std::int64_t r, std::int64_t t,
+                                   RowLoss&& row_loss) {
+  const TargetCheck k = check_target(t, s);
+  double loss = 0.0;
+  if (k == TargetCheck::kBad) {
+    note_bad(tot.bad, r);
+  } else if (k == TargetCheck::kCounted) {
+    const auto [l, wt] = row_loss(t);
+    loss = l;
+    tot.loss += loss;
+    tot.weight += wt;
   }
-  return s;
+  if (s.out) s.out[r] = static_cast<T>(loss);
 }
 
 // Index targets, rows engine (n_inner == 1, many classes).
@@ -92,29 +60,19 @@ CeTotals ce_index_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) 
   const std::int64_t C = s.C;
   RowOpts<T> o;
   o.w = s.w;
-  return parallel_totals(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
+  return ordered_reduce<CeTotals>(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int64_t tr = load_one(t + r);
-      double loss = 0.0;
-      if (tr == s.ignore) {
-      } else if (tr < 0 || tr >= C) {
-        if (tot.bad < 0) tot.bad = r;
-      } else {
+      add_index_row(tot, s, r, load_one(t + r), [&](std::int64_t tr) {
         const T* xr = s.x + r * C;
         const double xt = load_one(xr + tr), wt = kW ? double(load_one(s.w + tr)) : 1.0;
         const RowLse res = row_lse<RowFlags<false, kS, false, kW && kS>>(xr, C, xt, o);
-        if (res.finite) {
-          loss = wt * ((res.base - xt) + res.rel);
-          if constexpr (kS)
-            loss = (1.0 - s.eps) * loss + s.eps_over_c * (s.w_total * ((res.base - res.off) + res.rel) - res.sums.wx);
-        } else {
-          loss = std::numeric_limits<double>::quiet_NaN();
-        }
-        tot.loss += loss;
-        tot.weight += wt;
-      }
-      if (s.out) s.out[r] = static_cast<T>(loss);
+        if (!res.finite) return std::pair{std::numeric_limits<double>::quiet_NaN(), wt};
+        double loss = wt * ((res.base - xt) + res.rel);
+        if constexpr (kS)
+          loss = (1.0 - s.eps) * loss + s.eps_over_c * (s.w_total * ((res.base - res.off) + res.rel) - res.sums.wx);
+        return std::pair{loss, wt};
+      });
     }
     return tot;
   });
@@ -125,7 +83,7 @@ template <class T, bool kW>
 CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
   const T* y = static_cast<const T*>(s.target);
   const std::int64_t C = s.C;
-  return parallel_totals(n_rows, min_chunk_items(2 * C), n_threads, [&](std::int64_t begin, std::int64_t end) {
+  return ordered_reduce<CeTotals>(n_rows, min_chunk_items(2 * C), n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
     RowOpts<T> o;
     o.w = s.w;
@@ -170,11 +128,6 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   const bool vec_target = !kProb && C >= 1 && C <= kMaxLaneIndex;
   const bool product = vec_target && !kW && !s.out;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), minus_one = V::set1(T(-1));
-  // Lane groups (as for_lane_groups cuts them) in chunks fixed by the shape; totals per chunk.
-  const std::int64_t n_items = lane_items(n_outer, S, G);
-  const std::int64_t item_chunk = std::max(min_chunk_items(G * C), (n_items + 1023) / 1024);
-  const std::int64_t n_parts = (n_items + item_chunk - 1) / item_chunk;
-  CeTotals parts[1024];
   const T* y = kProb ? static_cast<const T*>(s.target) : nullptr;
   struct Part {
     CeTotals tot;
@@ -217,26 +170,14 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
           tg.lane[u].xt = tg.lane[u].wt = zero;
         }
         if (bad && pt.tot.bad < 0) {
-          for (std::int64_t j = 0; j < lanes && pt.tot.bad < 0; ++j) {
-            const std::int64_t tr = t[row0 + j];
-            if (tr != s.ignore && (tr < 0 || tr >= C)) pt.tot.bad = row0 + j;
-          }
+          for (std::int64_t j = 0; j < lanes && pt.tot.bad < 0; ++j)
+            if (check_target(load_one(t + row0 + j), s) == TargetCheck::kBad) pt.tot.bad = row0 + j;
         }
       } else {
         for (int u = 0; u < U; ++u) tg.lane[u].cls = minus_one;  // nothing to pick in the class loop
-        const std::int64_t outer0 = row0 / S, s0 = row0 % S;
-        for (std::int64_t j = 0; j < G; ++j) {
-          const std::int64_t tr = j < lanes ? std::int64_t(t[row0 + j]) : s.ignore;
-          if (static_cast<std::uint64_t>(tr) < static_cast<std::uint64_t>(C) && tr != s.ignore) {
-            // Not from the scratch: a scalar load right after its vector stores stalls on forwarding.
-            xt[j] = load_one(S == 1 ? s.x + (row0 + j) * C + tr : s.x + (outer0 * C + tr) * S + s0 + j);
-            wt[j] = kW ? load_one(s.w + tr) : T(1);
-            valid[j] = 1;
-          } else {
-            if (tr != s.ignore && pt.tot.bad < 0) pt.tot.bad = row0 + j;
-            xt[j] = wt[j] = valid[j] = 0;
-          }
-        }
+        std::int64_t cls[G];
+        lane_targets<T, Idx, kW>(s, row0, lanes, cls, xt, wt, pt.tot.bad);
+        for (std::int64_t j = 0; j < G; ++j) valid[j] = cls[j] >= 0 ? T(1) : T(0);
       }
     } else {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
@@ -280,18 +221,16 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         // Read back only now, after lane_stats: a vector load right after the prologue's scalar
         // stores would stall on store forwarding.
         const V x_t = vec_target ? tg.lane[u].xt : V::load(xt + u * L);
-        loss = (st.m[u] - x_t) + lg;
+        const V w_u = !kW ? one : vec_target ? tg.lane[u].wt : V::load(wt + u * L);
         if constexpr (kW) {
-          const V w_u = vec_target ? tg.lane[u].wt : V::load(wt + u * L);
           pt.acc_w.add(w_u);
-          loss = w_u * loss;
         } else if (vec_target) {
           pt.counted[u] = pt.counted[u] + select(lt(tg.lane[u].cls, zero), zero, one);
         } else {
           pt.acc_w.add(V::load(wt + u * L));
         }
-        if constexpr (kS)
-          loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(static_cast<T>(s.w_total)) * lg - st.wx[u]));
+        loss = lane_ce_loss<kW, kS>(st.m[u], x_t, w_u, lg, st.wx[u], V::set1(ome), V::set1(eoc),
+                                    V::set1(static_cast<T>(s.w_total)));
       }
       // select, not a product: an ignored row of NaN logits still gives exactly 0.
       loss = select(is_valid(), loss, zero);
@@ -303,66 +242,46 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       pt.acc.add(loss);
     }
   };
-  parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t pb, std::int64_t pe) {
+  // Lane groups (as for_lane_groups cuts them) in chunks.
+  return ordered_reduce<CeTotals>(lane_items(n_outer, S, G), min_chunk_items(G * C), n_threads,
+                                  [&](std::int64_t ib, std::int64_t ie) {
     T sx[kScratch<T>], sy[kScratch<T>];
-    for (std::int64_t p = pb; p < pe; ++p) {
-      Part pt{CeTotals::zero(), {}, {}, {}, {}, {}, 0};
-      for (int u = 0; u < U; ++u) {
-        pt.prod[u] = one;
-        pt.counted[u] = zero;
-      }
-      const std::int64_t ib = p * item_chunk, ie = std::min(n_items, (p + 1) * item_chunk);
-      for_row_groups(s.x, y, n_outer, C, S, ib, ie, sx, sy,
-                     [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y)
-                         FASTLOSS_LAMBDA_INLINE { group(row0, lanes, src, src_y, pt); });
-      if (product) {
-        renormalize(pt);  // prod in [sqrt(2)/2, sqrt(2)): its log is small and exact to ~1e-8
-        for (int u = 0; u < U; ++u) pt.acc.add(log(pt.prod[u]));
-      }
-      pt.tot.loss = pt.acc.total() + kLn2d * pt.acc_e.total();
-      if (!kW && vec_target)
-        for (int u = 0; u < U; ++u) pt.acc_w.add(pt.counted[u]);
-      pt.tot.weight = pt.acc_w.total();
-      parts[p] = pt.tot;
+    Part pt{CeTotals::zero(), {}, {}, {}, {}, {}, 0};
+    for (int u = 0; u < U; ++u) {
+      pt.prod[u] = one;
+      pt.counted[u] = zero;
     }
+    for_row_groups(s.x, y, n_outer, C, S, ib, ie, sx, sy,
+                   [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y)
+                       FASTLOSS_LAMBDA_INLINE { group(row0, lanes, src, src_y, pt); });
+    if (product) {
+      renormalize(pt);  // prod in [sqrt(2)/2, sqrt(2)): its log is small and exact to ~1e-8
+      for (int u = 0; u < U; ++u) pt.acc.add(log(pt.prod[u]));
+    }
+    pt.tot.loss = pt.acc.total() + kLn2d * pt.acc_e.total();
+    if (!kW && vec_target)
+      for (int u = 0; u < U; ++u) pt.acc_w.add(pt.counted[u]);
+    pt.tot.weight = pt.acc_w.total();
+    return pt.tot;
   });
-  CeTotals total = CeTotals::zero();
-  for (std::int64_t p = 0; p < n_parts; ++p) total.merge(parts[p]);
-  return total;
-}
-
-template <class T, class Idx, bool kW, bool kS>
-CeTotals ce_dispatch_engine(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
-  const bool rows = s.S == 1 && s.C > kMaxLaneClasses;
-  if constexpr (std::is_void_v<Idx>) {
-    return rows ? ce_prob_rows<T, kW>(s, n_outer, n_threads) : ce_lanes<T, void, kW, false>(s, n_outer, n_threads);
-  } else {
-    return rows ? ce_index_rows<T, Idx, kW, kS>(s, n_outer, n_threads)
-                : ce_lanes<T, Idx, kW, kS>(s, n_outer, n_threads);
-  }
-}
-
-template <class T, class Idx>
-CeTotals ce_dispatch_flags(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
-  const bool w = s.w != nullptr, sm = s.eps > 0.0;
-  if (w)
-    return sm ? ce_dispatch_engine<T, Idx, true, true>(s, n_outer, n_threads)
-              : ce_dispatch_engine<T, Idx, true, false>(s, n_outer, n_threads);
-  return sm ? ce_dispatch_engine<T, Idx, false, true>(s, n_outer, n_threads)
-            : ce_dispatch_engine<T, Idx, false, false>(s, n_outer, n_threads);
 }
 
 template <class T>
 CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
-  const CeSetup<T> s = ce_setup<T>(a);
-  CeTotals tot = CeTotals::zero();
-  if (a.n_outer > 0 && a.n_inner > 0) {
-    switch (a.target_kind) {
-      case TargetKind::kInt32: tot = ce_dispatch_flags<T, std::int32_t>(s, a.n_outer, a.n_threads); break;
-      case TargetKind::kInt64: tot = ce_dispatch_flags<T, std::int64_t>(s, a.n_outer, a.n_threads); break;
-      case TargetKind::kProb: tot = ce_dispatch_flags<T, void>(s, a.n_outer, a.n_threads); break;
+  if (a.n_outer <= 0 || a.n_inner <= 0) return {0.0, 0.0, -1};
+  const CeSetup<T> s = ce_setup<T>(a, a.out);
+  const bool rows = uses_rows_engine(s.C, s.S);
+  const CeTotals tot = with_ce_types<true>(s, a.target_kind, [&](auto idx, auto kw, auto ks) {
+    using Idx = typename decltype(idx)::type;
+    constexpr bool kW = decltype(kw)::value, kS = decltype(ks)::value;
+    if constexpr (std::is_void_v<Idx>) {
+      return rows ? ce_prob_rows<T, kW>(s, a.n_outer, a.n_threads)
+                  : ce_lanes<T, void, kW, false>(s, a.n_outer, a.n_threads);
+    } else {
+      return rows ? ce_index_rows<T, Idx, kW, kS>(s, a.n_outer, a.n_threads)
+                  : ce_lanes<T, Idx, kW, kS>(s, a.n_outer, a.n_threads);
     }
-  }
+  });
   return {tot.loss, tot.weight, tot.bad};
 }
 
@@ -373,7 +292,7 @@ template <class T, class Idx, bool kW>
 CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   const Idx* t = static_cast<const Idx*>(s.target);
   const std::int64_t C = s.C, S = s.S;
-  return parallel_totals(n_outer * S, 1 << 14, n_threads, [&](std::int64_t begin, std::int64_t end) {
+  return ordered_reduce<CeTotals>(n_outer * S, 1 << 14, n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
     std::int64_t outer = begin / S, inner = begin % S;
     for (std::int64_t r = begin; r < end; ++r) {
@@ -383,18 +302,10 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         const std::int64_t ra = r + kNllAhead, ta = load_one(t + ra);
         if (ta >= 0 && ta < C) FASTLOSS_PREFETCH(S == 1 ? s.x + ra * C + ta : s.x + ((ra / S) * C + ta) * S + ra % S);
       }
-      const std::int64_t tr = load_one(t + r);
-      double loss = 0.0;
-      if (tr == s.ignore) {
-      } else if (tr < 0 || tr >= C) {
-        if (tot.bad < 0) tot.bad = r;
-      } else {
+      add_index_row(tot, s, r, load_one(t + r), [&](std::int64_t tr) {
         const double wt = kW ? double(load_one(s.w + tr)) : 1.0;
-        loss = -(wt * double(load_one(s.x + (outer * C + tr) * S + inner)));
-        tot.loss += loss;
-        tot.weight += wt;
-      }
-      if (s.out) s.out[r] = static_cast<T>(loss);
+        return std::pair{-(wt * double(load_one(s.x + (outer * C + tr) * S + inner))), wt};
+      });
       if (++inner == S) {
         inner = 0;
         ++outer;
@@ -406,17 +317,11 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
 
 template <class T>
 CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
-  const CeSetup<T> s = ce_setup<T>(a);
-  CeTotals tot = CeTotals::zero();
-  if (a.n_outer > 0 && a.n_inner > 0) {
-    const bool w = s.w != nullptr;
-    if (a.target_kind == TargetKind::kInt32)
-      tot = w ? nll_rows<T, std::int32_t, true>(s, a.n_outer, a.n_threads)
-              : nll_rows<T, std::int32_t, false>(s, a.n_outer, a.n_threads);
-    else
-      tot = w ? nll_rows<T, std::int64_t, true>(s, a.n_outer, a.n_threads)
-              : nll_rows<T, std::int64_t, false>(s, a.n_outer, a.n_threads);
-  }
+  if (a.n_outer <= 0 || a.n_inner <= 0) return {0.0, 0.0, -1};
+  const CeSetup<T> s = ce_setup<T>(a, a.out);
+  const CeTotals tot = with_ce_types<false>(s, a.target_kind, [&](auto idx, auto kw, auto) {
+    return nll_rows<T, typename decltype(idx)::type, decltype(kw)::value>(s, a.n_outer, a.n_threads);
+  });
   return {tot.loss, tot.weight, tot.bad};
 }
 

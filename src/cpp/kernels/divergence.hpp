@@ -7,8 +7,8 @@
 //   entropy: H = -Σ_c p_c·log p_c along the class axis of p seen as (outer, C, inner), with
 //            0·log 0 = 0 and p as given (not renormalized); 0 - Σ, so that a one-hot p gives
 //            +0 rather than -0. One log per element; each
-//            distribution is summed in float64 by one thread in a fixed order, so the result
-//            does not depend on the thread count. Three layouts, chosen from the shape alone:
+//            distribution is summed in float64 by one thread in a fixed order (a very long
+//            row: parallel.hpp's chunks). Three layouts, chosen from the shape alone:
 //            - inner = 1, C >= kShortRow: a row at a time, vectorized along the row (a very
 //              long row is itself cut into fixed chunks, parallel_sum);
 //            - inner = 1, C < kShortRow: terms of a block of rows vectorized over the flat

@@ -48,47 +48,50 @@
 // differently between flushes in skip mode (still at most kEvalLaneTerms terms per lane).
 //
 // Lanes engine (n_inner > 1, or C <= kMaxLaneClasses): one row per lane, groups from
-// lane_engine.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis). Per
-// lane: a max pass, then Σ e^{x-m}, Σ e·(x - m), Σ w (x - m) and the rank count (thr chosen per
-// lane by class index < t), lse = m + log Σ with the vector log; the per-row values are
-// finished in T, as cross_entropy.hpp's lanes engine does.
+// lane_engine.hpp's with_lane_group (transposed rows, or in-place tiles of the inner axis),
+// class-major as its exact two-pass lane_stats reads them; EvalLaneSide adds Σ e·(x - m) and
+// the rank count (thr chosen per lane by class index < t) to its pass. lse = m + log Σ with
+// the vector log; the losses are cross-entropy's (lane_ce_loss), finished in T.
 //
 // Accumulation: per-row values in float64 (rows engine) or T (lanes engine), added as float64
-// in row order within chunks fixed by the shape, the chunk totals merged in order: bitwise the
-// same for every thread count. Counts per lane are kept as T (exact up to 2^24 per lane for
-// float32; the rows engine flushes them every 2^16 blocks). Extra memory: the chunk totals
-// (fixed) and the lane scratch.
+// in row order within a chunk; the chunks are merged by parallel.hpp's ordered_reduce. Counts
+// per lane are kept as T (exact up to 2^24 per lane for float32; the rows engine flushes them
+// every 2^16 blocks). Extra memory: the chunk totals (fixed) and the lane scratch.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <new>
 #include <type_traits>
 
+#include "kernels/ce_front.hpp"
 #include "kernels/unaligned.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
+// The top-k and sample-weight part of a call (the rest is ce_front.hpp's CeSetup).
 struct EvalCtx {
   const std::int64_t* ks;
   int nk;
-  const double* sw;  // sample weights or null
-  double eps, eps_over_c, w_total;
-  std::int64_t ignore, C, S;
+  const double* sw;        // sample weights or null
   std::int64_t k_max = 0;  // the largest k: a rank at or above it is no hit for any k
 };
 
-inline void eval_merge(EvaluateResult& a, const EvaluateResult& o, int nk) {
-  a.loss += o.loss;
-  a.loss_weight += o.loss_weight;
-  a.weight += o.weight;
-  a.entropy += o.entropy;
-  a.lse += o.lse;
-  for (int j = 0; j < nk; ++j) a.hits[j] += o.hits[j];
-  a.count += o.count;
-  if (o.first_bad >= 0 && (a.first_bad < 0 || o.first_bad < a.first_bad)) a.first_bad = o.first_bad;
-}
+// EvaluateResult as an ordered_reduce state. Hits past nk stay 0 in every chunk: merging all
+// kMaxTopk of them leaves them 0.
+struct EvalTotals : EvaluateResult {
+  static EvalTotals zero() { return {}; }
+  void merge(const EvalTotals& o) {
+    loss += o.loss;
+    loss_weight += o.loss_weight;
+    weight += o.weight;
+    entropy += o.entropy;
+    lse += o.lse;
+    for (int j = 0; j < kMaxTopk; ++j) hits[j] += o.hits[j];
+    count += o.count;
+    if (o.first_bad >= 0 && (first_bad < 0 || o.first_bad < first_bad)) first_bad = o.first_bad;
+  }
+};
 
 // One counted row into the totals: the products s·v are formed as written, so a NaN loss of a
 // row of sample weight 0 still gives NaN (as the reference's Σ s·l).
@@ -124,28 +127,6 @@ std::int64_t scalar_rank(const T* x, std::int64_t C, std::int64_t stride, std::i
     r += (v > xt || (v == xt && c < t)) ? 1 : 0;
   }
   return r;
-}
-
-// Chunks of n items fixed by n and min_chunk; chunk(begin, end, totals) fills one total each;
-// merged in order.
-template <class Chunk>
-EvaluateResult eval_parallel(std::int64_t n, std::int64_t min_chunk, int n_threads, int nk, Chunk&& chunk) {
-  constexpr std::int64_t kMaxParts = 1024;
-  const std::int64_t len = std::max(min_chunk, (n + kMaxParts - 1) / kMaxParts);
-  const std::int64_t n_parts = (n + len - 1) / len;
-  // Only the n_parts slots used are constructed: value-initializing all kMaxParts (184 bytes
-  // each) was a 188 KB memset per call (92 instructions per row at 2048 x 1000, callgrind).
-  union Slot {
-    EvaluateResult r;
-    Slot() {}
-  };
-  Slot parts[kMaxParts];
-  parallel_chunks(n_parts, 1, n_threads, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) chunk(k * len, std::min(n, (k + 1) * len), *new (&parts[k].r) EvaluateResult);
-  });
-  EvaluateResult total;
-  for (std::int64_t k = 0; k < n_parts; ++k) eval_merge(total, parts[k].r, nk);
-  return total;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -554,7 +535,9 @@ struct RowEval {
 // One row (n_inner == 1) against class t (a valid class; for an uncounted row any class, its
 // loss and rank are then ignored). The rank is exact below cap, and >= cap otherwise.
 template <class T, bool kW, bool kS>
-RowEval eval_row(const T* x, std::int64_t C, std::int64_t t, const T* w, const EvalCtx& cx, std::int64_t cap) {
+RowEval eval_row(const T* x, std::int64_t t, const CeSetup<T>& cs, std::int64_t cap) {
+  const std::int64_t C = cs.C;
+  const T* w = cs.w;
   using V = Vec<T>;
   constexpr T kInf = std::numeric_limits<T>::infinity();
   const T xt = x[t];
@@ -599,7 +582,7 @@ RowEval eval_row(const T* x, std::int64_t C, std::int64_t t, const T* w, const E
   if (finite) {
     r.lse = base + rel;
     double loss = wt * ((base - double(xt)) + rel);
-    if constexpr (kS) loss = (1.0 - cx.eps) * loss + cx.eps_over_c * (cx.w_total * ((base - off) + rel) - s.wx);
+    if constexpr (kS) loss = (1.0 - cs.eps) * loss + cs.eps_over_c * (cs.w_total * ((base - off) + rel) - s.wx);
     r.loss = loss;
     r.ent = ((base - off) + rel) - s.ed / s.e;
     r.rank = xt == -kInf ? scalar_rank(x, C, 1, t) : s.above;
@@ -612,219 +595,162 @@ RowEval eval_row(const T* x, std::int64_t C, std::int64_t t, const T* w, const E
 }
 
 template <class T, class Idx, bool kW, bool kS>
-EvaluateResult eval_rows(const EvaluateArgs& a, const EvalCtx& cx) {
-  const T* x = static_cast<const T*>(a.logits);
+EvalTotals eval_rows(const EvaluateArgs& a, const CeSetup<T>& cs, const EvalCtx& cx) {
   const Idx* tg = static_cast<const Idx*>(a.target);
-  const T* w = static_cast<const T*>(a.weight);
-  T* o_loss = static_cast<T*>(a.out_loss);
   T* o_ent = static_cast<T*>(a.out_entropy);
   T* o_lse = static_cast<T*>(a.out_lse);
-  const bool any_out = o_loss || a.out_rank || o_ent || o_lse;
-  const std::int64_t C = cx.C;
+  const bool any_out = cs.out || a.out_rank || o_ent || o_lse;
+  const std::int64_t C = cs.C;
   // Without per-row ranks only rank < k matters: counting may stop at the largest k.
   std::int64_t cap = cx.k_max;
   if (a.out_rank) cap = std::numeric_limits<std::int64_t>::max();
-  return eval_parallel(a.n_outer, min_chunk_items(C), a.n_threads, cx.nk,
-                       [&](std::int64_t begin, std::int64_t end, EvaluateResult& tot) {
-    tot = EvaluateResult{};
+  return ordered_reduce<EvalTotals>(a.n_outer, min_chunk_items(C), a.n_threads,
+                                    [&](std::int64_t begin, std::int64_t end) {
+    EvalTotals tot = EvalTotals::zero();
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int64_t tr = load_one(tg + r);
-      const bool counted = tr != cx.ignore;
-      if (counted && (tr < 0 || tr >= C)) {
-        if (tot.first_bad < 0) tot.first_bad = r;
+      const TargetCheck k = check_target(tr, cs);
+      if (k == TargetCheck::kBad) {
+        note_bad(tot.first_bad, r);
         continue;
       }
+      const bool counted = k == TargetCheck::kCounted;
       if (!counted && !any_out) continue;
-      const RowEval ev = eval_row<T, kW, kS>(x + r * C, C, counted ? tr : 0, w, cx, counted ? cap : 0);
-      if (counted) eval_add(tot, cx, r, kW ? double(w[tr]) : 1.0, ev.loss, ev.rank, ev.ent, ev.lse);
+      const RowEval ev = eval_row<T, kW, kS>(cs.x + r * C, counted ? tr : 0, cs, counted ? cap : 0);
+      if (counted) eval_add(tot, cx, r, kW ? double(cs.w[tr]) : 1.0, ev.loss, ev.rank, ev.ent, ev.lse);
       if (!any_out) continue;
-      if (o_loss) o_loss[r] = counted ? static_cast<T>(ev.loss) : T(0);
+      if (cs.out) cs.out[r] = counted ? static_cast<T>(ev.loss) : T(0);
       if (a.out_rank) a.out_rank[r] = counted ? ev.rank : -1;
       if (o_ent) o_ent[r] = static_cast<T>(ev.ent);
       if (o_lse) o_lse[r] = static_cast<T>(ev.lse);
     }
+    return tot;
   });
 }
 
 // ---------------------------------------------------------------------------------------
 // Lanes engine
 
+// evaluate's sums on the terms of lane_stats' exact pass (lane_engine.hpp's LaneSide): per
+// lane Σ e·(x - m), with x clamped where e is exactly 0 (a masked class adds 0·finite), for
+// the entropy, and the rank count # x > thr with thr = next_down(x_t) below the target's class
+// and x_t from it on. Counts are exact in T (< 2^24 classes).
+template <class T, int U>
+struct EvalLaneSide {
+  static constexpr bool kOn = true;
+  using V = Vec<T>;
+  V t_v[U], xt_v[U], lo_v[U];  // per lane: the target's class as T, x_t, next_down(x_t)
+  V c_v, ed_acc[U], n_acc[U];
+  LaneSum<T> ed_tot[U];
+  bool widened = false;
+  FASTLOSS_INLINE void term(std::int64_t, int u, V xv, V nd, V e) {
+    ed_acc[u] = fnma(e, min(V::set1(kLaneExpCut<T>), nd), ed_acc[u]);
+    const V thr = select(lt(c_v, t_v[u]), lo_v[u], xt_v[u]);
+    n_acc[u] = n_acc[u] + select(gt(xv, thr), V::set1(T(1)), V::set1(T(0)));
+    if (u == U - 1) c_v = c_v + V::set1(T(1));
+  }
+  void flush() {
+    for (int u = 0; u < U; ++u) {
+      ed_tot[u].add(ed_acc[u]);
+      ed_acc[u] = V::set1(T(0));
+    }
+    widened = true;
+  }
+  V ed(int u) const { return widened ? ed_tot[u].value() : ed_acc[u]; }
+};
+
 template <class T, class Idx, bool kW, bool kS>
-EvaluateResult eval_lanes(const EvaluateArgs& a, const EvalCtx& cx) {
+EvalTotals eval_lanes(const EvaluateArgs& a, const CeSetup<T>& cs, const EvalCtx& cx) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr int U = kLaneBlocks;
   constexpr std::int64_t G = kGroup<T>;
   constexpr T kInf = std::numeric_limits<T>::infinity();
-  const T* x = static_cast<const T*>(a.logits);
-  const Idx* tg = static_cast<const Idx*>(a.target);
-  const T* w = static_cast<const T*>(a.weight);
-  T* o_loss = static_cast<T*>(a.out_loss);
+  using F = RowFlags<false, kS, false, kW && kS>;
   T* o_ent = static_cast<T*>(a.out_entropy);
   T* o_lse = static_cast<T*>(a.out_lse);
-  const std::int64_t C = cx.C, S = cx.S, n_outer = a.n_outer;
-  const T ome = static_cast<T>(1.0 - cx.eps), eoc = smoothing_weight<T>(cx.eps, cx.eps_over_c);
-  const T w_total = static_cast<T>(cx.w_total);
+  const std::int64_t C = cs.C, S = cs.S, n_outer = a.n_outer;
+  const T ome = static_cast<T>(1.0 - cs.eps), eoc = smoothing_weight<T>(cs.eps, cs.eps_over_c);
+  const V w_total = V::set1(static_cast<T>(cs.w_total));
 
-  auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, EvaluateResult& tot) {
-    // Per lane: target class (as T), its logit, the rank thresholds, its weight, counted.
-    T tf[G], xt[G], thr_lo[G], wt[G];
-    std::int64_t tcls[G];
-    bool counted[G];
-    const std::int64_t outer0 = row0 / S, s0 = row0 % S;
+  auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, EvalTotals& tot) {
+    std::int64_t cls[G];
+    T xt[G], wt[G], tf[G], thr_lo[G];
+    lane_targets<T, Idx, kW>(cs, row0, lanes, cls, xt, wt, tot.first_bad);
     for (std::int64_t j = 0; j < G; ++j) {
-      std::int64_t tr = j < lanes ? std::int64_t(load_one(tg + row0 + j)) : cx.ignore;
-      counted[j] = j < lanes && tr != cx.ignore;
-      if (counted[j] && (tr < 0 || tr >= C)) {
-        if (tot.first_bad < 0 || row0 + j < tot.first_bad) tot.first_bad = row0 + j;
-        counted[j] = false;
-        tr = cx.ignore;
-      }
-      if (counted[j]) {
-        tcls[j] = tr;
-        tf[j] = static_cast<T>(tr);
-        xt[j] = load_one(S == 1 ? x + (row0 + j) * C + tr : x + (outer0 * C + tr) * S + s0 + j);
-        wt[j] = kW ? load_one(w + tr) : T(1);
-      } else {
-        tcls[j] = 0;
-        tf[j] = 0;
-        xt[j] = kInf;  // nothing is above it: the count stays 0
-        wt[j] = 0;
-      }
+      if (cls[j] < 0) xt[j] = kInf;  // nothing is above it: the count stays 0
+      tf[j] = cls[j] < 0 ? T(0) : static_cast<T>(cls[j]);
       thr_lo[j] = next_down(xt[j]);
     }
-    V m[U];
-    for (int u = 0; u < U; ++u) m[u] = V::set1(-kInf);
-    for (std::int64_t c = 0; c < C; ++c)
-      for (int u = 0; u < U; ++u) m[u] = max(m[u], src.load(c, u));
-    FoldedExp<T, false> ex;
-    ex.init(0.0);
-    T low;
-    ex.lo.store_n(&low, 1);
-    const V zero = V::set1(T(0)), one = V::set1(T(1)), low_v = V::set1(low);
-    V t_v[U], xt_v[U], lo_v[U];
+    EvalLaneSide<T, U> side;
+    side.c_v = V::set1(T(0));
     for (int u = 0; u < U; ++u) {
-      t_v[u] = V::load(tf + u * L);
-      xt_v[u] = V::load(xt + u * L);
-      lo_v[u] = V::load(thr_lo + u * L);
+      side.t_v[u] = V::load(tf + u * L);
+      side.xt_v[u] = V::load(xt + u * L);
+      side.lo_v[u] = V::load(thr_lo + u * L);
+      side.ed_acc[u] = side.n_acc[u] = V::set1(T(0));
     }
-    V e_acc[U], ed_acc[U], wx_acc[U], n_acc[U];
-    LaneSum<T> e_tot[U], ed_tot[U], wx_tot[U];
-    for (int u = 0; u < U; ++u) e_acc[u] = ed_acc[u] = wx_acc[u] = n_acc[u] = zero;
-    V c_v = zero;
-    auto step = [&](std::int64_t c) {
-      const V w_c = V::set1(kW ? w[c] : T(1));
-      for (int u = 0; u < U; ++u) {
-        const V x_v = src.load(c, u);
-        const V d = x_v - m[u];
-        const V dc = max(low_v, d);
-        const V e = ex(dc);
-        e_acc[u] = e_acc[u] + e;
-        ed_acc[u] = fma(e, dc, ed_acc[u]);
-        const V thr = select(lt(c_v, t_v[u]), lo_v[u], xt_v[u]);
-        n_acc[u] = n_acc[u] + select(gt(x_v, thr), one, zero);
-        if constexpr (kS) wx_acc[u] = kW ? fma(w_c, d, wx_acc[u]) : wx_acc[u] + d;
-      }
-      c_v = c_v + one;
-    };
-    V sum[U], ed[U], wx[U];
-    if (C <= kLaneNoWiden) {
-      for (std::int64_t c = 0; c < C; ++c) step(c);
-      for (int u = 0; u < U; ++u) {
-        sum[u] = e_acc[u];
-        ed[u] = ed_acc[u];
-        wx[u] = wx_acc[u];
-      }
-    } else {
-      for (std::int64_t c0 = 0; c0 < C; c0 += kWidenEvery) {
-        const std::int64_t c1 = std::min(C, c0 + kWidenEvery);
-        for (std::int64_t c = c0; c < c1; ++c) step(c);
-        for (int u = 0; u < U; ++u) {
-          e_tot[u].add(e_acc[u]);
-          ed_tot[u].add(ed_acc[u]);
-          if constexpr (kS) wx_tot[u].add(wx_acc[u]);
-          e_acc[u] = ed_acc[u] = wx_acc[u] = zero;
-        }
-      }
-      for (int u = 0; u < U; ++u) {
-        sum[u] = e_tot[u].value();
-        ed[u] = ed_tot[u].value();
-        wx[u] = kS ? wx_tot[u].value() : zero;
-      }
-    }
+    LaneStats<T, U> st;
+    lane_stats<F, T, U>(src, src, C, cs.w, ome, eoc, NoStoreExp{}, st, NoLaneTarget{}, side);
     T r_loss[G], r_ent[G], r_lse[G], r_sum[G], r_cnt[G];
     for (int u = 0; u < U; ++u) {
-      const V lg = log(sum[u]);
-      V loss = V::load(wt + u * L) * ((m[u] - xt_v[u]) + lg);
-      if constexpr (kS) loss = fma(loss, V::set1(ome), V::set1(eoc) * (V::set1(w_total) * lg - wx[u]));
-      loss.store(r_loss + u * L);
-      (lg - ed[u] / sum[u]).store(r_ent + u * L);
-      (m[u] + lg).store(r_lse + u * L);
-      sum[u].store(r_sum + u * L);
-      n_acc[u].store(r_cnt + u * L);
+      const V lg = log(st.sum[u]);
+      lane_ce_loss<kW, kS>(st.m[u], side.xt_v[u], V::load(wt + u * L), lg, st.wx[u], V::set1(ome), V::set1(eoc),
+                           w_total)
+          .store(r_loss + u * L);
+      (lg - side.ed(u) / st.sum[u]).store(r_ent + u * L);
+      (st.m[u] + lg).store(r_lse + u * L);
+      st.sum[u].store(r_sum + u * L);
+      side.n_acc[u].store(r_cnt + u * L);
     }
     for (std::int64_t j = 0; j < lanes; ++j) {
       const std::int64_t row = row0 + j;
+      const bool counted = cls[j] >= 0;
+      const std::int64_t t = counted ? cls[j] : 0;
       double loss = r_loss[j], ent = r_ent[j], lse = r_lse[j];
       std::int64_t rank = static_cast<std::int64_t>(r_cnt[j]);
-      const T* xr = S == 1 ? x + row * C : x + (row / S) * C * S + row % S;
+      const T* xr = S == 1 ? cs.x + row * C : cs.x + (row / S) * C * S + row % S;
       // Σ >= 1 on a finite row (its max is one of the terms); NaN, +inf and all -inf fail.
       if (!(r_sum[j] >= T(1)) || !(std::fabs(lse) <= std::numeric_limits<double>::max())) {
         lse = nonfinite_lse(xr, C, S);
         loss = ent = std::numeric_limits<double>::quiet_NaN();
-        rank = scalar_rank(xr, C, S, tcls[j]);
-      } else if (counted[j] && xt[j] == -kInf) {
-        rank = scalar_rank(xr, C, S, tcls[j]);
+        rank = scalar_rank(xr, C, S, t);
+      } else if (counted && xt[j] == -kInf) {
+        rank = scalar_rank(xr, C, S, t);
       }
-      if (counted[j]) eval_add(tot, cx, row, double(wt[j]), loss, rank, ent, lse);
-      if (o_loss) o_loss[row] = counted[j] ? static_cast<T>(loss) : T(0);
-      if (a.out_rank) a.out_rank[row] = counted[j] ? rank : -1;
+      if (counted) eval_add(tot, cx, row, double(wt[j]), loss, rank, ent, lse);
+      if (cs.out) cs.out[row] = counted ? static_cast<T>(loss) : T(0);
+      if (a.out_rank) a.out_rank[row] = counted ? rank : -1;
       if (o_ent) o_ent[row] = static_cast<T>(ent);
       if (o_lse) o_lse[row] = static_cast<T>(lse);
     }
   };
-  const std::int64_t n_items = lane_items(n_outer, S, G);
-  return eval_parallel(n_items, min_chunk_items(G * C), a.n_threads, cx.nk,
-                       [&](std::int64_t ib, std::int64_t ie, EvaluateResult& tot) {
-    tot = EvaluateResult{};
+  return ordered_reduce<EvalTotals>(lane_items(n_outer, S, G), min_chunk_items(G * C), a.n_threads,
+                                    [&](std::int64_t ib, std::int64_t ie) {
+    EvalTotals tot = EvalTotals::zero();
     T sx[kScratch<T>], sy[kScratch<T>];
     for (std::int64_t q = ib; q < ie; ++q)
-      with_lane_group(x, static_cast<const T*>(nullptr), n_outer, C, S, q, sx, sy,
+      with_lane_group(cs.x, static_cast<const T*>(nullptr), n_outer, C, S, q, sx, sy,
                       [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src,
                           const ContiguousLanes<T>&) { group(row0, lanes, src, tot); });
+    return tot;
   });
 }
 
 // ---------------------------------------------------------------------------------------
 
-template <class T, class Idx, bool kW, bool kS>
-EvaluateResult eval_engine(const EvaluateArgs& a, const EvalCtx& cx) {
-  if (cx.S == 1 && cx.C > kMaxLaneClasses) return eval_rows<T, Idx, kW, kS>(a, cx);
-  return eval_lanes<T, Idx, kW, kS>(a, cx);
-}
-
-template <class T, class Idx>
-EvaluateResult eval_flags(const EvaluateArgs& a, const EvalCtx& cx) {
-  const bool w = a.weight != nullptr, sm = cx.eps > 0.0;
-  if (w) return sm ? eval_engine<T, Idx, true, true>(a, cx) : eval_engine<T, Idx, true, false>(a, cx);
-  return sm ? eval_engine<T, Idx, false, true>(a, cx) : eval_engine<T, Idx, false, false>(a, cx);
-}
-
 template <class T>
 EvaluateResult evaluate(const EvaluateArgs& a) {
-  EvalCtx cx{
-      a.topk,   std::min(a.n_topk, kMaxTopk), a.sample_weight, a.label_smoothing, 0.0, 0.0, a.ignore_index, a.n_classes,
-      a.n_inner};
   if (a.n_outer <= 0 || a.n_inner <= 0 || a.n_classes <= 0) return {};
-  cx.eps_over_c = smoothing_weight<double>(a.label_smoothing, a.label_smoothing / double(a.n_classes));
+  const CeSetup<T> cs = ce_setup<T>(a, a.out_loss);
+  EvalCtx cx{a.topk, std::min(a.n_topk, kMaxTopk), a.sample_weight};
   for (int j = 0; j < cx.nk; ++j) cx.k_max = std::max(cx.k_max, cx.ks[j]);
-  if (a.weight) {
-    const T* w = static_cast<const T*>(a.weight);
-    for (std::int64_t c = 0; c < a.n_classes; ++c) cx.w_total += w[c];
-  } else {
-    cx.w_total = double(a.n_classes);
-  }
-  return a.target_kind == TargetKind::kInt32 ? eval_flags<T, std::int32_t>(a, cx) : eval_flags<T, std::int64_t>(a, cx);
+  const bool rows = uses_rows_engine(cs.C, cs.S);
+  return with_ce_types<false>(cs, a.target_kind, [&](auto idx, auto kw, auto ks) {
+    using Idx = typename decltype(idx)::type;
+    constexpr bool kW = decltype(kw)::value, kS = decltype(ks)::value;
+    return rows ? eval_rows<T, Idx, kW, kS>(a, cs, cx) : eval_lanes<T, Idx, kW, kS>(a, cs, cx);
+  });
 }
 
 inline EvaluateResult evaluate_f32(const EvaluateArgs& a) { return evaluate<float>(a); }

@@ -32,8 +32,7 @@
 // The tile copy costs instructions and saves more time than it costs: along axis=1 the
 // in-place pass reloads its lines from L3. Beyond the reloads the lanes engine is bound by
 // instructions. Figures: docs/performance.md, "Measurements".
-// Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
-// shape, so every thread count gives the same bits.
+// Threads: chunks of lane groups through parallel.hpp (its determinism contract).
 #pragma once
 
 #include <type_traits>
@@ -45,6 +44,12 @@ namespace fastloss::FASTLOSS_ISA {
 
 // Rows of at most this many classes (n_inner == 1) run on the lanes engine.
 constexpr std::int64_t kMaxLaneClasses = 48;
+
+// The engine of the softmax family, from the shape alone: rows for a last class axis of more
+// than kMaxLaneClasses classes, else lanes (docs/architecture.md).
+inline bool uses_rows_engine(std::int64_t n_classes, std::int64_t n_inner) {
+  return n_inner == 1 && n_classes > kMaxLaneClasses;
+}
 
 // The label-smoothing weight ε/C in T, never rounded to 0 for ε > 0: a zero weight would turn
 // the smoothing term's +inf (a row with a masked class) into 0·inf = NaN. The smallest
@@ -178,6 +183,15 @@ struct NoStoreExp {
   template <class V>
   void operator()(std::int64_t, int, V) const {}
 };
+// Sums of its own a caller adds to lane_stats' exact pass (evaluate.hpp's EvalLaneSide):
+// term(c, u, x, m - x, e) for every class c and lane block u, flush() wherever the pass widens
+// its own sums (at most kLanePairWiden classes apart).
+struct NoLaneSide {
+  static constexpr bool kOn = false;
+  template <class V>
+  void term(std::int64_t, int, V, V, V) {}
+  void flush() {}
+};
 
 // The exp of the lanes engine: e^{-nd} for nd = m - x >= 0 (m the lane's exact max, so no
 // upper clamp) or NaN. Taking m - x rather than x - m lets the load of x fold into the
@@ -192,11 +206,13 @@ struct NoStoreExp {
 // nd > (bias - 0.25) ln2 is clamped to where n = -bias: the term is exactly +0, so a masked
 // (-inf) class stays exact; NaN gives NaN (NaN times the garbage scale).
 template <class T>
+constexpr T kLaneExpCut = static_cast<T>((FoldBits<T>::kBias - 0.25) * kLn2d);
+template <class T>
 FASTLOSS_INLINE Vec<T> lane_exp(Vec<T> nd) {
   using V = Vec<T>;
   using C = ExpConst<T>;
   const V magic = V::set1(static_cast<T>(FoldBits<T>::kMagic + FoldBits<T>::kBias));
-  const V ndc = min(V::set1(static_cast<T>((FoldBits<T>::kBias - 0.25) * kLn2d)), nd);  // NaN survives
+  const V ndc = min(V::set1(kLaneExpCut<T>), nd);  // NaN survives
   const V t = fma(ndc, V::set1(-C::kLog2e), magic);
   const V n = fnma(magic, V::set1(T(1)), t);  // t - magic, in a form the compiler keeps as is
   V nr = fma(n, V::set1(C::kLn2Hi), ndc);     // -r = nd + n ln2, in exp_reduced's two steps
@@ -219,12 +235,15 @@ constexpr std::int64_t kLanePairWiden = 24;
 // the compiler cannot know that, and a running value kept in memory is a store per class.
 // tg.take sees every class of every lane block in the max pass. Both passes take the classes
 // in pairs: less loop overhead, and the even and odd classes go to separate float32 sums
-// (kLanePairWiden). Returns false: this pass is exact (Σ in [1, C] for a finite lane).
-template <class F, class T, int U, class Src, class StoreExp, class Tgt = NoLaneTarget>
+// (kLanePairWiden). side adds a caller's sums (NoLaneSide). Returns false: this pass is exact
+// (Σ in [1, C] for a finite lane).
+template <class F, class T, int U, class Src, class StoreExp, class Tgt = NoLaneTarget, class Side = NoLaneSide>
 FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_classes, const T* w, T one_minus_eps,
-                                T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{}) {
+                                T eps_over_c, StoreExp&& store_exp, LaneStats<T, U>& st, Tgt&& tg = Tgt{},
+                                Side&& side = Side{}) {
   using V = Vec<T>;
   constexpr bool kTarget = std::decay_t<Tgt>::kOn;
+  constexpr bool kSide = std::decay_t<Side>::kOn;
   // A copied tile's targets are picked after the pass, one load per lane (pick_from_tile).
   constexpr bool kPickInLoop = kTarget && !Src::kIsCopy;
   const std::int64_t C = n_classes;
@@ -263,9 +282,11 @@ FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_class
   auto step = [&](std::int64_t c, int k) FASTLOSS_LAMBDA_INLINE {
     const V w_c = V::set1(F::kWeighted ? w[c] : T(1));
     for (int u = 0; u < U; ++u) {
-      const V nd = m[u] - x.load(c, u);  // -(x - m)
+      const V xv = x.load(c, u);
+      const V nd = m[u] - xv;  // -(x - m)
       const V e = lane_exp(nd);
       if constexpr (F::kStore) store_exp(c, u, e);
+      if constexpr (kSide) side.term(c, u, xv, nd, e);
       e_acc[k][u] = e_acc[k][u] + e;
       if constexpr (F::kLinear) wx_acc[u] = F::kWeighted ? fnma(w_c, nd, wx_acc[u]) : wx_acc[u] - nd;
       if constexpr (F::kProb) {
@@ -301,6 +322,7 @@ FASTLOSS_INLINE bool lane_stats(const Src& x, const Src& y, std::int64_t n_class
   LaneSum<T> e_tot[U], wx_tot[U], wy_tot[U], wyx_tot[U];
   for (std::int64_t c0 = 0; c0 < C; c0 += kLanePairWiden) {
     classes(c0, std::min(C, c0 + kLanePairWiden));
+    if constexpr (kSide) side.flush();
     for (int u = 0; u < U; ++u) {
       e_tot[u].add(e_acc[0][u] + e_acc[1][u]);
       if constexpr (F::kLinear) wx_tot[u].add(wx_acc[u]);

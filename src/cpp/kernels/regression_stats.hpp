@@ -3,11 +3,11 @@
 // M2 = Σw·(y - ȳ)² of the target for R². d = input - target.
 //
 // M2 is never Σw·y² - (Σw·y)²/Σw, which cancels catastrophically: each chunk (sized to stay in
-// L2) computes its own mean, then re-reads its target from cache for Σw·(y - ȳ)²; chunks are
-// merged in order with Chan et al.'s update (stats.cpp), so the result is the same for every
-// thread count. The mean is taken about the chunk's first target y0 (ȳ = y0 + Σw·(y - y0) / Σw):
-// a constant target then has its mean exactly and M2 exactly 0, where Σw·y / Σw rounds a few
-// ulp off and leaves an M2 > 0 that makes R² = 1 - SSE/M2 read -1e20 instead of 0.
+// L2) computes its own mean, then re-reads its target from cache for Σw·(y - ȳ)²; the chunks
+// are merged with Chan et al.'s update (stats.cpp) by parallel.hpp's ordered_reduce. The mean
+// is taken about the chunk's first target y0 (ȳ = y0 + Σw·(y - y0) / Σw): a constant target
+// then has its mean exactly and M2 exactly 0, where Σw·y / Σw rounds a few ulp off and leaves
+// an M2 > 0 that makes R² = 1 - SSE/M2 read -1e20 instead of 0.
 #pragma once
 
 namespace fastloss::FASTLOSS_ISA {
@@ -67,31 +67,24 @@ RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::
   return s;
 }
 
+// RegressionStats as an ordered_reduce state: Chan's merge (stats.cpp), {} its identity.
+struct StatsTotals : RegressionStats {
+  static StatsTotals zero() { return {}; }
+  void merge(const StatsTotals& o) { static_cast<RegressionStats&>(*this) = ::fastloss::merge(*this, o); }
+};
+
 template <class T>
 RegressionStats regression_stats(const RegressionStatsArgs& a) {
   const T* x = static_cast<const T*>(a.input);
   const T* y = static_cast<const T*>(a.target);
   const T* w = static_cast<const T*>(a.weight);
   // A chunk of input, target and weight stays in L2 for the second pass.
-  constexpr std::int64_t kChunk = 1 << 13;
-  const std::int64_t n_chunks = (a.n + kChunk - 1) / kChunk;
-  RegressionStats total{};
-  // Chunk results are merged in chunk order: blocks of chunks run in parallel, each block's
-  // results are stored, then merged serially.
-  constexpr std::int64_t kBlock = 256;
-  RegressionStats parts[kBlock];
-  for (std::int64_t first = 0; first < n_chunks; first += kBlock) {
-    const std::int64_t count = std::min(kBlock, n_chunks - first);
-    parallel_chunks(count, 1, count >= 8 ? a.n_threads : 1, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t k = begin; k < end; ++k) {
-        const std::int64_t start = (first + k) * kChunk, len = std::min(kChunk, a.n - start);
-        parts[k] = regression_stats_chunk<T>(x + start, y + start, w ? w + start : nullptr, len,
-                                             static_cast<T>(a.delta));
-      }
-    });
-    for (std::int64_t k = 0; k < count; ++k) total = merge(total, parts[k]);
-  }
-  return total;
+  const Chunks ch = fixed_chunks(a.n, 1 << 13);
+  // Under 8 chunks the work is less than starting a team costs.
+  return ordered_reduce<StatsTotals>(ch, ch.count >= 8 ? a.n_threads : 1, [&](std::int64_t begin, std::int64_t end) {
+    return StatsTotals{
+        regression_stats_chunk<T>(x + begin, y + begin, w ? w + begin : nullptr, end - begin, static_cast<T>(a.delta))};
+  });
 }
 
 inline RegressionStats regression_stats_f32(const RegressionStatsArgs& a) { return regression_stats<float>(a); }

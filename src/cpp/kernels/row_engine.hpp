@@ -25,8 +25,7 @@
 // (x - lse_hi) - lse_lo from the cached row; both emit row r - 1's output inside row r's
 // pass (softmax_rows).
 //
-// Threads: work is cut into chunks of rows (or lane groups) whose size depends only on the
-// shape, so every thread count gives the same bits.
+// Threads: chunks of rows through parallel.hpp (its determinism contract).
 #pragma once
 
 #include <type_traits>

@@ -19,7 +19,7 @@ void logsumexp_kernel(const SoftmaxArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   Out* out = static_cast<Out*>(a.out);
   const std::int64_t C = a.n_classes;
-  if (a.n_inner == 1 && C > kMaxLaneClasses) {
+  if (uses_rows_engine(C, a.n_inner)) {
     parallel_chunks(a.n_outer, min_chunk_items(C), a.n_threads, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r)
         out[r] = static_cast<Out>(
@@ -171,8 +171,7 @@ void softmax_family(const SoftmaxArgs& a) {
   T* out = static_cast<T*>(a.out);
   const bool log_out = a.kind == SoftmaxKind::kLogSoftmax;
   if (a.n_classes == 0) return;
-  if (a.n_inner == 1 && a.n_classes > kMaxLaneClasses)
-    softmax_rows(x, out, a.n_outer, a.n_classes, log_out, a.n_threads);
+  if (uses_rows_engine(a.n_classes, a.n_inner)) softmax_rows(x, out, a.n_outer, a.n_classes, log_out, a.n_threads);
   else softmax_lanes(x, out, a.n_outer, a.n_classes, a.n_inner, log_out, a.n_threads);
 }
 
