@@ -6,30 +6,24 @@ and accumulates in float64 with a fixed chunking, so every thread count gives th
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import _core
-from ._checks import REDUCTION_CODES, finite_option, float_pair, reduction_code
+from ._checks import REDUCTIONS, finite_option, float_pair, reduction_code
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
 
-_MSE, _L1, _HUBER, _SMOOTH_L1 = 0, 1, 2, 3
+_Kind = _core.RegressionKind
 
 
-def _regression(fn: str, input, target, reduction: str, kind: int, param: float = 0.0):
-    if reduction == "mean" or reduction == "sum":
-        # Arrays that need no conversion are read in place in one call (the 2 µs call budget);
-        # None means they need converting first.
-        res = _core.regression(input, target, None, kind, param, REDUCTION_CODES[reduction])
+def _regression(fn: str, input, target, reduction: str, kind: _Kind, param: float = 0.0):
+    red = REDUCTIONS.get(reduction)
+    if red is not None:
+        # Ready arrays: one binding call (the 2 µs call budget); None: they need converting.
+        res = _core.regression(input, target, kind, param, red)
         if res is not None:
             return res
     reduction_code(fn, reduction)
     x, y = float_pair(fn, input, target)
-    if reduction == "none":
-        out = np.empty_like(x)
-        _core.regression(x, y, out, kind, param, 0)
-        return out
-    return _core.regression(x, y, None, kind, param, REDUCTION_CODES[reduction])
+    return _core.regression(x, y, kind, param, REDUCTIONS[reduction])
 
 
 def mse_loss(input, target, *, reduction: str = "mean"):
@@ -68,7 +62,7 @@ def mse_loss(input, target, *, reduction: str = "mean"):
     >>> print(fastloss.mse_loss([1.0, 2.0], [2.0, 4.0]))
     2.5
     """
-    return _regression("mse_loss", input, target, reduction, _MSE)
+    return _regression("mse_loss", input, target, reduction, _Kind.MSE)
 
 
 def l1_loss(input, target, *, reduction: str = "mean"):
@@ -83,7 +77,7 @@ def l1_loss(input, target, *, reduction: str = "mean"):
     >>> print(fastloss.l1_loss([1.0, 2.0], [2.0, 4.0]))
     1.5
     """
-    return _regression("l1_loss", input, target, reduction, _L1)
+    return _regression("l1_loss", input, target, reduction, _Kind.L1)
 
 
 def huber_loss(input, target, *, delta: float = 1.0, reduction: str = "mean"):
@@ -105,7 +99,7 @@ def huber_loss(input, target, *, delta: float = 1.0, reduction: str = "mean"):
     1.3125
     """
     delta = finite_option("huber_loss", "delta", delta, low=0.0, allow_low=False)
-    return _regression("huber_loss", input, target, reduction, _HUBER, delta)
+    return _regression("huber_loss", input, target, reduction, _Kind.HUBER, delta)
 
 
 def smooth_l1_loss(input, target, *, beta: float = 1.0, reduction: str = "mean"):
@@ -127,4 +121,4 @@ def smooth_l1_loss(input, target, *, beta: float = 1.0, reduction: str = "mean")
     1.03125
     """
     beta = finite_option("smooth_l1_loss", "beta", beta, low=0.0)
-    return _regression("smooth_l1_loss", input, target, reduction, _SMOOTH_L1, beta)
+    return _regression("smooth_l1_loss", input, target, reduction, _Kind.SMOOTH_L1, beta)
