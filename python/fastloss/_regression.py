@@ -11,10 +11,18 @@ from ._checks import REDUCTIONS, finite_option, float_pair, reduction_code
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
 
-_Kind = _core.RegressionKind
+# The kinds as module constants: a lookup on the enum class costs ~10 ns a call.
+_MSE, _L1, _HUBER, _SMOOTH_L1 = (
+    _core.RegressionKind.MSE,
+    _core.RegressionKind.L1,
+    _core.RegressionKind.HUBER,
+    _core.RegressionKind.SMOOTH_L1,
+)
 
 
-def _regression(fn: str, input, target, reduction: str, kind: _Kind, param: float = 0.0):
+def _regression(
+    fn: str, input, target, reduction: str, kind: _core.RegressionKind, param: float = 0.0
+):
     red = REDUCTIONS.get(reduction)
     if red is not None:
         # Ready arrays: one binding call (the 2 µs call budget); None: they need converting.
@@ -62,7 +70,7 @@ def mse_loss(input, target, *, reduction: str = "mean"):
     >>> print(fastloss.mse_loss([1.0, 2.0], [2.0, 4.0]))
     2.5
     """
-    return _regression("mse_loss", input, target, reduction, _Kind.MSE)
+    return _regression("mse_loss", input, target, reduction, _MSE)
 
 
 def l1_loss(input, target, *, reduction: str = "mean"):
@@ -77,7 +85,7 @@ def l1_loss(input, target, *, reduction: str = "mean"):
     >>> print(fastloss.l1_loss([1.0, 2.0], [2.0, 4.0]))
     1.5
     """
-    return _regression("l1_loss", input, target, reduction, _Kind.L1)
+    return _regression("l1_loss", input, target, reduction, _L1)
 
 
 def huber_loss(input, target, *, delta: float = 1.0, reduction: str = "mean"):
@@ -99,7 +107,7 @@ def huber_loss(input, target, *, delta: float = 1.0, reduction: str = "mean"):
     1.3125
     """
     delta = finite_option("huber_loss", "delta", delta, low=0.0, allow_low=False)
-    return _regression("huber_loss", input, target, reduction, _Kind.HUBER, delta)
+    return _regression("huber_loss", input, target, reduction, _HUBER, delta)
 
 
 def smooth_l1_loss(input, target, *, beta: float = 1.0, reduction: str = "mean"):
@@ -121,4 +129,4 @@ def smooth_l1_loss(input, target, *, beta: float = 1.0, reduction: str = "mean")
     1.03125
     """
     beta = finite_option("smooth_l1_loss", "beta", beta, low=0.0)
-    return _regression("smooth_l1_loss", input, target, reduction, _Kind.SMOOTH_L1, beta)
+    return _regression("smooth_l1_loss", input, target, reduction, _SMOOTH_L1, beta)
