@@ -25,8 +25,9 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def class_loss(fn, nll, logits, target, weight, ignore_index, reduction, axis, label_smoothing=0.0):
     """cross_entropy, or nll_loss (``nll``)."""
-    red = REDUCTIONS.get(reduction)
-    if red is not None:
+    # Comparisons, not REDUCTIONS.get: ~30 ns less a call (the 2 µs call budget).
+    if reduction == "mean" or reduction == "sum" or reduction == "none":
+        red = REDUCTIONS[reduction]
         # Fast path (per-call overhead <= 2 µs): ready arrays and plain options go through as
         # given, in one binding call that checks them all; None if anything needs work. The
         # entry is chosen here, not in a helper: a Python call costs ~50 ns of the budget.
@@ -41,6 +42,7 @@ def class_loss(fn, nll, logits, target, weight, ignore_index, reduction, axis, l
                 raise_bad_target(fn, target, res, logits.shape[axis], ignore_index)
             return res
     reduction_code(fn, reduction)
+    red = REDUCTIONS[reduction]
     eps = 0.0 if nll else label_smoothing_option(fn, label_smoothing)
     name = "input" if nll else "logits"
     b = ClassBatch(fn, logits, target, weight, ignore_index, axis, name, prob_targets=not nll)

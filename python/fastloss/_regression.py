@@ -23,10 +23,10 @@ _MSE, _L1, _HUBER, _SMOOTH_L1 = (
 def _regression(
     fn: str, input, target, reduction: str, kind: _core.RegressionKind, param: float = 0.0
 ):
-    red = REDUCTIONS.get(reduction)
-    if red is not None:
-        # Ready arrays: one binding call (the 2 µs call budget); None: they need converting.
-        res = _core.regression(input, target, kind, param, red)
+    # Comparisons, not REDUCTIONS.get: ~30 ns less a call (the 2 µs call budget).
+    if reduction == "mean" or reduction == "sum" or reduction == "none":
+        # Ready arrays: one binding call; None: they need converting.
+        res = _core.regression(input, target, kind, param, REDUCTIONS[reduction])
         if res is not None:
             return res
     reduction_code(fn, reduction)
