@@ -18,10 +18,6 @@ from ._reduce import finish
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
-# The kernel reads a broadcast weight as a tile repeating along the flat index; a tile is at
-# least this long and has at least this many elements after its period (kWeightTilePad).
-_TILE_PAD = 64
-
 
 def _periodic_weight(
     fn: str, name: str, weight: object, shape: tuple[int, ...], dtype: np.dtype
@@ -61,7 +57,9 @@ def _periodic_weight(
         period = n
     if period == n:
         return flat, n
-    reps = -(-_TILE_PAD // period)
+    # The kernel reads a tile at least WEIGHT_TILE_PAD long, with at least that many
+    # elements after its period (kernels/args.hpp).
+    reps = -(-_core.WEIGHT_TILE_PAD // period)
     return np.tile(flat, 2 * reps), period * reps
 
 

@@ -11,14 +11,21 @@ import operator
 
 import numpy as np
 
-# The reduction argument of the bindings that finish a loss in C++.
-REDUCTION_CODES = {"none": 0, "mean": 1, "sum": 2}
+from . import _core
+
+# The public reduction names and the _core enum every loss entry takes.
+REDUCTIONS = {
+    "none": _core.Reduction.NONE,
+    "mean": _core.Reduction.MEAN,
+    "sum": _core.Reduction.SUM,
+}
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+_AxisError = getattr(np, "exceptions", np).AxisError  # np.exceptions from 1.25
 
 
 def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> str:
     """Return ``reduction`` if it is valid for ``fn``, else raise ValueError listing the choices."""
-    if reduction in REDUCTION_CODES or reduction in extra:
+    if reduction in REDUCTIONS or reduction in extra:
         return reduction  # type: ignore[return-value]
     valid = ", ".join(repr(r) for r in (*("mean", "sum", "none"), *extra))
     raise ValueError(f"{fn}: reduction must be one of {valid}; got {reduction!r}")
@@ -125,6 +132,15 @@ def axis_option(fn: str, axis: object) -> int:
         return operator.index(axis)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{fn}: axis must be an integer; got {axis!r}") from None
+
+
+def axis_index(fn: str, axis: object, ndim: int) -> int:
+    """``axis`` of an array of ``ndim`` dimensions as an index in ``[0, ndim)``, else
+    AxisError (or TypeError, see axis_option)."""
+    ax = axis_option(fn, axis)
+    if not -ndim <= ax < ndim:
+        raise _AxisError(f"{fn}: axis {ax} is out of bounds for an array of dimension {ndim}")
+    return ax % ndim
 
 
 def out_option(fn: str, out: object, dtype: np.dtype, shape: tuple[int, ...]) -> None:

@@ -9,45 +9,26 @@ and across rows (or the contiguous inner axis) otherwise. No transposed copy is 
 
 from __future__ import annotations
 
-import operator
 from math import prod
 
 import numpy as np
 
 from . import _core
-from ._checks import (
-    axis_option,
-    float_dtype,
-    label_smoothing_option,
-    out_option,
-    reduction_code,
-)
-from ._reduce import finish
+from ._ce_front import class_loss
+from ._checks import axis_index, axis_option, float_dtype, native_array, out_option
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
 
-_SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = 0, 1, 2
-_INT32, _INT64, _PROB = 0, 1, 2
-# The fast paths' dtypes: computed natively, read in place.
-_NATIVE_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
-_AxisError = getattr(np, "exceptions", np).AxisError
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_Kind = _core.SoftmaxKind
+# The kinds as module constants: a lookup on the enum class costs ~10 ns a call.
+_SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = _Kind.SOFTMAX, _Kind.LOG_SOFTMAX, _Kind.LOGSUMEXP
 
 
-def _float_input(fn: str, name: str, x: object, dtype: np.dtype | None = None) -> np.ndarray:
-    """``x`` as a C-contiguous array of its float compute dtype (or ``dtype``); copied only
-    when it is not one already. (Not np.ascontiguousarray: it turns 0-d into 1-d.)"""
+def _float_input(fn: str, name: str, x: object) -> np.ndarray:
+    """``x`` as a ready array (C-contiguous, aligned, native) of its float compute dtype;
+    copied only when it is not one already."""
     a = np.asarray(x)
-    if dtype is None:
-        dtype = float_dtype(fn, name, a)
-    return np.asarray(a, dtype=dtype, order="C")
-
-
-def _axis(fn: str, axis: object, ndim: int) -> int:
-    ax = axis_option(fn, axis)
-    if not -ndim <= ax < ndim:
-        raise _AxisError(f"{fn}: axis {ax} is out of bounds for an array of dimension {ndim}")
-    return ax % ndim
+    return native_array(a, float_dtype(fn, name, a))
 
 
 def _layout(shape: tuple[int, ...], first: int, last: int) -> tuple[int, int, int]:
@@ -59,40 +40,31 @@ def _layout(shape: tuple[int, ...], first: int, last: int) -> tuple[int, int, in
 # softmax family
 
 
-def _softmax_common(fn: str, kind: int, x, axis, out):
-    # Fast path (per-call overhead ≤ 2 µs): arrays that need no conversion: one binding call,
-    # None if x or out needs work.
-    if type(axis) is int and -64 <= axis < 64:  # NumPy arrays have <= 64 axes
-        res = _core.softmax_new(x, out, axis, kind)
-        if res is not None:
-            return res
+def _softmax_common(fn: str, kind: _Kind, x, axis, out):
+    # Fast path (per-call overhead <= 2 µs): a ready x and out, one binding call; None if
+    # anything needs work.
+    res = _core.softmax(x, out, axis, kind)
+    if res is not None:
+        return res
     a = _float_input(fn, "input", x)
     shape = a.shape
     if a.ndim == 0:  # one class, as torch
         a = a.reshape(1)
         if axis_option(fn, axis) not in (0, -1):
-            _axis(fn, axis, 0)
+            axis_index(fn, axis, 0)
         ax = 0
     else:
-        ax = _axis(fn, axis, a.ndim)
-    n_outer, n_classes, n_inner = _layout(a.shape, ax, ax)
+        ax = axis_index(fn, axis, a.ndim)
     if out is not None:
         out_option(fn, out, a.dtype, shape)
-    direct = (
-        out is not None
-        and out.dtype == a.dtype
-        and out.flags.c_contiguous
-        and out.flags.aligned
-        and out.flags.writeable
-        and not np.may_share_memory(out, a)  # the kernel reads x after writing the output
-    )
-    result = out if direct else np.empty(shape, dtype=a.dtype)
-    if a.size:
-        _core.softmax(a, result, n_outer, n_classes, n_inner, kind)
-    if out is not None and not direct:
-        out[...] = result
-        return out
-    return result
+        # None: out cannot take the result directly (another dtype or layout, x's memory).
+        if _core.softmax(a, out, ax, kind) is not None:
+            return out
+    result = _core.softmax(a, None, ax, kind).reshape(shape)
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
@@ -168,9 +140,9 @@ def _axes(fn: str, axis: object, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, tuple | list):
-        axes = tuple(_axis(fn, a, ndim) for a in axis)
+        axes = tuple(axis_index(fn, a, ndim) for a in axis)
     else:
-        axes = (_axis(fn, axis, ndim),)
+        axes = (axis_index(fn, axis, ndim),)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{fn}: duplicate value in axis {axis!r}")
     return tuple(sorted(axes))
@@ -212,25 +184,12 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
     (3,)
     """
     fn = "logsumexp"
-    # Fast path (per-call overhead ≤ 2 µs): one int axis of a C-contiguous float ndarray.
-    if (
-        type(x) is np.ndarray
-        and type(axis) is int
-        and not keepdims
-        and x.dtype in _NATIVE_FLOATS
-        and x.flags.c_contiguous
-        and x.ndim > 0
-        and -x.ndim <= axis < x.ndim
-        and x.shape[axis] > 0
-    ):
-        shape = x.shape
-        ax = axis % x.ndim
-        res = np.empty(shape[:ax] + shape[ax + 1 :], dtype=x.dtype)
-        if res.size:
-            n_classes = shape[ax]
-            n_inner = prod(shape[ax + 1 :])
-            _core.softmax(x, res, res.size // n_inner, n_classes, n_inner, _LOGSUMEXP)
-        return res[()] if res.ndim == 0 else res
+    if not keepdims:
+        # Fast path (per-call overhead <= 2 µs): one int axis of a ready x, one binding call;
+        # None if anything needs work.
+        res = _core.softmax(x, None, axis, _LOGSUMEXP)
+        if res is not None:
+            return res[()] if res.ndim == 0 else res
     a = _float_input(fn, "input", x)
     dtype = a.dtype
     if a.ndim == 0:
@@ -257,11 +216,9 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
         # Intermediate results stay float64: the next stage reads them as its logits.
         final = k == len(runs) - 1 and cur.dtype == dtype
         res = np.empty(new_shape, dtype=dtype if final else np.float64)
-        if res.size:
-            if n_classes == 0:
-                res.fill(-np.inf)
-            else:
-                _core.softmax(cur, res, n_outer, n_classes, n_inner, _LOGSUMEXP)
+        # The run is the middle axis of a 3-d view (no copy): one kernel pass.
+        view = cur.reshape(n_outer, n_classes, n_inner)
+        _core.softmax(view, res.reshape(n_outer, n_inner), 1, _LOGSUMEXP)
         cur = res
     cur = cur.astype(dtype, copy=False)
     if keepdims:
@@ -272,96 +229,6 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
 
 # ---------------------------------------------------------------------------------------
 # cross_entropy, nll_loss
-
-
-def _ignore_index(fn: str, ignore_index: object) -> int:
-    if isinstance(ignore_index, bool | np.bool_):
-        raise TypeError(f"{fn}: ignore_index must be an integer; got {ignore_index!r}")
-    try:
-        v = operator.index(ignore_index)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{fn}: ignore_index must be an integer; got {ignore_index!r}") from None
-    return v
-
-
-def _index_target(fn: str, t: np.ndarray, expected: tuple[int, ...], x_shape) -> np.ndarray:
-    """Integer class indices: int32/int64 read in place (if C-contiguous), others converted."""
-    if t.dtype.kind == "f" and t.size == 0:  # np.asarray([]) is float64: no dtype information
-        t = t.astype(np.int64)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: target must hold integer class indices; got {t.dtype}")
-    if t.shape != expected:
-        # The likely mistake: PyTorch's (N, C, d1, ...) layout with the default axis=-1.
-        hint = (
-            "; for PyTorch's (N, C, d1, ...) layout pass axis=1"
-            if len(x_shape) > 2 and t.shape == x_shape[:1] + x_shape[2:]
-            else ""
-        )
-        raise ValueError(
-            f"{fn}: target shape {t.shape} must be the input shape {x_shape} without the "
-            f"class axis, {expected}{hint}"
-        )
-    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _INT64_MAX:
-        # Would wrap negative in int64: report the value as given.
-        flat = int(np.argmax(t.reshape(-1) > _INT64_MAX))
-        raise IndexError(
-            f"{fn}: target[{', '.join(map(str, np.unravel_index(flat, t.shape)))}] = "
-            f"{t.reshape(-1)[flat]} is outside the class range"
-        )
-    if t.dtype in (np.dtype(np.int32), np.dtype(np.int64)):
-        return np.asarray(t, order="C")
-    return np.asarray(t, dtype=np.int64, order="C")
-
-
-def _weight(fn: str, weight, n_classes: int, dtype: np.dtype):
-    if weight is None:
-        return None
-    w = np.asarray(weight)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(f"{fn}: {w.dtype} weight is not supported; use float32 or float64")
-    if w.shape != (n_classes,):
-        raise ValueError(f"{fn}: weight shape {w.shape} must be ({n_classes},), one per class")
-    return np.asarray(w, dtype=dtype, order="C")
-
-
-def _class_setup(fn: str, x, axis: int):
-    """Logits as C-contiguous with their (outer, C, inner) layout and the per-row shape."""
-    a = np.asarray(x)
-    if a.ndim == 0:  # no class axis to pick a target from; torch raises too
-        raise ValueError(
-            f"{fn}: 0-d input has no class axis; give at least 1 dimension, e.g. shape (C,)"
-        )
-    ax = _axis(fn, axis, a.ndim)
-    row_shape = a.shape[:ax] + a.shape[ax + 1 :]
-    return a, ax, row_shape
-
-
-def _kernel_ignore(fn: str, ignore: int, t: np.ndarray | None, n_classes: int) -> int:
-    """ignore_index as the kernel's int64. One beyond int64 matches no target: stand in for it
-    with an int64 bound, after making sure no target holds that bound (it is out of range)."""
-    if _INT64_MIN <= ignore <= _INT64_MAX:
-        return ignore
-    bound = _INT64_MIN if ignore < 0 else _INT64_MAX
-    if t is not None and t.dtype == np.int64 and t.size:
-        hits = np.flatnonzero(t.reshape(-1) == bound)
-        if hits.size:
-            _raise_bad_target(fn, t, int(hits[0]), n_classes, ignore)
-    return bound
-
-
-def _raise_bad_target(fn: str, t: np.ndarray, bad: int, n_classes: int, ignore_index: int):
-    pos = np.unravel_index(bad, t.shape) if t.ndim else ()
-    where = f"target[{', '.join(map(str, pos))}]" if t.ndim else "target"
-    raise IndexError(
-        f"{fn}: {where} = {t.reshape(-1)[bad]} is outside [0, {n_classes}) and is not "
-        f"ignore_index ({ignore_index})"
-    )
-
-
-def _finish_rows(total: float, count: float, reduction: str, dtype: np.dtype, out, row_shape):
-    if reduction == "none":
-        return out.reshape(row_shape)
-    return finish(total, count, reduction, dtype)
 
 
 def cross_entropy(
@@ -443,59 +310,17 @@ def cross_entropy(
     >>> print(round(float(fastloss.cross_entropy(np.log(p), [2, 1, 0])), 8))
     1.37838885
     """
-    fn = "cross_entropy"
-    # Fast path (per-call overhead ≤ 2 µs): (N, C) logits and (N,) index targets that need no
-    # conversion, no weight, plain option values: one binding call that checks them all, None if
-    # anything needs work.
-    res = _core.cross_entropy_rows(
-        logits, target, weight, ignore_index, reduction, label_smoothing, axis
+    return class_loss(
+        "cross_entropy",
+        False,
+        logits,
+        target,
+        weight,
+        ignore_index,
+        reduction,
+        axis,
+        label_smoothing,
     )
-    if res is not None:
-        if type(res) is int:  # the first bad row
-            _raise_bad_target(fn, target, res, logits.shape[1], ignore_index)
-        return res
-    reduction_code(fn, reduction)
-    eps = label_smoothing_option(fn, label_smoothing)
-    ignore = _ignore_index(fn, ignore_index)
-    a, ax, row_shape = _class_setup(fn, logits, axis)
-    t = np.asarray(target)
-    prob = t.shape == a.shape
-    if prob:
-        if t.dtype.kind != "f":
-            raise TypeError(
-                f"{fn}: a target of the logits' shape holds class probabilities and must be "
-                f"float; got {t.dtype}"
-            )
-        if ignore != -100:
-            raise ValueError(
-                f"{fn}: ignore_index is not supported with probability targets; got {ignore}"
-            )
-        dtype = np.promote_types(float_dtype(fn, "logits", a), float_dtype(fn, "target", t))
-        a = np.asarray(a, dtype=dtype, order="C")
-        t = np.asarray(t, dtype=dtype, order="C")
-        kind = _PROB
-    else:
-        dtype = float_dtype(fn, "logits", a)
-        a = np.asarray(a, dtype=dtype, order="C")
-        t = _index_target(fn, t, row_shape, a.shape)
-        kind = _INT32 if t.dtype == np.int32 else _INT64
-    n_outer, n_classes, n_inner = _layout(a.shape, ax, ax)
-    w = _weight(fn, weight, n_classes, dtype)
-    ignore = _kernel_ignore(fn, ignore, t if kind != _PROB else None, n_classes)
-    out = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
-    n_rows = n_outer * n_inner
-    if n_rows and n_classes == 0 and kind == _PROB:
-        total, wsum, bad = 0.0, 0.0, -1  # -Σ over no classes
-        if out is not None:
-            out.fill(0)
-    else:
-        total, wsum, bad = _core.cross_entropy(
-            a, t, w, out, n_outer, n_classes, n_inner, ignore, eps, kind
-        )
-    if bad >= 0:
-        _raise_bad_target(fn, t, bad, n_classes, ignore_index)
-    count = n_rows if kind == _PROB else wsum
-    return _finish_rows(total, count, reduction, dtype, out, row_shape)
 
 
 def nll_loss(
@@ -551,25 +376,4 @@ def nll_loss(
     >>> print(round(float(fastloss.nll_loss(np.log(p), [2, 1, 0])), 8))
     0.63910756
     """
-    fn = "nll_loss"
-    # Fast path (per-call overhead ≤ 2 µs), as in cross_entropy.
-    res = _core.nll_loss_rows(log_probs, target, weight, ignore_index, reduction, axis)
-    if res is not None:
-        if type(res) is int:  # the first bad row
-            _raise_bad_target(fn, target, res, log_probs.shape[1], ignore_index)
-        return res
-    reduction_code(fn, reduction)
-    ignore = _ignore_index(fn, ignore_index)
-    a, ax, row_shape = _class_setup(fn, log_probs, axis)
-    dtype = float_dtype(fn, "input", a)
-    a = np.asarray(a, dtype=dtype, order="C")
-    t = _index_target(fn, np.asarray(target), row_shape, a.shape)
-    n_outer, n_classes, n_inner = _layout(a.shape, ax, ax)
-    w = _weight(fn, weight, n_classes, dtype)
-    ignore = _kernel_ignore(fn, ignore, t, n_classes)
-    out = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
-    kind = _INT32 if t.dtype == np.int32 else _INT64
-    total, wsum, bad = _core.nll_loss(a, t, w, out, n_outer, n_classes, n_inner, ignore, kind)
-    if bad >= 0:
-        _raise_bad_target(fn, t, bad, n_classes, ignore_index)
-    return _finish_rows(total, wsum, reduction, dtype, out, row_shape)
+    return class_loss("nll_loss", True, log_probs, target, weight, ignore_index, reduction, axis)

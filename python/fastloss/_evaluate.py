@@ -15,23 +15,12 @@ import operator
 import numpy as np
 
 from . import _core
-from ._checks import axis_option, float_dtype, label_smoothing_option
-from ._classification import (
-    _axis,
-    _class_setup,
-    _ignore_index,
-    _index_target,
-    _kernel_ignore,
-    _layout,
-    _raise_bad_target,
-    _weight,
-)
+from ._ce_front import ClassBatch, ignore_index_option
+from ._checks import axis_index, axis_option, label_smoothing_option
 from ._locked_state import LockedState
 
 __all__ = ["Evaluator", "evaluate", "evaluate_chunked"]
 
-_INT32, _INT64 = 0, 1
-_MAX_TOPK = 16
 _CHUNK_BYTES = 64 << 20
 
 
@@ -51,9 +40,9 @@ def _topk(fn: str, topk) -> tuple[int, ...]:
         if v < 1:
             raise ValueError(f"{fn}: topk must hold positive integers; got {topk!r}")
         out.append(v)
-    if len(set(out) | {1}) > _MAX_TOPK:
+    if len(set(out) | {1}) > _core.MAX_TOPK:
         raise ValueError(
-            f"{fn}: at most {_MAX_TOPK - 1} distinct topk values besides 1; got {topk!r}"
+            f"{fn}: at most {_core.MAX_TOPK - 1} distinct topk values besides 1; got {topk!r}"
         )
     return tuple(out)
 
@@ -81,59 +70,10 @@ def _sample_weight(fn: str, sample_weight, row_shape: tuple[int, ...]) -> np.nda
     return s
 
 
-class _Batch:
-    """One batch checked and laid out for the kernel (nothing is computed yet)."""
-
-    def __init__(
-        self, fn, logits, target, *, weight, ignore_index, axis, sample_weight, n_classes=None
-    ):
-        self.ignore_index = _ignore_index(fn, ignore_index)
-        a, ax, row_shape = _class_setup(fn, logits, axis)
-        dtype = float_dtype(fn, "logits", a)
-        self.a = np.asarray(a, dtype=dtype, order="C")
-        self.t = _index_target(fn, np.asarray(target), row_shape, self.a.shape)
-        self.n_outer, self.n_classes, self.n_inner = _layout(self.a.shape, ax, ax)
-        if n_classes is not None and self.n_classes != n_classes:
-            raise ValueError(
-                f"{fn}: logits have {self.n_classes} classes along axis {axis}; earlier "
-                f"batches had {n_classes}"
-            )
-        self.w = _weight(fn, weight, self.n_classes, dtype)
-        self.sw = _sample_weight(fn, sample_weight, row_shape)
-        self.kernel_ignore = _kernel_ignore(fn, self.ignore_index, self.t, self.n_classes)
-        self.kind = _INT32 if self.t.dtype == np.int32 else _INT64
-        self.row_shape, self.dtype, self.fn = row_shape, dtype, fn
-
-    def run(self, ks, eps, outs=(None, None, None, None)):
-        """Kernel sums ``(loss, loss_weight, weight, entropy, lse, hits, count)``; raises
-        IndexError on a bad target."""
-        n_rows = self.n_outer * self.n_inner
-        if n_rows and self.n_classes == 0:
-            # No class is valid: every target must be ignored.
-            bad = np.flatnonzero(self.t.reshape(-1) != self.kernel_ignore)
-            if bad.size:
-                _raise_bad_target(self.fn, self.t, int(bad[0]), 0, self.ignore_index)
-            for o, v in zip(outs, (0, -1, np.nan, -np.inf), strict=True):
-                if o is not None:
-                    o.fill(v)
-            return (0.0, 0.0, 0.0, 0.0, 0.0, (0.0,) * len(ks), 0)
-        res = _core.evaluate(
-            self.a,
-            self.t,
-            self.w,
-            self.sw,
-            list(ks),
-            *outs,
-            self.n_outer,
-            self.n_classes,
-            self.n_inner,
-            self.kernel_ignore,
-            eps,
-            self.kind,
-        )
-        if res[7] >= 0:
-            _raise_bad_target(self.fn, self.t, res[7], self.n_classes, self.ignore_index)
-        return res[:7]
+def _batch(fn, logits, target, weight, ignore_index, axis, sample_weight, n_classes=None):
+    """One batch checked and made ready for the kernel, and its sample weights."""
+    b = ClassBatch(fn, logits, target, weight, ignore_index, axis, n_classes=n_classes)
+    return b, _sample_weight(fn, sample_weight, b.row_shape)
 
 
 def _metrics(topk, sums) -> dict[str, float]:
@@ -231,15 +171,7 @@ def evaluate(
         raise ValueError(f"{fn}: reduction must be one of 'mean', 'none'; got {reduction!r}")
     ks_public = _topk(fn, topk)
     eps = label_smoothing_option(fn, label_smoothing)
-    b = _Batch(
-        fn,
-        logits,
-        target,
-        weight=weight,
-        ignore_index=ignore_index,
-        axis=axis,
-        sample_weight=sample_weight,
-    )
+    b, sw = _batch(fn, logits, target, weight, ignore_index, axis, sample_weight)
     ks = sorted(set(ks_public) | {1})
     if reduction == "none":
         outs = (
@@ -248,9 +180,9 @@ def evaluate(
             np.empty(b.row_shape, b.dtype),
             np.empty(b.row_shape, b.dtype),
         )
-        b.run(ks, eps, outs)
+        b.evaluate(ks, eps, sw, outs)
         return dict(zip(("cross_entropy", "rank", "entropy", "logsumexp"), outs, strict=True))
-    return _metrics(ks_public, b.run(ks, eps))
+    return _metrics(ks_public, b.evaluate(ks, eps, sw))
 
 
 class Evaluator(LockedState):
@@ -301,7 +233,7 @@ class Evaluator(LockedState):
     ) -> None:
         fn = self._fn
         self.topk = _topk(fn, topk)
-        self.ignore_index = _ignore_index(fn, ignore_index)
+        self.ignore_index = ignore_index_option(fn, ignore_index)
         self.label_smoothing = label_smoothing_option(fn, label_smoothing)
         self.axis = axis_option(fn, axis)
         if weight is None:
@@ -334,19 +266,11 @@ class Evaluator(LockedState):
     def update(self, logits, target, *, sample_weight=None) -> Evaluator:
         """Add one batch (any array-like, np.memmap included). Returns ``self``."""
         fn = f"{self._fn}.update"
-        b = _Batch(
-            fn,
-            logits,
-            target,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            axis=self.axis,
-            sample_weight=sample_weight,
-            n_classes=self.n_classes,
-        )
-        res = b.run(self._ks(), self.label_smoothing)
+        options = (self.weight, self.ignore_index, self.axis)
+        b, sw = _batch(fn, logits, target, *options, sample_weight, n_classes=self.n_classes)
+        res = b.evaluate(self._ks(), self.label_smoothing, sw)
         # Nothing above changed the state: commit. Another thread may have added the first
-        # batch since _Batch compared the class counts, so compare again under the lock.
+        # batch since ClassBatch compared the class counts, so compare again under the lock.
         with self._lock:
             if self.n_classes is not None and b.n_classes != self.n_classes:
                 raise ValueError(
@@ -450,7 +374,7 @@ def evaluate_chunked(
     if (
         isinstance(evaluator, Evaluator)
         and len(shape) > 1
-        and _axis(fn, evaluator.axis, len(shape)) == 0
+        and axis_index(fn, evaluator.axis, len(shape)) == 0
     ):
         raise ValueError(f"{fn}: the class axis is axis 0; chunking needs rows along axis 0")
     if rows_per_chunk is None:

@@ -6,30 +6,32 @@ and accumulates in float64 with a fixed chunking, so every thread count gives th
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import _core
-from ._checks import REDUCTION_CODES, finite_option, float_pair, reduction_code
+from ._checks import REDUCTIONS, finite_option, float_pair, reduction_code
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
 
-_MSE, _L1, _HUBER, _SMOOTH_L1 = 0, 1, 2, 3
+# The kinds as module constants: a lookup on the enum class costs ~10 ns a call.
+_MSE, _L1, _HUBER, _SMOOTH_L1 = (
+    _core.RegressionKind.MSE,
+    _core.RegressionKind.L1,
+    _core.RegressionKind.HUBER,
+    _core.RegressionKind.SMOOTH_L1,
+)
 
 
-def _regression(fn: str, input, target, reduction: str, kind: int, param: float = 0.0):
-    if reduction == "mean" or reduction == "sum":
-        # Arrays that need no conversion are read in place in one call (the 2 µs call budget);
-        # None means they need converting first.
-        res = _core.regression(input, target, None, kind, param, REDUCTION_CODES[reduction])
+def _regression(
+    fn: str, input, target, reduction: str, kind: _core.RegressionKind, param: float = 0.0
+):
+    # Comparisons, not REDUCTIONS.get: ~30 ns less a call (the 2 µs call budget).
+    if reduction == "mean" or reduction == "sum" or reduction == "none":
+        # Ready arrays: one binding call; None: they need converting.
+        res = _core.regression(input, target, kind, param, REDUCTIONS[reduction])
         if res is not None:
             return res
     reduction_code(fn, reduction)
     x, y = float_pair(fn, input, target)
-    if reduction == "none":
-        out = np.empty_like(x)
-        _core.regression(x, y, out, kind, param, 0)
-        return out
-    return _core.regression(x, y, None, kind, param, REDUCTION_CODES[reduction])
+    return _core.regression(x, y, kind, param, REDUCTIONS[reduction])
 
 
 def mse_loss(input, target, *, reduction: str = "mean"):

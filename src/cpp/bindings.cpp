@@ -1,16 +1,33 @@
 // The Python module fastloss._core: NumPy arrays in, pointers out, the GIL released around
-// every kernel over more than a few thousand elements (ReleaseGil). The Python layer
-// (python/fastloss/_*.py) settles dtypes, shapes and contiguity first; the checks here only
-// guard against a caller that skipped it. An input array that is not C-contiguous, aligned
-// and in native byte order is read through one converted copy (readable); the fast paths
-// take only arrays that need none.
+// every kernel over more than a few thousand elements (ReleaseGil).
+//
+// The protocol, the same for every entry:
+// - One entry per operation, called once per public call. An array is ready when a kernel
+//   can read it in place: an ndarray, C-contiguous, aligned, in native byte order, float32
+//   or float64 (class indices: int32 or int64), of the shapes the operation needs.
+// - The entries with a fast path (regression, softmax, cross_entropy, nll_loss) take the
+//   caller's arguments as given and return None, before any work, when an array is not
+//   ready or an option is not a plain value in range: None is the one "not handled here".
+//   The Python layer then checks and converts the arguments (raising with the public
+//   message) and calls the same entry with ready ones. So the common call is one binding
+//   call and no Python-level checks: the 2 µs per-call budget.
+// - The other entries are called with prepared arrays; one that is not ready is read
+//   through one converted copy (readable).
+// - reduction is the Reduction enum: NONE gives the per-element (per-row) array, MEAN and
+//   SUM the NumPy scalar of the input dtype, rounded once from the float64 sum (the mean
+//   of nothing is NaN, as torch).
+// - A class index out of range comes back as a Python int, the first bad flat row, in place
+//   of the result; the Python layer raises the IndexError.
+// - The enums and constants the Python layer passes or needs are attributes of the module.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,26 +147,53 @@ bool in_place_float(py::handle h, DType* dt) {
   }
 }
 
-// mse / l1 / huber / smooth_l1. reduction 0: the float64 sum (out filled when given); 1 (mean) or
-// 2 (sum): the finished scalar (mean of no elements: NaN). Returns None, before any work, unless
-// input and target are C-contiguous float32/float64 ndarrays of one dtype and shape: the Python
-// layer then converts them (_checks.float_pair) and calls again. So the common call costs one
-// binding call and no Python-level checks.
-py::object regression(py::handle input_h, py::handle target_h, const py::object& out, int kind, double param,
-                      int reduction) {
+// A new C-contiguous array of the dtype and shape.
+py::array new_array(DType dt, const std::vector<py::ssize_t>& dims) {
+  return dt == DType::kF32 ? py::array(py::array_t<float>(dims)) : py::array(py::array_t<double>(dims));
+}
+
+// The public result of a reduction: out for NONE, else the scalar of the sum or the mean over count.
+py::object reduced(const py::object& out, double sum, double count, fastloss::Reduction reduction, DType dt) {
+  switch (reduction) {
+    case fastloss::Reduction::kNone: return out;
+    case fastloss::Reduction::kSum: return finished_scalar(sum, dt);
+    case fastloss::Reduction::kMean: return finished_scalar(sum / count, dt);  // 0/0: NaN
+  }
+  throw py::value_error("_core: bad reduction");
+}
+
+// An array of the shape of a, or of a without axis `drop` (-1: none).
+std::vector<py::ssize_t> shape_of(const py::array& a, std::int64_t drop = -1) {
+  std::vector<py::ssize_t> dims;
+  for (py::ssize_t d = 0; d < a.ndim(); ++d)
+    if (d != drop) dims.push_back(a.shape(d));
+  return dims;
+}
+
+// Whether b has a's shape without axis `drop` (-1: a's shape).
+bool shape_matches(const py::array& a, const py::array& b, std::int64_t drop = -1) {
+  if (b.ndim() != a.ndim() - (drop >= 0 ? 1 : 0)) return false;
+  for (py::ssize_t d = 0, e = 0; d < a.ndim(); ++d)
+    if (d != drop && a.shape(d) != b.shape(e++)) return false;
+  return true;
+}
+
+// mse / l1 / huber / smooth_l1 (param: huber's delta, smooth_l1's beta). Ready: input and
+// target of one float dtype and shape.
+py::object regression(py::handle input_h, py::handle target_h, fastloss::RegressionKind kind, double param,
+                      fastloss::Reduction reduction) {
   DType dt, dt_target;
   if (!in_place_float(input_h, &dt) || !in_place_float(target_h, &dt_target) || dt != dt_target) return py::none();
   const auto input = py::reinterpret_borrow<py::array>(input_h);
   const auto target = py::reinterpret_borrow<py::array>(target_h);
-  if (input.ndim() != target.ndim() || !std::equal(input.shape(), input.shape() + input.ndim(), target.shape()))
-    return py::none();
-  if (kind < 0 || kind > 3 || reduction < 0 || reduction > 2)
-    throw py::value_error("_core: bad regression kind or reduction");
+  if (!shape_matches(input, target)) return py::none();
+  py::object out = py::none();
+  if (reduction == fastloss::Reduction::kNone) out = new_array(dt, shape_of(input));
   const fastloss::RegressionArgs args{input.data(),
                                       target.data(),
-                                      out_data(out, input, dt),
+                                      out.is_none() ? nullptr : py::reinterpret_borrow<py::array>(out).mutable_data(),
                                       input.size(),
-                                      static_cast<fastloss::RegressionKind>(kind),
+                                      kind,
                                       param,
                                       fastloss::call_threads()};
   double total;
@@ -157,9 +201,7 @@ py::object regression(py::handle input_h, py::handle target_h, const py::object&
     ReleaseGil release(input.size());
     total = dt == DType::kF32 ? active().regression_f32(args) : active().regression_f64(args);
   }
-  if (reduction == 0) return py::float_(total);
-  // 0/0 is NaN: the mean of an empty input, as torch.
-  return finished_scalar(reduction == 2 ? total : total / static_cast<double>(input.size()), dt);
+  return reduced(out, total, static_cast<double>(input.size()), reduction, dt);
 }
 
 // A weight for kernels/binary.hpp: null, or a tile of `period` (see PeriodicWeight, args.hpp).
@@ -256,134 +298,6 @@ py::tuple regression_stats(py::array input, py::array target, const py::object& 
   return stats_to_tuple(s);
 }
 
-// softmax (kind 0), log_softmax (1), logsumexp (2) over x viewed as (n_outer, n_classes, n_inner).
-// out: x's shape and dtype; for logsumexp (n_outer, n_inner) of x's dtype or float64.
-void softmax(py::array x, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner,
-             int kind) {
-  const DType dt = float_input(x, "x");
-  const DType dto = float_dtype(out, "out");
-  if (kind < 0 || kind > 2) throw py::value_error("_core: softmax kind must be 0, 1 or 2");
-  const bool lse = kind == 2;
-  if (dto != dt && !(lse && dto == DType::kF64)) throw py::type_error("_core: out has the wrong dtype");
-  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || x.size() != n_outer * n_classes * n_inner ||
-      out.size() != (lse ? n_outer * n_inner : x.size()))
-    throw py::value_error("_core: softmax shape does not match the arrays");
-  const fastloss::SoftmaxArgs args{x.data(),
-                                   out.mutable_data(),
-                                   n_outer,
-                                   n_classes,
-                                   n_inner,
-                                   static_cast<fastloss::SoftmaxKind>(kind),
-                                   dto == DType::kF64,
-                                   fastloss::call_threads()};
-  ReleaseGil release(x.size());
-  dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
-}
-
-// softmax (kind 0) or log_softmax (1) of an ndarray read in place (C-contiguous float32/float64, at
-// least 1-D) along axis, into out (None: a new array). Returns out, or None, before any work, when
-// x needs converting, axis is out of range, or out is not a writeable C-contiguous array of x's
-// dtype and shape apart from x's memory: the Python layer then takes the general path (errors,
-// conversions, copies).
-py::object softmax_new(py::handle x_h, py::handle out_h, std::int64_t axis, int kind) {
-  DType dt, dt_out;
-  if (!in_place_float(x_h, &dt)) return py::none();
-  const auto x = py::reinterpret_borrow<py::array>(x_h);
-  const std::int64_t nd = x.ndim();
-  if (nd == 0 || axis < -nd || axis >= nd) return py::none();
-  if (kind != 0 && kind != 1) throw py::value_error("_core: softmax_new kind must be 0 or 1");
-  const py::ssize_t* shape = x.shape();
-  // Not a default-constructed py::array: that allocates an empty NumPy array (~1000 instructions).
-  py::object out_obj;
-  if (out_h.is_none()) {
-    const std::vector<py::ssize_t> dims(shape, shape + nd);
-    out_obj = dt == DType::kF32 ? py::object(py::array_t<float>(dims)) : py::object(py::array_t<double>(dims));
-  } else {
-    if (!in_place_float(out_h, &dt_out) || dt_out != dt) return py::none();
-    const auto o = py::reinterpret_borrow<py::array>(out_h);
-    if (o.ndim() != nd || !std::equal(shape, shape + nd, o.shape()) || !o.writeable()) return py::none();
-    // The kernel reads x after writing out: they must not share memory.
-    const auto* xb = static_cast<const char*>(x.data());
-    const auto* ob = static_cast<const char*>(o.data());
-    if (ob < xb + x.nbytes() && xb < ob + o.nbytes()) return py::none();
-    out_obj = py::reinterpret_borrow<py::object>(out_h);
-  }
-  if (x.size() == 0) return out_obj;
-  const std::int64_t ax = axis < 0 ? axis + nd : axis;
-  std::int64_t n_inner = 1;
-  for (std::int64_t d = ax + 1; d < nd; ++d) n_inner *= shape[d];
-  auto out = py::reinterpret_borrow<py::array>(out_obj);
-  softmax(x, out, x.size() / (shape[ax] * n_inner), shape[ax], n_inner, kind);
-  return out_obj;
-}
-
-// Class indices: int32 (target_kind 0) or int64 (1), one per row, converted when needed (readable).
-void check_index_target(py::array& target, int target_kind, std::int64_t n_rows) {
-  if (target_kind != 0 && target_kind != 1) throw py::value_error("_core: bad target_kind");
-  target = readable(target);
-  if (target.dtype().kind() != 'i' || target.itemsize() != (target_kind == 0 ? 4 : 8) || target.size() != n_rows)
-    throw py::type_error("_core: target must be a C-contiguous int32/int64 array of one index per row");
-}
-
-// The class weights' data (nullptr for None): the logits' dtype, one entry per class. weight
-// becomes the array read (a converted copy when needed), so the caller keeps it alive.
-const void* class_weight_data(py::object& weight, DType dt, std::int64_t n_classes) {
-  if (weight.is_none()) return nullptr;
-  py::array w = weight.cast<py::array>();
-  if (float_input(w, "weight") != dt || w.size() != n_classes)
-    throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
-  weight = w;
-  return w.data();
-}
-
-// cross_entropy / nll_loss: (Σ loss, Σ w[t] over counted rows, first bad row or -1).
-// target_kind: 0 int32, 1 int64 (shape (n_outer, n_inner)), 2 probabilities (x's shape, dtype).
-// reduction < 0: returns the tuple. 1 (mean) or 2 (sum): returns the finished NumPy scalar of the
-// logits' dtype (mean over Σ w[t], NaN for none), or the first bad row as a Python int: one
-// call and no Python arithmetic on the fast path (the 2 µs per-call budget).
-py::object class_loss(bool nll, py::array logits, py::array target, py::object weight, const py::object& out,
-                      std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
-                      double label_smoothing, int target_kind, int reduction) {
-  const DType dt = float_input(logits, "logits");
-  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
-    throw py::value_error("_core: cross_entropy shape does not match the logits");
-  const std::int64_t n_rows = n_outer * n_inner;
-  if (target_kind == 2 && !nll) same_input(logits, target, dt, "target");
-  else check_index_target(target, target_kind, n_rows);
-  const void* weight_ptr = class_weight_data(weight, dt, n_classes);
-  void* out_ptr = nullptr;
-  if (!out.is_none()) {
-    py::array o = out.cast<py::array>();
-    if (float_dtype(o, "out") != dt || o.size() != n_rows)
-      throw py::type_error("_core: out must hold one loss per row");
-    out_ptr = o.mutable_data();
-  }
-  const fastloss::CrossEntropyArgs args{logits.data(),
-                                        target.data(),
-                                        weight_ptr,
-                                        out_ptr,
-                                        n_outer,
-                                        n_classes,
-                                        n_inner,
-                                        ignore_index,
-                                        label_smoothing,
-                                        static_cast<fastloss::TargetKind>(target_kind),
-                                        fastloss::call_threads()};
-  fastloss::CrossEntropyResult r;
-  {
-    ReleaseGil release(logits.size());
-    if (nll) r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
-    else if (n_inner > 1)
-      r = dt == DType::kF32 ? active().cross_entropy_inner_f32(args) : active().cross_entropy_inner_f64(args);
-    else r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
-  }
-  if (reduction < 0) return py::make_tuple(r.loss_sum, r.weight_sum, r.first_bad);
-  if (r.first_bad >= 0) return py::int_(r.first_bad);
-  // 0/0 is NaN: an empty or all-ignored mean, as torch.
-  const double v = reduction == 2 ? r.loss_sum : r.loss_sum / r.weight_sum;
-  return finished_scalar(v, dt);
-}
-
 // The option values the fast paths take as they come from Python (no bool, no subclass, no
 // conversion): anything else returns false and the Python layer checks and converts it.
 bool plain_int64(py::handle h, std::int64_t* v) {
@@ -397,69 +311,179 @@ bool plain_int64(py::handle h, std::int64_t* v) {
   *v = x;
   return true;
 }
-// "none" 0, "mean" 1, "sum" 2, else -1.
-int plain_reduction(py::handle h) {
-  if (!PyUnicode_CheckExact(h.ptr())) return -1;
-  const char* names[] = {"none", "mean", "sum"};
-  for (int code = 0; code < 3; ++code)
-    if (PyUnicode_CompareWithASCIIString(h.ptr(), names[code]) == 0) return code;
-  return -1;
+// An axis of a: a plain int in [-ndim, ndim), as the non-negative axis.
+bool plain_axis(py::handle h, const py::array& a, std::int64_t* axis) {
+  std::int64_t v;
+  const std::int64_t nd = a.ndim();
+  if (!plain_int64(h, &v) || v < -nd || v >= nd) return false;
+  *axis = v < 0 ? v + nd : v;
+  return true;
 }
 
-// cross_entropy / nll_loss over (N, C) logits and (N,) int32/int64 targets read in place, with
-// no class weights and plain option values (label_smoothing a float in [0, 1], nll: 0.0): the
-// finished scalar (mean, sum), the per-row losses (none), or the first bad row as an int. None,
-// before any work, when an array or an option needs converting, reshaping or checking: the
-// Python layer then takes the general path. The common call is this one binding call and no
-// Python-level checks (the 2 µs per-call budget).
-py::object class_loss_rows(bool nll, py::handle logits_h, py::handle target_h, py::handle weight_h,
-                           py::handle ignore_index_h, py::handle reduction_h, py::handle label_smoothing_h,
-                           py::handle axis_h) {
-  DType dt;
-  std::int64_t ignore_index, axis;
-  const int reduction = plain_reduction(reduction_h);
-  if (reduction < 0 || !weight_h.is_none() || !plain_int64(ignore_index_h, &ignore_index) ||
-      !plain_int64(axis_h, &axis) || (axis != -1 && axis != 1))
-    return py::none();
-  double label_smoothing = 0.0;
-  if (!nll) {
-    if (!PyFloat_CheckExact(label_smoothing_h.ptr())) return py::none();
-    label_smoothing = PyFloat_AS_DOUBLE(label_smoothing_h.ptr());
-    if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) return py::none();
+// x viewed as C-contiguous (n_outer, n_classes, n_inner) around the class axis (args.hpp).
+struct ClassLayout {
+  std::int64_t n_outer, n_classes, n_inner;
+};
+ClassLayout layout_around(const py::array& x, std::int64_t axis) {
+  ClassLayout l{1, x.shape(axis), 1};
+  for (std::int64_t d = 0; d < axis; ++d) l.n_outer *= x.shape(d);
+  for (std::int64_t d = axis + 1; d < x.ndim(); ++d) l.n_inner *= x.shape(d);
+  return l;
+}
+
+// softmax, log_softmax, logsumexp along axis into out (None: a new array of x's dtype); returns
+// out. Ready: x of at least one dimension, axis a plain int in range; out None, or writeable, of
+// x's shape (logsumexp: without the axis) and dtype (logsumexp: or float64), apart from x's
+// memory (the kernel reads x after writing out).
+py::object softmax(py::handle x_h, py::handle out_h, py::handle axis_h, fastloss::SoftmaxKind kind) {
+  DType dt, dt_out;
+  std::int64_t axis;
+  if (!in_place_float(x_h, &dt)) return py::none();
+  const auto x = py::reinterpret_borrow<py::array>(x_h);
+  if (x.ndim() == 0 || !plain_axis(axis_h, x, &axis)) return py::none();
+  const bool lse = kind == fastloss::SoftmaxKind::kLogSumExp;
+  const std::int64_t dropped = lse ? axis : -1;
+  // Not a default-constructed py::array: that allocates an empty NumPy array (~1000 instructions).
+  py::object out_obj;
+  if (out_h.is_none()) {
+    dt_out = dt;
+    out_obj = new_array(dt, shape_of(x, dropped));
+  } else {
+    if (!in_place_float(out_h, &dt_out) || (dt_out != dt && !(lse && dt_out == DType::kF64))) return py::none();
+    const auto o = py::reinterpret_borrow<py::array>(out_h);
+    if (!shape_matches(x, o, dropped) || !o.writeable()) return py::none();
+    // The kernel reads x after writing out: they must not share memory.
+    const auto* xb = static_cast<const char*>(x.data());
+    const auto* ob = static_cast<const char*>(o.data());
+    if (ob < xb + x.nbytes() && xb < ob + o.nbytes()) return py::none();
+    out_obj = py::reinterpret_borrow<py::object>(out_h);
   }
-  if (!in_place_float(logits_h, &dt) || !py::isinstance<py::array>(target_h)) return py::none();
+  auto out = py::reinterpret_borrow<py::array>(out_obj);
+  const ClassLayout l = layout_around(x, axis);
+  if (lse && l.n_classes == 0) {  // log Σ over no classes
+    if (dt_out == DType::kF32) std::fill_n(static_cast<float*>(out.mutable_data()), out.size(), -INFINITY);
+    else std::fill_n(static_cast<double*>(out.mutable_data()), out.size(), -INFINITY);
+    return out_obj;
+  }
+  if (x.size() == 0) return out_obj;
+  const fastloss::SoftmaxArgs args{x.data(),
+                                   out.mutable_data(),
+                                   l.n_outer,
+                                   l.n_classes,
+                                   l.n_inner,
+                                   kind,
+                                   dt_out == DType::kF64,
+                                   fastloss::call_threads()};
+  {
+    ReleaseGil release(x.size());
+    dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
+  }
+  return out_obj;
+}
+
+// The TargetKind of an array of class indices: int32 or int64, else false.
+bool index_kind(const py::array& t, fastloss::TargetKind* kind) {
+  if (py::detail::array_descriptor_proxy(py::detail::array_proxy(t.ptr())->descr)->kind != 'i') return false;
+  if (t.itemsize() == 4) *kind = fastloss::TargetKind::kInt32;
+  else if (t.itemsize() == 8) *kind = fastloss::TargetKind::kInt64;
+  else return false;
+  return true;
+}
+
+// The class weights' data (nullptr for None) if they are ready: the logits' dtype, shape (C,).
+bool ready_class_weight(py::handle w_h, DType dt, std::int64_t n_classes, const void** data) {
+  *data = nullptr;
+  if (w_h.is_none()) return true;
+  DType dt_w;
+  if (!in_place_float(w_h, &dt_w) || dt_w != dt) return false;
+  const auto w = py::reinterpret_borrow<py::array>(w_h);
+  if (w.ndim() != 1 || w.shape(0) != n_classes) return false;
+  *data = w.data();
+  return true;
+}
+
+// cross_entropy and nll_loss (nll) along axis. Ready: logits of at least one dimension, axis and
+// ignore_index plain ints (axis in range); targets of int32/int64 class indices of the logits'
+// shape without the axis, or (cross_entropy, ignore_index -100) probabilities of the logits'
+// shape and dtype; weight None or ready. MEAN divides by Σ w[t] over the counted rows (index
+// targets) or by the number of rows (probabilities).
+py::object class_loss(bool nll, py::handle logits_h, py::handle target_h, py::handle weight_h,
+                      py::handle ignore_index_h, py::handle axis_h, fastloss::Reduction reduction,
+                      double label_smoothing) {
+  DType dt, dt_target;
+  std::int64_t ignore_index, axis;
+  if (!in_place_float(logits_h, &dt) || !py::isinstance<py::array>(target_h) ||
+      !plain_int64(ignore_index_h, &ignore_index))
+    return py::none();
   const auto logits = py::reinterpret_borrow<py::array>(logits_h);
   const auto target = py::reinterpret_borrow<py::array>(target_h);
-  if (logits.ndim() != 2 || target.ndim() != 1 || target.shape(0) != logits.shape(0) || !in_place(target))
+  if (logits.ndim() == 0 || !plain_axis(axis_h, logits, &axis) || !in_place(target)) return py::none();
+  fastloss::TargetKind target_kind;
+  if (!nll && shape_matches(logits, target)) {
+    if (!in_place_float(target_h, &dt_target) || dt_target != dt || ignore_index != -100) return py::none();
+    target_kind = fastloss::TargetKind::kProb;
+  } else if (!index_kind(target, &target_kind) || !shape_matches(logits, target, axis)) {
     return py::none();
-  const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(target.ptr())->descr);
-  if (descr->kind != 'i' || (target.itemsize() != 4 && target.itemsize() != 8)) return py::none();
-  const int target_kind = target.itemsize() == 4 ? 0 : 1;
-  const std::int64_t n = logits.shape(0), c = logits.shape(1);
-  if (reduction != 0)
-    return class_loss(nll, logits, target, py::none(), py::none(), n, c, 1, ignore_index, label_smoothing, target_kind,
-                      reduction);
-  py::array out = dt == DType::kF32 ? py::array(py::array_t<float>(n)) : py::array(py::array_t<double>(n));
-  const py::tuple r = class_loss(nll, logits, target, py::none(), out, n, c, 1, ignore_index, label_smoothing,
-                                 target_kind, -1);
-  const auto bad = r[2].cast<std::int64_t>();
-  return bad >= 0 ? py::object(py::int_(bad)) : py::object(out);
+  }
+  const ClassLayout l = layout_around(logits, axis);
+  const void* weight;
+  if (!ready_class_weight(weight_h, dt, l.n_classes, &weight)) return py::none();
+  py::object out = py::none();
+  void* out_ptr = nullptr;
+  if (reduction == fastloss::Reduction::kNone) {
+    out = new_array(dt, shape_of(logits, axis));
+    out_ptr = py::reinterpret_borrow<py::array>(out).mutable_data();
+  }
+  const fastloss::CrossEntropyArgs args{logits.data(),
+                                        target.data(),
+                                        weight,
+                                        out_ptr,
+                                        l.n_outer,
+                                        l.n_classes,
+                                        l.n_inner,
+                                        ignore_index,
+                                        label_smoothing,
+                                        target_kind,
+                                        fastloss::call_threads()};
+  const bool prob = target_kind == fastloss::TargetKind::kProb;
+  fastloss::CrossEntropyResult r{0.0, 0.0, -1};
+  if (prob && l.n_classes == 0) {  // -Σ over no classes
+    if (out_ptr != nullptr) std::memset(out_ptr, 0, py::reinterpret_borrow<py::array>(out).nbytes());
+  } else {
+    ReleaseGil release(logits.size());
+    if (nll) r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
+    else if (l.n_inner > 1)
+      r = dt == DType::kF32 ? active().cross_entropy_inner_f32(args) : active().cross_entropy_inner_f64(args);
+    else r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
+  }
+  if (r.first_bad >= 0) return py::int_(r.first_bad);
+  return reduced(out, r.loss_sum, prob ? static_cast<double>(l.n_outer * l.n_inner) : r.weight_sum, reduction, dt);
 }
 
-// evaluate: the fused metrics (kernels/evaluate.hpp). Returns (Σ s·l, Σ s·w_t, Σ s, Σ s·H,
-// Σ s·lse, (Σ s·[rank < k] for k in topk), counted rows, first bad row or -1).
-py::tuple evaluate(py::array logits, py::array target, py::object weight, const py::object& sample_weight,
-                   const std::vector<std::int64_t>& topk, const py::object& out_loss, const py::object& out_rank,
-                   const py::object& out_entropy, const py::object& out_lse, std::int64_t n_outer,
-                   std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index, double label_smoothing,
-                   int target_kind) {
+// evaluate: the fused metrics (kernels/evaluate.hpp) along axis (in range). Returns (Σ s·l,
+// Σ s·w_t, Σ s, Σ s·H, Σ s·lse, (Σ s·[rank < k] for k in topk), counted rows), or the first bad
+// row as an int.
+py::object evaluate(py::array logits, py::array target, py::object weight, const py::object& sample_weight,
+                    const std::vector<std::int64_t>& topk, const py::object& out_loss, const py::object& out_rank,
+                    const py::object& out_entropy, const py::object& out_lse, std::int64_t ignore_index,
+                    double label_smoothing, std::int64_t axis) {
   const DType dt = float_input(logits, "logits");
-  if (n_outer < 0 || n_classes < 0 || n_inner < 0 || logits.size() != n_outer * n_classes * n_inner)
-    throw py::value_error("_core: evaluate shape does not match the logits");
-  const std::int64_t n_rows = n_outer * n_inner;
-  check_index_target(target, target_kind, n_rows);
+  if (axis < 0 || axis >= logits.ndim()) throw py::value_error("_core: evaluate axis out of range");
+  const ClassLayout l = layout_around(logits, axis);
+  const std::int64_t n_rows = l.n_outer * l.n_inner;
+  target = readable(target);
+  fastloss::TargetKind target_kind;
+  if (!index_kind(target, &target_kind) || !shape_matches(logits, target, axis))
+    throw py::type_error("_core: target must hold int32/int64 class indices, one per row");
   if (topk.size() > static_cast<std::size_t>(fastloss::kMaxTopk)) throw py::value_error("_core: too many topk values");
-  const void* weight_ptr = class_weight_data(weight, dt, n_classes);
+  const void* weight_ptr = nullptr;
+  if (!weight.is_none()) {
+    py::array w = weight.cast<py::array>();
+    if (float_input(w, "weight") != dt || w.size() != l.n_classes)
+      throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
+    weight = w;  // holds a converted copy while the kernel runs
+    weight_ptr = w.data();
+  }
   const double* sw_ptr = nullptr;
   py::array sw;  // holds a converted copy while the kernel runs
   if (!sample_weight.is_none()) {
@@ -491,21 +515,22 @@ py::tuple evaluate(py::array logits, py::array target, py::object weight, const 
                                     o_rank,
                                     o_ent,
                                     o_lse,
-                                    n_outer,
-                                    n_classes,
-                                    n_inner,
+                                    l.n_outer,
+                                    l.n_classes,
+                                    l.n_inner,
                                     ignore_index,
                                     label_smoothing,
-                                    static_cast<fastloss::TargetKind>(target_kind),
+                                    target_kind,
                                     fastloss::call_threads()};
   fastloss::EvaluateResult r;
   {
     ReleaseGil release(logits.size());
     r = dt == DType::kF32 ? active().evaluate_f32(args) : active().evaluate_f64(args);
   }
+  if (r.first_bad >= 0) return py::int_(r.first_bad);
   py::tuple hits(topk.size());
   for (std::size_t j = 0; j < topk.size(); ++j) hits[j] = py::float_(r.hits[j]);
-  return py::make_tuple(r.loss, r.loss_weight, r.weight, r.entropy, r.lse, hits, r.count, r.first_bad);
+  return py::make_tuple(r.loss, r.loss_weight, r.weight, r.entropy, r.lse, hits, r.count);
 }
 
 double probe_read(const py::list& arrays, int n_threads) {
@@ -608,9 +633,24 @@ PYBIND11_MODULE(_core, m) {
         "Set this thread's override (0: none); returns the previous one.");
   m.def("_mark_forked", &fastloss::mark_forked, "Run serially from now on (called in a forked child).");
 
-  m.def("regression", &regression, py::arg("input"), py::arg("target"), py::arg("out"), py::arg("kind"),
-        py::arg("param"), py::arg("reduction"),
-        "reduction 0: the float64 sum; 1 mean, 2 sum: the finished scalar. None: inputs need converting.");
+  py::enum_<fastloss::Reduction>(m, "Reduction", "The reduction of every loss entry.")
+      .value("NONE", fastloss::Reduction::kNone)
+      .value("MEAN", fastloss::Reduction::kMean)
+      .value("SUM", fastloss::Reduction::kSum);
+  py::enum_<fastloss::RegressionKind>(m, "RegressionKind", "The loss of the regression entry.")
+      .value("MSE", fastloss::RegressionKind::kMse)
+      .value("L1", fastloss::RegressionKind::kL1)
+      .value("HUBER", fastloss::RegressionKind::kHuber)
+      .value("SMOOTH_L1", fastloss::RegressionKind::kSmoothL1);
+  py::enum_<fastloss::SoftmaxKind>(m, "SoftmaxKind", "The function of the softmax entry.")
+      .value("SOFTMAX", fastloss::SoftmaxKind::kSoftmax)
+      .value("LOG_SOFTMAX", fastloss::SoftmaxKind::kLogSoftmax)
+      .value("LOGSUMEXP", fastloss::SoftmaxKind::kLogSumExp);
+  m.attr("WEIGHT_TILE_PAD") = fastloss::kWeightTilePad;
+  m.attr("MAX_TOPK") = fastloss::kMaxTopk;
+
+  m.def("regression", &regression, py::arg("input"), py::arg("target"), py::arg("kind"), py::arg("param"),
+        py::arg("reduction"), "mse / l1 / huber / smooth_l1 (param: delta, beta); None: not handled here.");
 
   m.def("bce", &bce, py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("weight_period"), py::arg("out"),
         "(sum, first index outside [0, 1] or -1)");
@@ -626,56 +666,31 @@ PYBIND11_MODULE(_core, m) {
     return stats_to_tuple(fastloss::merge(stats_from_tuple(a), stats_from_tuple(b)));
   }, "The statistics of the union of two disjoint sets of rows.");
 
-  m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("n_outer"), py::arg("n_classes"), py::arg("n_inner"),
-        py::arg("kind"));
+  m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("axis"), py::arg("kind"),
+        "softmax / log_softmax / logsumexp along axis into out (None: a new array); None: not handled here.");
   m.def("cross_entropy",
-        [](const py::array& logits, const py::array& target, const py::object& weight, const py::object& out,
-           std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
-           double label_smoothing, int target_kind, int reduction) {
-    return class_loss(false, logits, target, weight, out, n_outer, n_classes, n_inner, ignore_index, label_smoothing,
-                      target_kind, reduction);
+        [](py::handle logits, py::handle target, py::handle weight, py::handle ignore_index, py::handle axis,
+           fastloss::Reduction reduction, py::handle label_smoothing) -> py::object {
+    if (!PyFloat_CheckExact(label_smoothing.ptr())) return py::none();
+    const double eps = PyFloat_AS_DOUBLE(label_smoothing.ptr());
+    if (!(eps >= 0.0 && eps <= 1.0)) return py::none();
+    return class_loss(false, logits, target, weight, ignore_index, axis, reduction, eps);
   },
-        py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
-        py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("label_smoothing"),
-        py::arg("target_kind"), py::arg("reduction") = -1,
-        "(loss sum, weight sum, first bad row or -1); with reduction 1 (mean) or 2 (sum) the finished "
-        "scalar, or the first bad row as an int");
+        py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("axis"),
+        py::arg("reduction"), py::arg("label_smoothing"),
+        "The loss, or the first bad row as an int; None: not handled here.");
   m.def("nll_loss",
-        [](const py::array& log_probs, const py::array& target, const py::object& weight, const py::object& out,
-           std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner, std::int64_t ignore_index,
-           int target_kind, int reduction) {
-    return class_loss(true, log_probs, target, weight, out, n_outer, n_classes, n_inner, ignore_index, 0.0, target_kind,
-                      reduction);
+        [](py::handle log_probs, py::handle target, py::handle weight, py::handle ignore_index, py::handle axis,
+           fastloss::Reduction reduction) {
+    return class_loss(true, log_probs, target, weight, ignore_index, axis, reduction, 0.0);
   },
-        py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("out"), py::arg("n_outer"),
-        py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"), py::arg("target_kind"),
-        py::arg("reduction") = -1, "as cross_entropy");
-
-  m.def("softmax_new", &softmax_new, py::arg("x"), py::arg("out"), py::arg("axis"), py::arg("kind"),
-        "softmax (0) or log_softmax (1) into out (None: a new array); None when the arrays need work");
-  m.def("cross_entropy_rows",
-        [](py::handle logits, py::handle target, py::handle weight, py::handle ignore_index, py::handle reduction,
-           py::handle label_smoothing, py::handle axis) {
-    return class_loss_rows(false, logits, target, weight, ignore_index, reduction, label_smoothing, axis);
-  },
-        py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
-        py::arg("label_smoothing"), py::arg("axis"),
-        "cross_entropy's arguments as given: the result or the first bad row as an int for (N, C) logits, (N,) "
-        "index targets, no weight and plain options; None when anything needs converting or checking");
-  m.def("nll_loss_rows",
-        [](py::handle log_probs, py::handle target, py::handle weight, py::handle ignore_index, py::handle reduction,
-           py::handle axis) {
-    return class_loss_rows(true, log_probs, target, weight, ignore_index, reduction, py::none(), axis);
-  },
-        py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("reduction"),
-        py::arg("axis"), "as cross_entropy_rows");
+        py::arg("log_probs"), py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("axis"),
+        py::arg("reduction"), "The loss, or the first bad row as an int; None: not handled here.");
 
   m.def("evaluate", &evaluate, py::arg("logits"), py::arg("target"), py::arg("weight"), py::arg("sample_weight"),
         py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),
-        py::arg("n_outer"), py::arg("n_classes"), py::arg("n_inner"), py::arg("ignore_index"),
-        py::arg("label_smoothing"), py::arg("target_kind"),
-        "(Σ s·loss, Σ s·w[t], Σ s, Σ s·entropy, Σ s·lse, (Σ s·hit_k), count, first bad row or -1)");
-
+        py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("axis"),
+        "(Σ s·loss, Σ s·w[t], Σ s, Σ s·entropy, Σ s·lse, (Σ s·hit_k), count), or the first bad row as an int");
   m.def("_noop", [] {}, "An empty call: the baseline of the per-call overhead.");
   m.def("_probe_read", &probe_read, py::arg("arrays"), py::arg("n_threads"));
   m.def("_probe_copy", &probe_copy, py::arg("src"), py::arg("dst"), py::arg("n_threads"));
