@@ -4,6 +4,9 @@
 // (omp reduction(+:) is not used: its combination order is unspecified.)
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+
 namespace fastloss::FASTLOSS_ISA {
 
 // At most this many chunks: the partials live on the caller's stack.

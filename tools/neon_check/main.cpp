@@ -1,6 +1,6 @@
 // neon_check: the neon kernel table against the scalar one, on aarch64 (run under qemu-aarch64
-// on x86; see README and run.sh). Both tables are linked in from the real isa/scalar.cpp and
-// isa/neon.cpp. Every entry of kernels/list.hpp is called on random data of odd sizes, clean
+// on x86; see README and run.sh). Both tables are linked in from their real units (isa/<isa>.cpp
+// and kernels/*.cpp). Every entry of kernels/list.hpp is called on random data of odd sizes, clean
 // and with NaN/+-inf/subnormal edge values; neon must agree with scalar within 1e-5 relative
 // (float32) / 1e-12 (float64), be bitwise the same for 1 and 3 threads, never read past an
 // input (inputs end at a PROT_NONE page) and never write past an output (guard values).

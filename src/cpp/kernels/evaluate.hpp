@@ -60,13 +60,24 @@
 // (fixed) and the lane scratch.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <type_traits>
 
+#include "attributes.hpp"
+#include "kernels/accumulate.hpp"
+#include "kernels/args.hpp"
+#include "kernels/lane_engine.hpp"
+#include "kernels/row_engine.hpp"
 #include "kernels/unaligned.hpp"
+#include "math/exp.hpp"
+#include "math/log.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -826,8 +837,5 @@ EvaluateResult evaluate(const EvaluateArgs& a) {
   }
   return a.target_kind == TargetKind::kInt32 ? eval_flags<T, std::int32_t>(a, cx) : eval_flags<T, std::int64_t>(a, cx);
 }
-
-inline EvaluateResult evaluate_f32(const EvaluateArgs& a) { return evaluate<float>(a); }
-inline EvaluateResult evaluate_f64(const EvaluateArgs& a) { return evaluate<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -29,21 +29,16 @@
 // shape, so every thread count gives the same bits.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <type_traits>
 
+#include "attributes.hpp"
+#include "kernels/accumulate.hpp"
 #include "math/exp.hpp"
 #include "math/log.hpp"
-
-// Software prefetch for reading: GCC and Clang only, a no-op elsewhere.
-#ifndef FASTLOSS_PREFETCH
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTLOSS_PREFETCH(p) __builtin_prefetch((p), 0, 3)
-#define FASTLOSS_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
-#else
-#define FASTLOSS_PREFETCH(p) ((void)(p))
-#define FASTLOSS_PREFETCH_W(p) ((void)(p))
-#endif
-#endif
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
