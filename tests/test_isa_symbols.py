@@ -2,7 +2,8 @@
 
 An inline function or template compiled with AVX flags in two translation units becomes one
 weak symbol, chosen by the linker: an AVX copy could then run on a CPU without AVX. Every
-symbol that src/cpp/isa/<isa>.cpp defines must live in fastloss::<isa>.
+symbol that a unit built for an ISA defines (the object library fastloss_<isa> of
+CMakeLists.txt: src/cpp/isa/<isa>.cpp and src/cpp/kernels/*.cpp) must live in fastloss::<isa>.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ HARMLESS = re.compile(r"^(DW\.ref\.__gxx_personality_v0|__odr_asan\..*)$")
 
 
 def isa_objects():
-    return sorted(ROOT.glob("build/**/CMakeFiles/_core.dir/src/cpp/isa/*.o"))
+    """(isa, object file) of every unit built per ISA in the build trees here."""
+    return sorted(
+        (d.name.removeprefix("fastloss_").removesuffix(".dir"), obj)
+        for d in ROOT.glob("build/**/CMakeFiles/fastloss_*.dir")
+        for obj in d.rglob("*.o")
+    )
 
 
 @pytest.mark.skipif(shutil.which("nm") is None, reason="needs binutils' nm")
@@ -29,8 +35,7 @@ def test_isa_objects_define_only_their_namespace():
     objects = isa_objects()
     if not objects:
         pytest.skip("no build tree with object files here (an installed wheel has none)")
-    for obj in objects:
-        isa = obj.name.split(".")[0]
+    for isa, obj in objects:
         # Mangled names: the namespace is the first nested name, whatever the return type.
         own = re.compile(rf"_Z[A-Z]*N[KVrO]*8fastloss{len(isa)}{isa}")
         out = subprocess.run(
@@ -44,6 +49,4 @@ def test_isa_objects_define_only_their_namespace():
                 name = parts[2]
                 if not own.match(name) and not HARMLESS.match(name):
                     strays.append(line)
-        assert not strays, f"{obj.name} defines symbols outside fastloss::{isa}:\n" + "\n".join(
-            strays
-        )
+        assert not strays, f"{obj} defines symbols outside fastloss::{isa}:\n" + "\n".join(strays)

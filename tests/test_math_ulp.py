@@ -395,7 +395,7 @@ def test_float64_large(fn, capsys):
 
 
 # ---------------------------------------------------------------------------------------
-# softplus_tail: log1p(exp(-|x|)), the tail of softplus in kernels/binary.hpp (float32: its
+# softplus_tail: log1p(exp(-|x|)), the tail of softplus in kernels/softplus.hpp (float32: its
 # own exp without scaling fix-ups and a log1p polynomial on [0, 1]; float64: exp and log1p).
 # Not a math/ function: its documented bound is 2.15 ulp (float32) for |x| <= 87; beyond, the
 # float32 tail is log1p(e^-87), an absolute error below 1.7e-38. float64: 1.55 ulp sampled.

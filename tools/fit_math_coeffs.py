@@ -15,7 +15,7 @@ what the headers hold; the final error of the C++ code is then measured exhausti
 - log:  log(1 + f) = f - s (f - R(z)),  s = f / (2 + f),  z = s^2, |s| <= 3 - 2 sqrt(2),
         R(z) = 2 atanh(s)/s - 2 = z H(z), H minimax in the error of R relative to
         log(1 + f) ~ 2 s:  g = H,  w = z.
-- log1p_unit (kernels/binary.hpp, softplus_tail): log1p(e) = e + e^2 H(e) on e in [0, 1]
+- log1p_unit (kernels/softplus.hpp, softplus_tail): log1p(e) = e + e^2 H(e) on e in [0, 1]
         (e = exp(-|x|)), H minimax in the relative error of log1p(e):
         g = (log1p(e) - e) / e^2,  w = e^2 / log1p(e).
 """

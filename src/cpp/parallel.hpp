@@ -8,6 +8,8 @@
 // combination order is unspecified.) A kernel states its chunk and its state, nothing more.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <new>
 
 namespace fastloss::FASTLOSS_ISA {

@@ -1,7 +1,8 @@
 // kernel_check: an emulated ISA's kernel table against the scalar one: NEON on aarch64 under
 // qemu-aarch64 (run.sh), AVX-512 through SIMDe (tools/avx512_check/run.sh builds this file with
-// -Dneon=avx512); see README. Both tables are linked in from the real isa/scalar.cpp and
-// isa/neon.cpp (isa/avx512.cpp). Every entry of kernels/list.hpp is called on random data of odd sizes, clean
+// -Dneon=avx512); see README. Both tables are linked in from their real units (isa/<isa>.cpp
+// and kernels/*.cpp, built by units.sh). Every entry of kernels/list.hpp is called on random
+// data of odd sizes, clean
 // and with NaN/+-inf/subnormal edge values; neon must agree with scalar within 1e-5 relative
 // (float32) / 1e-12 (float64), be bitwise the same for 1 and 3 threads, never read past an
 // input (inputs end at a PROT_NONE page) and never write past an output (guard values).

@@ -1,5 +1,2 @@
-// The kernels built for avx2. Compiled with its own flags (CMakeLists.txt).
-#include <immintrin.h>
-#define FASTLOSS_ISA avx2
-#define FASTLOSS_SIMD_HEADER "simd/avx2.hpp"
+// The kernel table of avx2. Built with FASTLOSS_ISA=avx2 and its flags (CMakeLists.txt).
 #include "isa/table.inc"

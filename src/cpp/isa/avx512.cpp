@@ -1,7 +1,4 @@
-// The kernels built for avx512. Compiled with its own flags (CMakeLists.txt).
-#include <immintrin.h>
-#define FASTLOSS_ISA avx512
-#define FASTLOSS_SIMD_HEADER "simd/avx512.hpp"
+// The kernel table of avx512. Built with FASTLOSS_ISA=avx512 and its flags (CMakeLists.txt).
 // Entries whose AVX2 version runs faster on AVX-512 hardware come from the AVX2 table
 // (docs/performance.md, "Per-kernel dispatch", has the measurements).
 #ifdef FASTLOSS_BUILD_AVX2

@@ -1,5 +1,2 @@
-// The kernels built for scalar. Compiled with its own flags (CMakeLists.txt).
-
-#define FASTLOSS_ISA scalar
-#define FASTLOSS_SIMD_HEADER "simd/scalar.hpp"
+// The kernel table of scalar. Built with FASTLOSS_ISA=scalar and no auto-vectorization (CMakeLists.txt).
 #include "isa/table.inc"

@@ -3,6 +3,12 @@
 // fixed, so a chunk always gives the same bits.
 #pragma once
 
+#include <cstdint>
+
+#include "attributes.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T>

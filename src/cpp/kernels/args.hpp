@@ -187,7 +187,7 @@ struct EvaluateResult {
 
 // The vector math library over an array (kernels/math_eval.hpp, for tests/test_math_ulp.py):
 // out[i] = f(x[i]), x and out n elements of one float type.
-// kSoftplusTail: log1p(exp(-|x|)), binary.hpp's tail of softplus (float32 has its own method).
+// kSoftplusTail: log1p(exp(-|x|)), kernels/softplus.hpp's tail of softplus (float32 has its own method).
 enum class MathFn : int { kExp = 0, kLog = 1, kLog1p = 2, kExpReducedP = 3, kExpReducedN = 4, kSoftplusTail = 5 };
 struct MathArgs {
   const void* x;

@@ -16,10 +16,22 @@
 // gives NaN, as torch. Setup, target check and dispatch: ce_front.hpp.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
+#include "attributes.hpp"
+#include "kernels/accumulate.hpp"
+#include "kernels/args.hpp"
 #include "kernels/ce_front.hpp"
+#include "kernels/lane_engine.hpp"
+#include "kernels/row_engine.hpp"
+#include "kernels/unaligned.hpp"
+#include "math/log.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -324,15 +336,5 @@ CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
   });
   return {tot.loss, tot.weight, tot.bad};
 }
-
-inline CrossEntropyResult cross_entropy_f32(const CrossEntropyArgs& a) { return cross_entropy<float>(a); }
-inline CrossEntropyResult cross_entropy_f64(const CrossEntropyArgs& a) { return cross_entropy<double>(a); }
-// The same kernel for a class axis that is not last (n_inner > 1, the lanes engine's tiles): an
-// entry of its own, so that an ISA's table can take it from another ISA where that one is
-// faster (isa/avx512.cpp).
-inline CrossEntropyResult cross_entropy_inner_f32(const CrossEntropyArgs& a) { return cross_entropy<float>(a); }
-inline CrossEntropyResult cross_entropy_inner_f64(const CrossEntropyArgs& a) { return cross_entropy<double>(a); }
-inline CrossEntropyResult nll_loss_f32(const CrossEntropyArgs& a) { return nll_loss<float>(a); }
-inline CrossEntropyResult nll_loss_f64(const CrossEntropyArgs& a) { return nll_loss<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -1,6 +1,6 @@
 // Divergences between distributions, one pass over the inputs:
 //   kl_div:  xlogy(y, y) - y·x (0·log 0 = 0; y = 0 with x = -inf gives NaN, as torch),
-//            or exp(y)·(y - x) with log_target. Elementwise through weighted_map (binary.hpp).
+//            or exp(y)·(y - x) with log_target. Elementwise through weighted_map (elementwise.hpp).
 //            One log_normal per element with the special values folded into a clamp and
 //            one select: fewer instructions than log_positive's subnormal scaling or log()'s
 //            three selects (docs/performance.md, "Measurements").
@@ -18,9 +18,18 @@
 //              float64 accumulators per lane, walking the class axis in place (no transpose).
 #pragma once
 
-#include "kernels/binary.hpp"  // weighted_map, NoCheck, FASTLOSS_FLATTEN
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "attributes.hpp"
+#include "kernels/accumulate.hpp"
+#include "kernels/args.hpp"
+#include "kernels/elementwise.hpp"
 #include "math/exp.hpp"
 #include "math/log.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -205,10 +214,5 @@ void entropy(const EntropyArgs& a) {
     }
   });
 }
-
-inline double kl_div_f32(const KlDivArgs& a) { return kl_div<float>(a); }
-inline double kl_div_f64(const KlDivArgs& a) { return kl_div<double>(a); }
-inline void entropy_f32(const EntropyArgs& a) { entropy<float>(a); }
-inline void entropy_f64(const EntropyArgs& a) { entropy<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

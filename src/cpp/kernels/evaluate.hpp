@@ -59,13 +59,25 @@
 // every 2^16 blocks). Extra memory: the chunk totals (fixed) and the lane scratch.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <type_traits>
 
+#include "attributes.hpp"
+#include "kernels/accumulate.hpp"
+#include "kernels/args.hpp"
 #include "kernels/ce_front.hpp"
+#include "kernels/lane_engine.hpp"
+#include "kernels/row_engine.hpp"
 #include "kernels/unaligned.hpp"
+#include "math/exp.hpp"
+#include "math/log.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -752,8 +764,5 @@ EvaluateResult evaluate(const EvaluateArgs& a) {
     return rows ? eval_rows<T, Idx, kW, kS>(a, cs, cx) : eval_lanes<T, Idx, kW, kS>(a, cs, cx);
   });
 }
-
-inline EvaluateResult evaluate_f32(const EvaluateArgs& a) { return evaluate<float>(a); }
-inline EvaluateResult evaluate_f64(const EvaluateArgs& a) { return evaluate<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

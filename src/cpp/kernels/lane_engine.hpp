@@ -35,10 +35,19 @@
 // Threads: chunks of lane groups through parallel.hpp (its determinism contract).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
+#include "attributes.hpp"
 #include "kernels/row_engine.hpp"
+#include "math/exp.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -60,12 +69,6 @@ T smoothing_weight(double eps, double eps_over_c) {
   return eps > 0.0 && v == T(0) ? std::numeric_limits<T>::denorm_min() : v;
 }
 
-// For lambdas GCC would otherwise call out of line from the unrolled kernels.
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTLOSS_LAMBDA_INLINE __attribute__((always_inline))
-#else
-#define FASTLOSS_LAMBDA_INLINE
-#endif
 constexpr std::int64_t kLaneNoWiden = 16;
 
 // Lanes that are contiguous in memory (the inner axis): class c of lane block u at

@@ -1,13 +1,18 @@
-// The vector math library (math/exp.hpp, math/log.hpp; binary.hpp's softplus_tail) over
+// The vector math library (math/exp.hpp, math/log.hpp; kernels/softplus.hpp, not part of it) over
 // whole arrays, for tests/test_math_ulp.py: out[i] = f(x[i]) with f chosen by MathArgs::fn.
 // Full vectors, then one load_n/store_n tail (filled with 1, a valid argument of every
 // function), so every element goes through exactly the code a kernel runs. Chunks as
 // parallel.hpp cuts them.
 #pragma once
 
+#include <cstdint>
+
+#include "kernels/args.hpp"
+#include "kernels/softplus.hpp"
 #include "math/exp.hpp"
 #include "math/log.hpp"
-#include "kernels/binary.hpp"  // softplus_tail
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -47,8 +52,5 @@ void math_eval(const MathArgs& a) {
     case MathFn::kSoftplusTail: math_map<T>(a, [](V v) { return softplus_tail(v); }); break;
   }
 }
-
-inline void math_f32(const MathArgs& a) { math_eval<float>(a); }
-inline void math_f64(const MathArgs& a) { math_eval<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

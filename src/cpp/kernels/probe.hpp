@@ -3,6 +3,13 @@
 // the chunking of the kernels, so they are timed under the same threads and layout.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/args.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T>
@@ -55,7 +62,7 @@ inline VecF reference_exp(VecF x) {
 
 // n reference exps over an L1-resident buffer of 4 independent vectors per step (enough
 // to hide the polynomial's latency); returns a checksum so that nothing is optimized away.
-inline double probe_exp_f32(const ProbeExpArgs& a) {
+inline double probe_exp(const ProbeExpArgs& a) {
   constexpr std::int64_t L = VecF::kLanes;
   constexpr std::int64_t kPerStep = 4 * L;
   const std::int64_t steps = a.n / kPerStep;
@@ -76,10 +83,5 @@ inline double probe_exp_f32(const ProbeExpArgs& a) {
     return static_cast<double>(reduce_add((s0 + s1) + (s2 + s3)));
   });
 }
-
-inline double probe_read_f32(const ProbeReadArgs& a) { return probe_read<float>(a); }
-inline double probe_read_f64(const ProbeReadArgs& a) { return probe_read<double>(a); }
-inline void probe_copy_f32(const ProbeCopyArgs& a) { probe_copy<float>(a); }
-inline void probe_copy_f64(const ProbeCopyArgs& a) { probe_copy<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -5,6 +5,10 @@
 // comparison on NaN is false, so NaN lanes take the arithmetic branch.
 #pragma once
 
+#include "kernels/accumulate.hpp"
+#include "kernels/args.hpp"
+#include "simd/vec.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T>
@@ -40,8 +44,5 @@ double regression(const RegressionArgs& a) {
   }
   return 0.0;
 }
-
-inline double regression_f32(const RegressionArgs& a) { return regression<float>(a); }
-inline double regression_f64(const RegressionArgs& a) { return regression<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

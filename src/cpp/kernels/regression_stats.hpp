@@ -10,6 +10,16 @@
 // an M2 > 0 that makes R² = 1 - SSE/M2 read -1e20 instead of 0.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/accumulate.hpp"
+#include "kernels/args.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
+#include "stats.hpp"
+
 namespace fastloss::FASTLOSS_ISA {
 
 template <class T>
@@ -86,8 +96,5 @@ RegressionStats regression_stats(const RegressionStatsArgs& a) {
         regression_stats_chunk<T>(x + begin, y + begin, w ? w + begin : nullptr, end - begin, static_cast<T>(a.delta))};
   });
 }
-
-inline RegressionStats regression_stats_f32(const RegressionStatsArgs& a) { return regression_stats<float>(a); }
-inline RegressionStats regression_stats_f64(const RegressionStatsArgs& a) { return regression_stats<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -28,21 +28,16 @@
 // Threads: chunks of rows through parallel.hpp (its determinism contract).
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <type_traits>
 
+#include "attributes.hpp"
+#include "kernels/accumulate.hpp"
 #include "math/exp.hpp"
 #include "math/log.hpp"
-
-// Software prefetch for reading: GCC and Clang only, a no-op elsewhere.
-#ifndef FASTLOSS_PREFETCH
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTLOSS_PREFETCH(p) __builtin_prefetch((p), 0, 3)
-#define FASTLOSS_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
-#else
-#define FASTLOSS_PREFETCH(p) ((void)(p))
-#define FASTLOSS_PREFETCH_W(p) ((void)(p))
-#endif
-#endif
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -6,9 +6,18 @@
 // Engines: kernels/row_engine.hpp (long rows) and kernels/lane_engine.hpp (one row per lane).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <type_traits>
 
+#include "kernels/args.hpp"
 #include "kernels/lane_engine.hpp"
+#include "kernels/row_engine.hpp"
+#include "math/log.hpp"
+#include "parallel.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -174,8 +183,5 @@ void softmax_family(const SoftmaxArgs& a) {
   if (uses_rows_engine(a.n_classes, a.n_inner)) softmax_rows(x, out, a.n_outer, a.n_classes, log_out, a.n_threads);
   else softmax_lanes(x, out, a.n_outer, a.n_classes, a.n_inner, log_out, a.n_threads);
 }
-
-inline void softmax_f32(const SoftmaxArgs& a) { softmax_family<float>(a); }
-inline void softmax_f64(const SoftmaxArgs& a) { softmax_family<double>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

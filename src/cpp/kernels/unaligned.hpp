@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "force_inline.hpp"
+#include "attributes.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -41,7 +41,9 @@
 // one-rounding vscalefps): bitwise equal to scalar on 7e7 float and 8e6 double inputs.
 #pragma once
 
+#include "attributes.hpp"
 #include "math/poly.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -41,7 +41,11 @@
 // only (SIMDe): bitwise equal to scalar on 7e7 float and 8e6 double inputs.
 #pragma once
 
+#include <limits>
+
+#include "attributes.hpp"
 #include "math/poly.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -1,7 +1,7 @@
 // Polynomial evaluation shared by math/exp.hpp and math/log.hpp.
 #pragma once
 
-#include "force_inline.hpp"
+#include "attributes.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -2,7 +2,10 @@
 // which documents it. Masks are full-width lane masks (all ones / all zeros).
 #pragma once
 
-#include "force_inline.hpp"
+#include <immintrin.h>
+#include <cstdint>
+
+#include "attributes.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

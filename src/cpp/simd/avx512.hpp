@@ -3,7 +3,10 @@
 // which handles overflow and underflow itself.
 #pragma once
 
-#include "force_inline.hpp"
+#include <immintrin.h>
+#include <cstdint>
+
+#include "attributes.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -19,7 +19,7 @@
 //
 // Verified without Arm hardware (tools/kernel_check/, README there): an aarch64 executable,
 // cross-compiled with aarch64-linux-gnu-g++ 12 and run under qemu-aarch64 (qemu-user), holds
-// both the scalar and the neon kernel tables (the real isa/scalar.cpp and isa/neon.cpp) and
+// both the scalar and the neon kernel tables (built from their real units) and
 //   - checks every primitive of this header lane by lane against simd/scalar.hpp on edge
 //     values (two NaN payloads in every lane position, +-0, +-inf, subnormals, ties), with
 //     scale_pow2 over all n in [-250, 250] / [-2000, 2000] and decompose over every exponent;
@@ -32,7 +32,10 @@
 // each caught by it. Not run on Arm hardware; not timed (qemu says nothing about speed).
 #pragma once
 
-#include "force_inline.hpp"
+#include <arm_neon.h>
+#include <cstdint>
+
+#include "attributes.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 

@@ -36,6 +36,9 @@
 //     is exact in T): class indices as values, for eq(index, set1(c)); reads kLanes indices.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+
 #include "kernels/unaligned.hpp"
 
 namespace fastloss::FASTLOSS_ISA {

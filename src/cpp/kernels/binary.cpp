@@ -1,0 +1,13 @@
+// The entries of kernels/binary.hpp, compiled once per ISA (CMakeLists.txt sets FASTLOSS_ISA).
+#include "kernels/binary.hpp"
+
+#include "kernels/entries.hpp"
+
+namespace fastloss::FASTLOSS_ISA {
+
+BceResult bce_f32(const BceArgs& a) { return bce<float>(a); }
+BceResult bce_f64(const BceArgs& a) { return bce<double>(a); }
+double bce_with_logits_f32(const BceWithLogitsArgs& a) { return bce_with_logits<float>(a); }
+double bce_with_logits_f64(const BceWithLogitsArgs& a) { return bce_with_logits<double>(a); }
+
+}  // namespace fastloss::FASTLOSS_ISA

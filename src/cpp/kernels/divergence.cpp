@@ -1,0 +1,13 @@
+// The entries of kernels/divergence.hpp, compiled once per ISA (CMakeLists.txt sets FASTLOSS_ISA).
+#include "kernels/divergence.hpp"
+
+#include "kernels/entries.hpp"
+
+namespace fastloss::FASTLOSS_ISA {
+
+double kl_div_f32(const KlDivArgs& a) { return kl_div<float>(a); }
+double kl_div_f64(const KlDivArgs& a) { return kl_div<double>(a); }
+void entropy_f32(const EntropyArgs& a) { entropy<float>(a); }
+void entropy_f64(const EntropyArgs& a) { entropy<double>(a); }
+
+}  // namespace fastloss::FASTLOSS_ISA
