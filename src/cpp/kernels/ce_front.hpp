@@ -4,10 +4,14 @@
 // (uses_rows_engine, lane_engine.hpp).
 #pragma once
 
+#include <cstdint>
 #include <type_traits>
 
+#include "attributes.hpp"
+#include "kernels/args.hpp"
 #include "kernels/lane_engine.hpp"
 #include "kernels/unaligned.hpp"
+#include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
