@@ -7,6 +7,8 @@ same functions in plain float64 NumPy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _core
 from ._binary import binary_cross_entropy, binary_cross_entropy_with_logits
 from ._classification import cross_entropy, log_softmax, logsumexp, nll_loss, softmax
@@ -21,14 +23,20 @@ from ._threads import get_num_threads, set_num_threads, threads
 __version__ = _core.__version__
 
 
-def __getattr__(name: str) -> object:
-    # ``fastloss.reference`` without an explicit import, loaded on first use: the float64
-    # reference is not needed by the kernels and stays out of the import time.
-    if name == "reference":
-        import importlib
+if TYPE_CHECKING:
+    # Type checkers see the lazily loaded submodule as the module it is, and no module
+    # __getattr__: one would make every misspelled name an ``object`` instead of an error.
+    from . import reference as reference
+else:
 
-        return importlib.import_module(".reference", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> object:
+        # ``fastloss.reference`` without an explicit import, loaded on first use: the float64
+        # reference is not needed by the kernels and stays out of the import time.
+        if name == "reference":
+            import importlib
+
+            return importlib.import_module(".reference", __name__)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
