@@ -9,12 +9,18 @@ thread count gives the same bits. ``binary_cross_entropy`` checks that its input
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
 from . import _core
 from ._checks import float_dtype, float_pair, reduction_code
 from ._reduce import finish
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._types import FloatArray, FloatScalar, Reduction
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
@@ -73,7 +79,39 @@ def _out_of_range(fn: str, x: np.ndarray, y: np.ndarray, index: int) -> ValueErr
     raise AssertionError("the kernel flagged an element inside [0, 1]")  # pragma: no cover
 
 
-def binary_cross_entropy(probs, target, *, weight=None, reduction: str = "mean"):
+# Overloads: the result's type follows ``reduction`` (a NumPy scalar, or the array of
+# "none"); the last takes a ``reduction`` known only as a Reduction.
+@overload
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    reduction: Literal["mean", "sum"] = ...,
+) -> FloatScalar: ...
+@overload
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    reduction: Literal["none"],
+) -> FloatArray: ...
+@overload
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    reduction: Reduction = ...,
+) -> FloatScalar | FloatArray: ...
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> FloatScalar | FloatArray:
     """Binary cross-entropy between probabilities and targets,
     ``-w·(y·log p + (1-y)·log(1-p))``, each log clamped at ``>= -100`` as torch does.
 
@@ -136,9 +174,41 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction: str = "mean")
     return finish(total, x.size, reduction, x.dtype)
 
 
+@overload
 def binary_cross_entropy_with_logits(
-    logits, target, *, weight=None, pos_weight=None, reduction: str = "mean"
-):
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    pos_weight: ArrayLike | None = ...,
+    reduction: Literal["mean", "sum"] = ...,
+) -> FloatScalar: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    pos_weight: ArrayLike | None = ...,
+    reduction: Literal["none"],
+) -> FloatArray: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    pos_weight: ArrayLike | None = ...,
+    reduction: Reduction = ...,
+) -> FloatScalar | FloatArray: ...
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> FloatScalar | FloatArray:
     """Binary cross-entropy on logits, ``-w·(pw·y·log σ(x) + (1-y)·log(1-σ(x)))``.
 
     Computed as a sum of non-negative terms, ``w·(pw·y·softplus(-x) + (1-y)·softplus(x))``

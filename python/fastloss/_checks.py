@@ -99,7 +99,7 @@ def real_option(fn: str, name: str, value: object) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond float range: out of every option's range
-        return math.inf if value > 0 else -math.inf
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
 
 
 def finite_option(

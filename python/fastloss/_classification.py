@@ -10,12 +10,18 @@ and across rows (or the contiguous inner axis) otherwise. No transposed copy is 
 from __future__ import annotations
 
 from math import prod
+from typing import TYPE_CHECKING, Literal, SupportsIndex, TypeVar, overload
 
 import numpy as np
 
 from . import _core
 from ._ce_front import class_loss
 from ._checks import axis_index, axis_option, float_dtype, native_array, out_option
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._types import FloatArray, FloatScalar, Reduction
 
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "nll_loss", "softmax"]
 
@@ -36,11 +42,15 @@ def _layout(shape: tuple[int, ...], first: int, last: int) -> tuple[int, int, in
     return prod(shape[:first]), prod(shape[first : last + 1]), prod(shape[last + 1 :])
 
 
+# The type of an ``out=`` array: what is passed in is returned.
+_OutT = TypeVar("_OutT", bound=np.ndarray)
+
+
 # ---------------------------------------------------------------------------------------
 # softmax family
 
 
-def _softmax_common(fn: str, kind: _Kind, x, axis, out):
+def _softmax_common(fn: str, kind: _Kind, x: ArrayLike, axis: SupportsIndex, out):
     # Fast path (per-call overhead <= 2 µs): a ready x and out, one binding call; None if
     # anything needs work.
     res = _core.softmax(x, out, axis, kind)
@@ -67,7 +77,11 @@ def _softmax_common(fn: str, kind: _Kind, x, axis, out):
     return out
 
 
-def softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
+@overload
+def softmax(x: ArrayLike, *, axis: SupportsIndex = ..., out: None = ...) -> FloatArray: ...
+@overload
+def softmax(x: ArrayLike, *, axis: SupportsIndex = ..., out: _OutT) -> _OutT: ...
+def softmax(x: ArrayLike, *, axis: SupportsIndex = -1, out: np.ndarray | None = None) -> np.ndarray:
     """Softmax along ``axis``: ``exp(x_c - m) / Σ_k exp(x_k - m)`` with ``m = max_k x_k``.
 
     Parameters
@@ -102,7 +116,13 @@ def softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
     return _softmax_common("softmax", _SOFTMAX, x, axis, out)
 
 
-def log_softmax(x, *, axis: int = -1, out: np.ndarray | None = None):
+@overload
+def log_softmax(x: ArrayLike, *, axis: SupportsIndex = ..., out: None = ...) -> FloatArray: ...
+@overload
+def log_softmax(x: ArrayLike, *, axis: SupportsIndex = ..., out: _OutT) -> _OutT: ...
+def log_softmax(
+    x: ArrayLike, *, axis: SupportsIndex = -1, out: np.ndarray | None = None
+) -> np.ndarray:
     """Log of the softmax along ``axis``: ``x_c - logsumexp(x)``.
 
     Parameters
@@ -148,7 +168,12 @@ def _axes(fn: str, axis: object, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
-def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False):
+def logsumexp(
+    x: ArrayLike,
+    *,
+    axis: SupportsIndex | tuple[SupportsIndex, ...] | None = -1,
+    keepdims: bool = False,
+) -> FloatScalar | FloatArray:
     """Log of the sum of exponentials along ``axis``: ``m + log Σ exp(x - m)``, ``m = max x``.
 
     Parameters
@@ -231,16 +256,52 @@ def logsumexp(x, *, axis: int | tuple[int, ...] | None = -1, keepdims: bool = Fa
 # cross_entropy, nll_loss
 
 
+# Overloads: the result's type follows ``reduction`` (a NumPy scalar, or the per-row array
+# of "none"); the last takes a ``reduction`` known only as a Reduction. The overloads exist
+# for type checkers only: the function called is the plain one below.
+@overload
 def cross_entropy(
-    logits,
-    target,
+    logits: ArrayLike,
+    target: ArrayLike,
     *,
-    weight=None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    reduction: Literal["mean", "sum"] = ...,
+    label_smoothing: float = ...,
+    axis: SupportsIndex = ...,
+) -> FloatScalar: ...
+@overload
+def cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    reduction: Literal["none"],
+    label_smoothing: float = ...,
+    axis: SupportsIndex = ...,
+) -> FloatArray: ...
+@overload
+def cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    reduction: Reduction = ...,
+    label_smoothing: float = ...,
+    axis: SupportsIndex = ...,
+) -> FloatScalar | FloatArray: ...
+def cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    ignore_index: SupportsIndex = -100,
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    axis: int = -1,
-):
+    axis: SupportsIndex = -1,
+) -> FloatScalar | FloatArray:
     """Cross-entropy of logits against class indices or class probabilities, fused:
     log-softmax and negative log-likelihood in one pass over the logits.
 
@@ -323,15 +384,45 @@ def cross_entropy(
     )
 
 
+@overload
 def nll_loss(
-    log_probs,
-    target,
+    log_probs: ArrayLike,
+    target: ArrayLike,
     *,
-    weight=None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    axis: int = -1,
-):
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    reduction: Literal["mean", "sum"] = ...,
+    axis: SupportsIndex = ...,
+) -> FloatScalar: ...
+@overload
+def nll_loss(
+    log_probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    reduction: Literal["none"],
+    axis: SupportsIndex = ...,
+) -> FloatArray: ...
+@overload
+def nll_loss(
+    log_probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    reduction: Reduction = ...,
+    axis: SupportsIndex = ...,
+) -> FloatScalar | FloatArray: ...
+def nll_loss(
+    log_probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: ArrayLike | None = None,
+    ignore_index: SupportsIndex = -100,
+    reduction: Reduction = "mean",
+    axis: SupportsIndex = -1,
+) -> FloatScalar | FloatArray:
     """Negative log-likelihood of class indices: ``l_i = -w[t_i]·lp[i, t_i]``.
 
     Rows with ``t_i == ignore_index`` give 0 and do not count; ``"mean"`` is

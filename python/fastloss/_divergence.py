@@ -8,6 +8,7 @@ transposed copy.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Literal, SupportsIndex, overload
 
 import numpy as np
 
@@ -15,12 +16,41 @@ from . import _core
 from ._checks import axis_option, float_dtype, float_pair, reduction_code
 from ._reduce import finish
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._types import FloatArray, FloatScalar, KLReduction
+
 __all__ = ["entropy", "kl_div"]
 
 _AxisError = getattr(np, "exceptions", np).AxisError  # np.exceptions from 1.25
 
 
-def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
+# Overloads: the result's type follows ``reduction`` (a NumPy scalar, or the array of
+# "none"); the last takes a ``reduction`` known only as a KLReduction.
+@overload
+def kl_div(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: Literal["mean", "batchmean", "sum"] = ...,
+    log_target: bool = ...,
+) -> FloatScalar: ...
+@overload
+def kl_div(
+    input: ArrayLike, target: ArrayLike, *, reduction: Literal["none"], log_target: bool = ...
+) -> FloatArray: ...
+@overload
+def kl_div(
+    input: ArrayLike, target: ArrayLike, *, reduction: KLReduction = ..., log_target: bool = ...
+) -> FloatScalar | FloatArray: ...
+def kl_div(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: KLReduction = "mean",
+    log_target: bool = False,
+) -> FloatScalar | FloatArray:
     """Kullback-Leibler divergence ``KL(y || p)`` with ``input = log p`` (torch's convention):
     pointwise ``y·log y - y·x``, or ``exp(y)·(y - x)`` with ``log_target=True``.
 
@@ -78,7 +108,7 @@ def kl_div(input, target, *, reduction: str = "mean", log_target: bool = False):
     return finish(total, x.size, reduction, x.dtype)
 
 
-def entropy(p, *, axis: int = -1):
+def entropy(p: ArrayLike, *, axis: SupportsIndex = -1) -> FloatScalar | FloatArray:
     """Shannon entropy (natural log) of each distribution along ``axis``,
     ``H(p) = -Σ_c p_c·log p_c`` with ``0·log 0 = 0``.
 

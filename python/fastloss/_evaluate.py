@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, SupportsIndex, TypeVar, cast, overload
 
 import numpy as np
 
@@ -19,12 +21,21 @@ from ._ce_front import ClassBatch, ignore_index_option
 from ._checks import axis_index, axis_option, label_smoothing_option
 from ._locked_state import LockedState
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._regression_evaluator import RegressionEvaluator
+    from ._types import ClassificationMetrics, ClassificationRows, EvaluateReduction
+
 __all__ = ["Evaluator", "evaluate", "evaluate_chunked"]
 
 _CHUNK_BYTES = 64 << 20
 
+# What evaluate_chunked feeds, and returns.
+_EvaluatorT = TypeVar("_EvaluatorT", bound="Evaluator | RegressionEvaluator")
 
-def _topk(fn: str, topk) -> tuple[int, ...]:
+
+def _topk(fn: str, topk: Any) -> tuple[int, ...]:
     try:
         ks = tuple(topk)
     except TypeError:
@@ -76,7 +87,7 @@ def _batch(fn, logits, target, weight, ignore_index, axis, sample_weight, n_clas
     return b, _sample_weight(fn, sample_weight, b.row_shape)
 
 
-def _metrics(topk, sums) -> dict[str, float]:
+def _metrics(topk: tuple[int, ...], sums: tuple) -> ClassificationMetrics:
     """The public dict from the running sums (ks = sorted unique {1} ∪ topk)."""
     loss, loss_weight, weight, entropy, lse, hits, count = sums
     nan = float("nan")
@@ -88,7 +99,7 @@ def _metrics(topk, sums) -> dict[str, float]:
         ppl = math.exp(ce)
     except OverflowError:
         ppl = math.inf
-    out = {"cross_entropy": ce, "perplexity": ppl, "accuracy": mean(hit[1])}
+    out: dict[str, Any] = {"cross_entropy": ce, "perplexity": ppl, "accuracy": mean(hit[1])}
     for k in topk:
         out[f"top{k}_accuracy"] = mean(hit[k])
     out.update(
@@ -98,21 +109,62 @@ def _metrics(topk, sums) -> dict[str, float]:
         weight_sum=float(weight),
         loss_weight_sum=float(loss_weight),
     )
-    return out
+    return cast("ClassificationMetrics", out)  # the top-k keys are not literals
 
 
+# Overloads: the result's type follows ``reduction`` (the metrics, or the per-row arrays of
+# "none"); the last takes a ``reduction`` known only as an EvaluateReduction.
+@overload
 def evaluate(
-    logits,
-    target,
+    logits: ArrayLike,
+    target: ArrayLike,
     *,
-    topk: tuple[int, ...] = (1, 5),
-    weight=None,
-    ignore_index: int = -100,
+    topk: Iterable[SupportsIndex] = ...,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    label_smoothing: float = ...,
+    axis: SupportsIndex = ...,
+    sample_weight: ArrayLike | None = ...,
+    reduction: Literal["mean"] = ...,
+) -> ClassificationMetrics: ...
+@overload
+def evaluate(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    topk: Iterable[SupportsIndex] = ...,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    label_smoothing: float = ...,
+    axis: SupportsIndex = ...,
+    sample_weight: ArrayLike | None = ...,
+    reduction: Literal["none"],
+) -> ClassificationRows: ...
+@overload
+def evaluate(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    topk: Iterable[SupportsIndex] = ...,
+    weight: ArrayLike | None = ...,
+    ignore_index: SupportsIndex = ...,
+    label_smoothing: float = ...,
+    axis: SupportsIndex = ...,
+    sample_weight: ArrayLike | None = ...,
+    reduction: EvaluateReduction = ...,
+) -> ClassificationMetrics | ClassificationRows: ...
+def evaluate(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    topk: Iterable[SupportsIndex] = (1, 5),
+    weight: ArrayLike | None = None,
+    ignore_index: SupportsIndex = -100,
     label_smoothing: float = 0.0,
-    axis: int = -1,
-    sample_weight=None,
-    reduction: str = "mean",
-):
+    axis: SupportsIndex = -1,
+    sample_weight: ArrayLike | None = None,
+    reduction: EvaluateReduction = "mean",
+) -> ClassificationMetrics | ClassificationRows:
     """Cross-entropy, accuracy, top-k accuracy, entropy and log-sum-exp in one pass.
 
     Per counted row ``i`` (target not ``ignore_index``) with sample weight ``s_i`` and class
@@ -181,7 +233,8 @@ def evaluate(
             np.empty(b.row_shape, b.dtype),
         )
         b.evaluate(ks, eps, sw, outs)
-        return dict(zip(("cross_entropy", "rank", "entropy", "logsumexp"), outs, strict=True))
+        loss, rank, entropy, lse = outs
+        return {"cross_entropy": loss, "rank": rank, "entropy": entropy, "logsumexp": lse}
     return _metrics(ks_public, b.evaluate(ks, eps, sw))
 
 
@@ -225,11 +278,11 @@ class Evaluator(LockedState):
     def __init__(
         self,
         *,
-        topk=(1, 5),
-        weight=None,
-        ignore_index: int = -100,
+        topk: Iterable[SupportsIndex] = (1, 5),
+        weight: ArrayLike | None = None,
+        ignore_index: SupportsIndex = -100,
         label_smoothing: float = 0.0,
-        axis: int = -1,
+        axis: SupportsIndex = -1,
     ) -> None:
         fn = self._fn
         self.topk = _topk(fn, topk)
@@ -263,7 +316,9 @@ class Evaluator(LockedState):
     def _ks(self) -> list[int]:
         return sorted(set(self.topk) | {1})
 
-    def update(self, logits, target, *, sample_weight=None) -> Evaluator:
+    def update(
+        self, logits: ArrayLike, target: ArrayLike, *, sample_weight: ArrayLike | None = None
+    ) -> Evaluator:
         """Add one batch (any array-like, np.memmap included). Returns ``self``."""
         fn = f"{self._fn}.update"
         options = (self.weight, self.ignore_index, self.axis)
@@ -314,7 +369,7 @@ class Evaluator(LockedState):
                 self.n_classes = other_classes
         return self
 
-    def result(self) -> dict[str, float]:
+    def result(self) -> ClassificationMetrics:
         """``cross_entropy``, ``perplexity``, ``accuracy``, ``top{k}_accuracy``, ``entropy``,
         ``logsumexp``, ``count``, ``weight_sum``, ``loss_weight_sum`` (see :func:`evaluate`)."""
         return _metrics(self.topk, self._state()[1])
@@ -324,14 +379,14 @@ class Evaluator(LockedState):
 
 
 def evaluate_chunked(
-    evaluator,
-    logits,
-    target,
+    evaluator: _EvaluatorT,
+    logits: Any,
+    target: Any,
     *,
-    sample_weight=None,
-    rows_per_chunk: int | None = None,
+    sample_weight: Any = None,
+    rows_per_chunk: SupportsIndex | None = None,
     progress: bool = False,
-):
+) -> _EvaluatorT:
     """Feed ``evaluator`` arrays larger than memory in chunks of rows; returns the evaluator.
 
     Works for :class:`Evaluator` (``logits`` with classes along ``evaluator.axis``, rows
@@ -389,7 +444,7 @@ def evaluate_chunked(
     bar = None
     if progress:
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # type: ignore[import]
         except ImportError:
             tqdm = None
         if tqdm is not None:

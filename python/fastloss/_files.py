@@ -12,8 +12,13 @@ import math
 import operator
 import os
 import stat
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, SupportsIndex
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 __all__ = ["FileArray"]
 
@@ -52,7 +57,14 @@ class FileArray:
            [4., 5.]], dtype=float32)
     """
 
-    def __init__(self, path, dtype, shape, *, offset: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        dtype: DTypeLike,
+        shape: int | Iterable[SupportsIndex],
+        *,
+        offset: SupportsIndex = 0,
+    ) -> None:
         fn = "FileArray"
         self.path = os.fspath(path)
         self.dtype = np.dtype(dtype)
@@ -100,7 +112,7 @@ class FileArray:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, key) -> np.ndarray:
+    def __getitem__(self, key: SupportsIndex | slice) -> np.ndarray:
         if isinstance(key, slice):
             start, stop, step = key.indices(self.shape[0])
             if step != 1:

@@ -6,8 +6,15 @@ and accumulates in float64 with a fixed chunking, so every thread count gives th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 from . import _core
 from ._checks import REDUCTIONS, finite_option, float_pair, reduction_code
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._types import FloatArray, FloatScalar, Reduction
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
 
@@ -21,8 +28,13 @@ _MSE, _L1, _HUBER, _SMOOTH_L1 = (
 
 
 def _regression(
-    fn: str, input, target, reduction: str, kind: _core.RegressionKind, param: float = 0.0
-):
+    fn: str,
+    input: ArrayLike,
+    target: ArrayLike,
+    reduction: Reduction,
+    kind: _core.RegressionKind,
+    param: float = 0.0,
+) -> FloatScalar | FloatArray:
     # Comparisons, not REDUCTIONS.get: ~30 ns less a call (the 2 µs call budget).
     if reduction == "mean" or reduction == "sum" or reduction == "none":
         # Ready arrays: one binding call; None: they need converting.
@@ -34,7 +46,21 @@ def _regression(
     return _core.regression(x, y, kind, param, REDUCTIONS[reduction])
 
 
-def mse_loss(input, target, *, reduction: str = "mean"):
+# Overloads: the result's type follows ``reduction`` (a NumPy scalar, or the array of
+# "none"); the last takes a ``reduction`` known only as a Reduction.
+@overload
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Literal["mean", "sum"] = ...
+) -> FloatScalar: ...
+@overload
+def mse_loss(input: ArrayLike, target: ArrayLike, *, reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = ...
+) -> FloatScalar | FloatArray: ...
+def mse_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+) -> FloatScalar | FloatArray:
     """Mean squared error, ``mean((input - target)**2)`` for ``reduction="mean"``.
 
     Parameters
@@ -73,7 +99,19 @@ def mse_loss(input, target, *, reduction: str = "mean"):
     return _regression("mse_loss", input, target, reduction, _MSE)
 
 
-def l1_loss(input, target, *, reduction: str = "mean"):
+@overload
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Literal["mean", "sum"] = ...
+) -> FloatScalar: ...
+@overload
+def l1_loss(input: ArrayLike, target: ArrayLike, *, reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = ...
+) -> FloatScalar | FloatArray: ...
+def l1_loss(
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
+) -> FloatScalar | FloatArray:
     """Mean absolute error, ``mean(|input - target|)`` for ``reduction="mean"``.
 
     Parameters, returns, errors and notes as in :func:`mse_loss`; equals
@@ -88,7 +126,25 @@ def l1_loss(input, target, *, reduction: str = "mean"):
     return _regression("l1_loss", input, target, reduction, _L1)
 
 
-def huber_loss(input, target, *, delta: float = 1.0, reduction: str = "mean"):
+@overload
+def huber_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    delta: float = ...,
+    reduction: Literal["mean", "sum"] = ...,
+) -> FloatScalar: ...
+@overload
+def huber_loss(
+    input: ArrayLike, target: ArrayLike, *, delta: float = ..., reduction: Literal["none"]
+) -> FloatArray: ...
+@overload
+def huber_loss(
+    input: ArrayLike, target: ArrayLike, *, delta: float = ..., reduction: Reduction = ...
+) -> FloatScalar | FloatArray: ...
+def huber_loss(
+    input: ArrayLike, target: ArrayLike, *, delta: float = 1.0, reduction: Reduction = "mean"
+) -> FloatScalar | FloatArray:
     """Huber loss: ``0.5*d**2`` where ``|d| < delta``, else ``delta*(|d| - 0.5*delta)``,
     with ``d = input - target``.
 
@@ -110,7 +166,25 @@ def huber_loss(input, target, *, delta: float = 1.0, reduction: str = "mean"):
     return _regression("huber_loss", input, target, reduction, _HUBER, delta)
 
 
-def smooth_l1_loss(input, target, *, beta: float = 1.0, reduction: str = "mean"):
+@overload
+def smooth_l1_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    beta: float = ...,
+    reduction: Literal["mean", "sum"] = ...,
+) -> FloatScalar: ...
+@overload
+def smooth_l1_loss(
+    input: ArrayLike, target: ArrayLike, *, beta: float = ..., reduction: Literal["none"]
+) -> FloatArray: ...
+@overload
+def smooth_l1_loss(
+    input: ArrayLike, target: ArrayLike, *, beta: float = ..., reduction: Reduction = ...
+) -> FloatScalar | FloatArray: ...
+def smooth_l1_loss(
+    input: ArrayLike, target: ArrayLike, *, beta: float = 1.0, reduction: Reduction = "mean"
+) -> FloatScalar | FloatArray:
     """Smooth L1 loss: ``0.5*d**2/beta`` where ``|d| < beta``, else ``|d| - 0.5*beta``,
     with ``d = input - target``; ``beta=0`` is :func:`l1_loss`.
 

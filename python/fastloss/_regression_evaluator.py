@@ -9,12 +9,18 @@ uses Σy² - (Σy)²/n, which cancels.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _core
 from ._checks import finite_option, float_pair
 from ._locked_state import LockedState
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ._types import RegressionMetrics
 
 __all__ = ["RegressionEvaluator"]
 
@@ -90,7 +96,9 @@ class RegressionEvaluator(LockedState):
         with self._lock:
             return self._stats
 
-    def update(self, input, target, *, sample_weight=None) -> RegressionEvaluator:
+    def update(
+        self, input: ArrayLike, target: ArrayLike, *, sample_weight: ArrayLike | None = None
+    ) -> RegressionEvaluator:
         """Add one batch: ``input`` and ``target`` of the same shape, ``sample_weight`` of
         that shape or of its first axis. Returns ``self``. Bad input raises before the
         state changes."""
@@ -119,7 +127,7 @@ class RegressionEvaluator(LockedState):
             self._stats = _core.merge_regression_stats(self._stats, other_stats)
         return self
 
-    def result(self) -> dict[str, float]:
+    def result(self) -> RegressionMetrics:
         """``mse``, ``rmse``, ``mae``, ``huber``, ``max_error``, ``r2``, ``count`` (elements
         seen) and ``weight_sum``; metrics over nothing are NaN."""
         count, wsum, sq, ab, hub, mx, _mean, m2 = self._state()

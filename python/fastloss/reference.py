@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from ._types import ClassificationMetrics, KLReduction, Reduction, RegressionMetrics
 
 __all__ = [
     "binary_cross_entropy",
@@ -288,7 +291,7 @@ def cross_entropy(
     *,
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     axis: int = -1,
 ) -> np.float64 | Float64Array:
@@ -389,7 +392,7 @@ def nll_loss(
     *,
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     axis: int = -1,
 ) -> np.float64 | Float64Array:
     """Negative log-likelihood of class indices under given log-probabilities.
@@ -443,7 +446,7 @@ def binary_cross_entropy(
     target: ArrayLike,
     *,
     weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> np.float64 | Float64Array:
     """Binary cross-entropy between probabilities and targets.
 
@@ -500,7 +503,7 @@ def binary_cross_entropy_with_logits(
     *,
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> np.float64 | Float64Array:
     """Binary cross-entropy on logits, ``-w·(pw·y·log σ(x) + (1-y)·log(1-σ(x)))``.
 
@@ -561,7 +564,7 @@ def kl_div(
     input: ArrayLike,
     target: ArrayLike,
     *,
-    reduction: str = "mean",
+    reduction: KLReduction = "mean",
     log_target: bool = False,
 ) -> np.float64 | Float64Array:
     """Kullback-Leibler divergence ``KL(y || p)`` with ``input = log p`` (torch's convention).
@@ -649,7 +652,7 @@ def _difference(name: str, input: ArrayLike, target: ArrayLike) -> Float64Array:
 
 @_quiet
 def mse_loss(
-    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> np.float64 | Float64Array:
     """Squared error ``d²`` with ``d = input - target``.
 
@@ -676,7 +679,7 @@ def mse_loss(
 
 @_quiet
 def l1_loss(
-    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+    input: ArrayLike, target: ArrayLike, *, reduction: Reduction = "mean"
 ) -> np.float64 | Float64Array:
     """Absolute error ``|d|`` with ``d = input - target`` (mean absolute error by default).
 
@@ -702,7 +705,7 @@ def l1_loss(
 
 @_quiet
 def huber_loss(
-    input: ArrayLike, target: ArrayLike, *, delta: float = 1.0, reduction: str = "mean"
+    input: ArrayLike, target: ArrayLike, *, delta: float = 1.0, reduction: Reduction = "mean"
 ) -> np.float64 | Float64Array:
     """Huber loss: ``0.5·d²`` if ``|d| < δ``, else ``δ·(|d| - 0.5·δ)``.
 
@@ -734,7 +737,7 @@ def huber_loss(
 
 @_quiet
 def smooth_l1_loss(
-    input: ArrayLike, target: ArrayLike, *, beta: float = 1.0, reduction: str = "mean"
+    input: ArrayLike, target: ArrayLike, *, beta: float = 1.0, reduction: Reduction = "mean"
 ) -> np.float64 | Float64Array:
     """Smooth L1 loss: ``0.5·d²/β`` if ``|d| < β``, else ``|d| - 0.5·β``; β = 0 is L1.
 
@@ -777,7 +780,7 @@ def regression_metrics(
     *,
     sample_weight: ArrayLike | None = None,
     delta: float = 1.0,
-) -> dict[str, float]:
+) -> RegressionMetrics:
     """The metrics of :class:`fastloss.RegressionEvaluator` over one batch, in float64.
 
     With ``d = input - target``, weights ``w`` (ones by default, broadcast to the input)
@@ -856,7 +859,7 @@ def classification_metrics(
     label_smoothing: float = 0.0,
     axis: int = -1,
     sample_weight: ArrayLike | None = None,
-) -> dict[str, float]:
+) -> ClassificationMetrics:
     """The metrics of :func:`fastloss.evaluate` / :class:`fastloss.Evaluator`, in float64.
 
     Per counted row ``i`` (target not ``ignore_index``), with sample weight ``s_i``
@@ -907,7 +910,11 @@ def classification_metrics(
     nan = float("nan")
     mean = (lambda v: float(np.sum(s * v) / s_total)) if s_total > 0 else (lambda v: nan)
     ce = float(np.sum(s * loss) / loss_weight) if loss_weight != 0 else nan
-    result = {"cross_entropy": ce, "perplexity": float(np.exp(ce)), "accuracy": mean(rank < 1)}
+    result: dict[str, Any] = {
+        "cross_entropy": ce,
+        "perplexity": float(np.exp(ce)),
+        "accuracy": mean(rank < 1),
+    }
     for k in topk:
         result[f"top{k}_accuracy"] = mean(rank < k)
     result.update(
@@ -917,4 +924,4 @@ def classification_metrics(
         weight_sum=float(s_total),
         loss_weight_sum=float(loss_weight),
     )
-    return result
+    return cast("ClassificationMetrics", result)  # the top-k keys are not literals
