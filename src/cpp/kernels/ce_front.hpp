@@ -21,6 +21,7 @@ template <class T>
 struct CeSetup {
   const T* x;
   const void* target;
+  TargetKind kind;  // of an index target (int32 or int64)
   const T* w;
   T* out;
   std::int64_t C, S, ignore;
@@ -32,6 +33,7 @@ template <class T, class Args>
 CeSetup<T> ce_setup(const Args& a, void* out) {
   CeSetup<T> s{static_cast<const T*>(a.logits),
                a.target,
+               a.target_kind,
                static_cast<const T*>(a.weight),
                static_cast<T*>(out),
                a.n_classes,

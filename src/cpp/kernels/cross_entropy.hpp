@@ -118,7 +118,7 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
 // group's Σ is in [1, 4096] (C <= 2^24 on the exact path), so four stay below 2^97.
 constexpr int kProdEvery = 4;
 
-// Both target kinds on the lanes engine (n_inner > 1, or few classes). Idx = void: probabilities.
+// Both target kinds on the lanes engine (n_inner > 1, or few classes): kProb, probabilities.
 // Index targets are read as lanes (Vec::load_index) and x_t, w_t picked inside the class loop
 // (LaneTarget) while C <= kMaxLaneIndex, else by scalar loads. For "mean" and "sum" without
 // weights the coefficient of lse in a row's loss is 1 (label smoothing included), so
@@ -126,13 +126,12 @@ constexpr int kProdEvery = 4;
 // 1), renormalized by decompose (mantissa kept, exponent added up exactly), and takes one log
 // per chunk; only the linear part (m - (1-ε) x_t - (ε/C) Σ (x - m)) is added per row. A group
 // whose Σ is not a number takes the per-row log (its loss is NaN).
-template <class T, class Idx, bool kW, bool kS>
+template <class T, bool kProb, bool kW, bool kS, bool kTiles>
 CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr std::int64_t G = kLaneBlocks * L;
   constexpr int U = kLaneBlocks;
-  constexpr bool kProb = std::is_void_v<Idx>;
   using F = RowFlags<false, kS && !kProb, kProb, kW && (kS || kProb)>;
   using Tgt = std::conditional_t<kProb, NoLaneTarget, LaneTarget<T, U, kW>>;
   const std::int64_t C = s.C, S = s.S;
@@ -162,35 +161,41 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
     // Scalar lookups (C > kMaxLaneIndex) and the valid lanes of probability targets.
     T xt[G], wt[G], valid[G];
     if constexpr (!kProb) {
-      const Idx* t = static_cast<const Idx*>(s.target);
-      FASTLOSS_PREFETCH(t + row0 + kLaneAhead * G);
-      if (vec_target) {
-        tg.w = s.w;
-        const Idx* tp = t + row0;
-        Idx pad[G];
-        if (lanes < G) {  // the last group: never read past the targets
-          // Padding lanes hold ignore_index (or -1, flagged bad but never reported: j >= lanes).
-          const Idx fill = std::int64_t(Idx(s.ignore)) == s.ignore ? Idx(s.ignore) : Idx(-1);
-          for (std::int64_t j = 0; j < G; ++j) pad[j] = j < lanes ? load_one(tp + j) : fill;
-          tp = pad;
+      // The target type is a run-time choice here (a branch per group): as a template
+      // parameter it doubled the engine's instantiations for nothing measurable.
+      auto read_targets = [&](const auto* t) FASTLOSS_LAMBDA_INLINE {
+        using Idx = std::remove_const_t<std::remove_pointer_t<decltype(t)>>;
+        FASTLOSS_PREFETCH(t + row0 + kLaneAhead * G);
+        if (vec_target) {
+          tg.w = s.w;
+          const Idx* tp = t + row0;
+          Idx pad[G];
+          if (lanes < G) {  // the last group: never read past the targets
+            // Padding lanes hold ignore_index (or -1, flagged bad but never reported: j >= lanes).
+            const Idx fill = std::int64_t(Idx(s.ignore)) == s.ignore ? Idx(s.ignore) : Idx(-1);
+            for (std::int64_t j = 0; j < G; ++j) pad[j] = j < lanes ? load_one(tp + j) : fill;
+            tp = pad;
+          }
+          bool bad = false;
+          for (int u = 0; u < U; ++u) {
+            const V cls = V::load_index(tp + u * L, C, s.ignore);  // -1 ignored, -2 bad
+            bad = bad || any(lt(cls, minus_one));
+            tg.lane[u].cls = cls;
+            tg.lane[u].xt = tg.lane[u].wt = zero;
+          }
+          if (bad && pt.tot.bad < 0) {
+            for (std::int64_t j = 0; j < lanes && pt.tot.bad < 0; ++j)
+              if (check_target(load_one(t + row0 + j), s) == TargetCheck::kBad) pt.tot.bad = row0 + j;
+          }
+        } else {
+          for (int u = 0; u < U; ++u) tg.lane[u].cls = minus_one;  // nothing to pick in the class loop
+          std::int64_t cls[G];
+          lane_targets<T, Idx, kW>(s, row0, lanes, cls, xt, wt, pt.tot.bad);
+          for (std::int64_t j = 0; j < G; ++j) valid[j] = cls[j] >= 0 ? T(1) : T(0);
         }
-        bool bad = false;
-        for (int u = 0; u < U; ++u) {
-          const V cls = V::load_index(tp + u * L, C, s.ignore);  // -1 ignored, -2 bad
-          bad = bad || any(lt(cls, minus_one));
-          tg.lane[u].cls = cls;
-          tg.lane[u].xt = tg.lane[u].wt = zero;
-        }
-        if (bad && pt.tot.bad < 0) {
-          for (std::int64_t j = 0; j < lanes && pt.tot.bad < 0; ++j)
-            if (check_target(load_one(t + row0 + j), s) == TargetCheck::kBad) pt.tot.bad = row0 + j;
-        }
-      } else {
-        for (int u = 0; u < U; ++u) tg.lane[u].cls = minus_one;  // nothing to pick in the class loop
-        std::int64_t cls[G];
-        lane_targets<T, Idx, kW>(s, row0, lanes, cls, xt, wt, pt.tot.bad);
-        for (std::int64_t j = 0; j < G; ++j) valid[j] = cls[j] >= 0 ? T(1) : T(0);
-      }
+      };
+      if (s.kind == TargetKind::kInt32) read_targets(static_cast<const std::int32_t*>(s.target));
+      else read_targets(static_cast<const std::int64_t*>(s.target));
     } else {
       for (std::int64_t j = 0; j < G; ++j) valid[j] = j < lanes ? T(1) : T(0);
     }
@@ -263,9 +268,9 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       pt.prod[u] = one;
       pt.counted[u] = zero;
     }
-    for_row_groups(s.x, y, n_outer, C, S, ib, ie, sx, sy,
-                   [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y)
-                       FASTLOSS_LAMBDA_INLINE { group(row0, lanes, src, src_y, pt); });
+    for_row_groups<kTiles>(s.x, y, n_outer, C, S, ib, ie, sx, sy,
+                           [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y)
+                               FASTLOSS_LAMBDA_INLINE { group(row0, lanes, src, src_y, pt); });
     if (product) {
       renormalize(pt);  // prod in [sqrt(2)/2, sqrt(2)): its log is small and exact to ~1e-8
       for (int u = 0; u < U; ++u) pt.acc.add(log(pt.prod[u]));
@@ -286,13 +291,13 @@ CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
   const CeTotals tot = with_ce_types<true>(s, a.target_kind, [&](auto idx, auto kw, auto ks) {
     using Idx = typename decltype(idx)::type;
     constexpr bool kW = decltype(kw)::value, kS = decltype(ks)::value;
-    if constexpr (std::is_void_v<Idx>) {
-      return rows ? ce_prob_rows<T, kW>(s, a.n_outer, a.n_threads)
-                  : ce_lanes<T, void, kW, false>(s, a.n_outer, a.n_threads);
-    } else {
-      return rows ? ce_index_rows<T, Idx, kW, kS>(s, a.n_outer, a.n_threads)
-                  : ce_lanes<T, Idx, kW, kS>(s, a.n_outer, a.n_threads);
+    if (rows) {
+      if constexpr (std::is_void_v<Idx>) return ce_prob_rows<T, kW>(s, a.n_outer, a.n_threads);
+      else return ce_index_rows<T, Idx, kW, kS>(s, a.n_outer, a.n_threads);
     }
+    constexpr bool kProb = std::is_void_v<Idx>, kSm = kS && !kProb;
+    return s.S == 1 ? ce_lanes<T, kProb, kW, kSm, false>(s, a.n_outer, a.n_threads)
+                    : ce_lanes<T, kProb, kW, kSm, true>(s, a.n_outer, a.n_threads);
   });
   return {tot.loss, tot.weight, tot.bad};
 }

@@ -367,8 +367,10 @@ constexpr std::int64_t kLaneAhead = 4;
 // Tiles of the inner axis (n_inner > 1) fetch each class row this many tiles ahead.
 constexpr std::int64_t kTileAhead = 4;
 
+// Forced inline: GCC takes a function of prefetches alone for one without effects, and drops
+// a call to it that it did not inline (the lanes engine then streamed without prefetch).
 template <class T>
-inline void prefetch_span(const T* p, std::int64_t n) {
+FASTLOSS_INLINE void prefetch_span(const T* p, std::int64_t n) {
   const char* c = reinterpret_cast<const char*>(p);
   for (std::int64_t b = 0; b < n * static_cast<std::int64_t>(sizeof(T)); b += 64) FASTLOSS_PREFETCH(c + b);
 }
@@ -595,20 +597,21 @@ FASTLOSS_INLINE void with_rows(const T* x, const T* y, std::int64_t n_outer, std
   }
   const T* gx = x + row0 * C;
   const T* gy = y ? y + row0 * C : nullptr;
-  if ((row0 + G) * C + L - 1 <= n_outer * C) {
-    fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
-    return;
-  }
-  // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
+  // One call of fn (it is inlined: a second call site would be a second copy of the engine).
   T pad_x[kMaxLaneClasses * G + L], pad_y[kMaxLaneClasses * G + L];
-  const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
-  std::memcpy(pad_x, gx, sizeof(T) * used);
-  std::memset(pad_x + used, 0, sizeof(T) * (span - used));
-  if (gy) {
-    std::memcpy(pad_y, gy, sizeof(T) * used);
-    std::memset(pad_y + used, 0, sizeof(T) * (span - used));
+  if ((row0 + G) * C + L - 1 > n_outer * C) {
+    // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
+    const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
+    std::memcpy(pad_x, gx, sizeof(T) * used);
+    std::memset(pad_x + used, 0, sizeof(T) * (span - used));
+    gx = pad_x;
+    if (gy) {
+      std::memcpy(pad_y, gy, sizeof(T) * used);
+      std::memset(pad_y + used, 0, sizeof(T) * (span - used));
+      gy = pad_y;
+    }
   }
-  fn(row0, rows, RowBlockLanes<T>{pad_x, C, sx}, RowBlockLanes<T>{gy ? pad_y : nullptr, C, sy});
+  fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
 }
 
 // The kGroup lanes of C class rows `stride` apart into dst, class-major (C * kGroup elements),
@@ -674,11 +677,15 @@ void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C
 // with_row_group for the groups [q_begin, q_end) in order, inlined into one loop (no division
 // per tile): for kernels whose fn is a single lane_stats pass, cheap enough that a call per
 // group would show.
-template <class T, class Fn>
+// kTiles: n_inner > 1, the layout as a template parameter, so that a kernel instantiates the
+// rows and the tiles separately (two functions of half the size: GCC's code for the rows loop
+// was slower when the tile paths shared its function).
+template <bool kTiles, class T, class Fn>
 FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
                                     std::int64_t q_begin, std::int64_t q_end, T* sx, T* sy, Fn&& fn) {
   constexpr std::int64_t G = kGroup<T>;
-  if (n_inner == 1) {
+  if constexpr (!kTiles) {
+    (void)n_inner;
     for (std::int64_t q = q_begin; q < q_end; ++q) with_rows(x, y, n_outer, C, q, sx, sy, fn);
     return;
   }
