@@ -110,3 +110,77 @@ def test_file_that_shrinks_is_reported(tmp_path):
     os.truncate(path, 0)
     with pytest.raises(ValueError, match=r"now holds 0 bytes.*rows \[0, 10\)"):
         fa[:]
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f4", "<f8", "<i8", ">i8"])
+@pytest.mark.parametrize("shape", [(0,), (5,), (7, 3), (4, 2, 3)])
+def test_npy_file_reads_its_header(tmp_path, dtype, shape):
+    path = tmp_path / "a.npy"
+    a = (np.arange(math.prod(shape)) * 3 - 7).astype(dtype).reshape(shape)
+    np.save(path, a)
+    fa = fastloss.FileArray(path)
+    assert (fa.dtype, fa.shape) == (a.dtype, a.shape)
+    np.testing.assert_array_equal(fa[0 : len(a)], a)
+    if len(a):
+        np.testing.assert_array_equal(fa[len(a) - 1], a[-1])
+    # The header's dtype and shape, given again, are accepted.
+    assert fastloss.FileArray(path, dtype, shape).shape == shape
+
+
+def test_npy_file_errors(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"holds float32 by its \.npy header; got dtype float64"):
+        fastloss.FileArray(path, np.float64)
+    with pytest.raises(
+        ValueError, match=r"has shape \(4, 3\) by its \.npy header; got shape \(3, 4\)"
+    ):
+        fastloss.FileArray(path, shape=(3, 4))
+    fortran = tmp_path / "f.npy"
+    np.save(fortran, np.asfortranarray(np.zeros((4, 3), np.float32)))
+    with pytest.raises(ValueError, match="Fortran order"):
+        fastloss.FileArray(fortran)
+    broken = tmp_path / "b.npy"
+    broken.write_bytes(np.lib.format.MAGIC_PREFIX + b"\x01\x00\x10\x00{'descr': 'f4'    }\n")
+    with pytest.raises(ValueError, match="header is not valid"):
+        fastloss.FileArray(broken)
+    raw = tmp_path / "a.bin"
+    np.zeros(12, np.float32).tofile(raw)
+    with pytest.raises(ValueError, match="has no .npy header; a raw file needs dtype and shape"):
+        fastloss.FileArray(raw)
+
+
+def test_npy_files_in_evaluate_chunked(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1000, 7), dtype=np.float32)
+    t = rng.integers(0, 7, 1000)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    ev = fastloss.evaluate_chunked(
+        fastloss.Evaluator(),
+        fastloss.FileArray(tmp_path / "x.npy"),
+        fastloss.FileArray(tmp_path / "t.npy"),
+        rows_per_chunk=300,
+    )
+    one = fastloss.Evaluator()
+    one.update(x, t)
+    assert ev.result() == one.result()
+
+
+def test_progress_without_tqdm_prints_a_line(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError("no tqdm here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    x = np.zeros((10, 3), np.float32)
+    t = np.zeros(10, np.int64)
+    fastloss.evaluate_chunked(fastloss.Evaluator(), x, t, rows_per_chunk=4, progress=True)
+    err = capsys.readouterr().err
+    assert err.endswith("evaluate_chunked: 10/10 rows\n")
+    assert "evaluate_chunked: 4/10 rows" in err

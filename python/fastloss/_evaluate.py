@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, SupportsIndex, TypeVar, cast, overload
 
@@ -378,6 +379,26 @@ class Evaluator(LockedState):
         return f"Evaluator(topk={self.topk}, count={self._state()[1][6]})"
 
 
+class _ProgressLine:
+    """evaluate_chunked's progress without tqdm: one line on stderr, rewritten in place."""
+
+    def __init__(self, fn: str, total: int) -> None:
+        self.fn, self.total, self.done = fn, total, 0
+        self._show()
+
+    def _show(self) -> None:
+        sys.stderr.write(f"\r{self.fn}: {self.done}/{self.total} rows")
+        sys.stderr.flush()
+
+    def update(self, rows: int) -> None:
+        self.done += rows
+        self._show()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 def evaluate_chunked(
     evaluator: _EvaluatorT,
     logits: Any,
@@ -400,7 +421,8 @@ def evaluate_chunked(
     rows_per_chunk : int, optional
         Rows per chunk; default: about 64 MB of ``logits`` per chunk.
     progress : bool, default False
-        Show a progress bar with tqdm when it is installed (silently none otherwise).
+        Show progress: a tqdm bar when tqdm is installed, else a plain line on stderr
+        (``evaluate_chunked: 1200/5000 rows``), rewritten after every chunk.
 
     Notes
     -----
@@ -447,8 +469,7 @@ def evaluate_chunked(
             from tqdm.auto import tqdm  # type: ignore[import]
         except ImportError:
             tqdm = None
-        if tqdm is not None:
-            bar = tqdm(total=n, unit="row", desc=fn)
+        bar = tqdm(total=n, unit="row", desc=fn) if tqdm is not None else _ProgressLine(fn, n)
     sw_sliceable = (
         sample_weight is not None
         and np.ndim(sample_weight) > 0

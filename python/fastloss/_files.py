@@ -1,4 +1,4 @@
-"""FileArray: rows of a raw binary file, read on demand, for data larger than memory.
+"""FileArray: rows of a raw binary file or a .npy file, read on demand, for data larger than memory.
 
 ``np.memmap`` maps the whole file at once, which a process under an address-space cap
 (``resource.setrlimit(RLIMIT_AS, ...)``) cannot do for a file larger than the cap. A
@@ -24,25 +24,32 @@ __all__ = ["FileArray"]
 
 
 class FileArray:
-    """A read-only, C-ordered array stored raw in a file, sliced along axis 0.
+    """A read-only, C-ordered array stored in a file, sliced along axis 0.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file, as written by ``ndarray.tofile`` (no header).
-    dtype : dtype-like
-    shape : tuple of int
+        The file: raw, as written by ``ndarray.tofile``, or a ``.npy`` file as ``np.save``
+        writes it (recognized by its header at the start of the file, with ``offset`` 0).
+    dtype : dtype-like, optional
+        The element type. Required for a raw file; for a ``.npy`` file, the header's, and
+        a given one must equal it.
+    shape : tuple of int, optional
         Every dimension >= 0 (no -1: the shape is not inferred from the file's size).
+        Required for a raw file; for a ``.npy`` file, the header's, and a given one must
+        equal it.
     offset : int, default 0
-        Bytes to skip at the start of the file.
+        Bytes to skip at the start of the file (for a ``.npy`` file: its header's length).
 
     Raises
     ------
     ValueError
-        A negative dimension or offset, a path that is not a regular file, or a file smaller
+        A negative dimension or offset, a path that is not a regular file, a file smaller
         than ``offset + prod(shape) * itemsize`` bytes (a larger one is fine, as for
-        ``np.memmap``). Reading rows of a file that has shrunk since raises ValueError
-        naming the file and the missing rows.
+        ``np.memmap``), a raw file without ``dtype`` and ``shape``, a ``.npy`` file whose
+        header disagrees with a given ``dtype`` or ``shape``, or one in Fortran order.
+        Reading rows of a file that has shrunk since raises ValueError naming the file and
+        the missing rows.
     FileNotFoundError
         No file at ``path``.
 
@@ -55,18 +62,29 @@ class FileArray:
     >>> rows[1:3]
     array([[2., 3.],
            [4., 5.]], dtype=float32)
+    >>> np.save(os.path.join(os.path.dirname(path), "x.npy"), np.arange(6.0).reshape(3, 2))
+    >>> fastloss.FileArray(os.path.join(os.path.dirname(path), "x.npy"))[2]
+    array([4., 5.])
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
-        dtype: DTypeLike,
-        shape: int | Iterable[SupportsIndex],
+        dtype: DTypeLike | None = None,
+        shape: int | Iterable[SupportsIndex] | None = None,
         *,
         offset: SupportsIndex = 0,
     ) -> None:
         fn = "FileArray"
         self.path = os.fspath(path)
+        header = _npy_header(fn, self.path) if _is_offset_zero(offset) else None
+        if header is not None:
+            dtype, shape, offset = _from_npy_header(fn, self.path, header, dtype, shape)
+        elif dtype is None or shape is None:
+            raise ValueError(
+                f"{fn}: {self.path!r} has no .npy header; a raw file needs dtype and shape "
+                f"(got dtype={dtype!r}, shape={shape!r})"
+            )
         self.dtype = np.dtype(dtype)
         if self.dtype.hasobject:
             raise TypeError(f"{fn}: dtype {self.dtype} holds Python objects; a file holds bytes")
@@ -152,3 +170,57 @@ class FileArray:
 
     def __repr__(self) -> str:
         return f"FileArray({self.path!r}, {self.dtype}, {self.shape})"
+
+
+def _is_offset_zero(offset: object) -> bool:
+    try:
+        return operator.index(offset) == 0  # type: ignore[arg-type]
+    except TypeError:
+        return False  # the constructor reports the bad offset
+
+
+def _npy_header(fn: str, path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
+    """(shape, fortran_order, dtype, data offset) of a .npy file; None when the file does not
+    start with the .npy magic (a raw file; a missing file is reported by the constructor)."""
+    magic = np.lib.format.MAGIC_PREFIX
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(magic)) != magic:
+                return None
+            f.seek(0)
+            try:
+                version = np.lib.format.read_magic(f)
+                # np.load's own header parsers; version 3.0 differs from 2.0 only in allowing
+                # UTF-8 field names.
+                if version == (1, 0):
+                    shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
+            except Exception as e:  # noqa: BLE001 -- whatever np.load's parser raises on a bad header
+                raise ValueError(
+                    f"{fn}: {path!r} starts as a .npy file but its header is not valid: {e}"
+                ) from None
+            return tuple(shape), fortran_order, dtype, f.tell()
+    except OSError:
+        return None
+
+
+def _from_npy_header(fn: str, path: str, header, dtype, shape):
+    """dtype, shape and data offset from a .npy header; a given dtype or shape must match."""
+    npy_shape, fortran_order, npy_dtype, data_offset = header
+    if fortran_order:
+        raise ValueError(
+            f"{fn}: {path!r} is a .npy file in Fortran order; its rows are not contiguous "
+            "(save it C-ordered, or pass np.load(path, mmap_mode='r') to evaluate_chunked)"
+        )
+    if dtype is not None and np.dtype(dtype) != npy_dtype:
+        raise ValueError(
+            f"{fn}: {path!r} holds {npy_dtype} by its .npy header; got dtype {np.dtype(dtype)}"
+        )
+    if shape is not None:
+        given = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+        if given != npy_shape:
+            raise ValueError(
+                f"{fn}: {path!r} has shape {npy_shape} by its .npy header; got shape {given}"
+            )
+    return npy_dtype, npy_shape, data_offset
