@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, overload
 import numpy as np
 
 from . import _core
-from ._checks import float_dtype, float_pair, reduction_code
+from ._checks import as_array, float_dtype, float_pair, reduction_code
 from ._reduce import finish
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def _periodic_weight(
     """
     if weight is None:
         return None, 1
-    w = np.asarray(weight)
+    w = as_array(fn, name, weight)
     float_dtype(fn, name, w)  # TypeError for complex, object, strings
     if w.shape != shape:  # the full shape needs no broadcast check
         try:

@@ -12,6 +12,7 @@ import numpy as np
 from . import _core
 from ._checks import (
     REDUCTIONS,
+    as_array,
     axis_index,
     float_dtype,
     label_smoothing_option,
@@ -93,7 +94,7 @@ class ClassBatch:
     ):
         self.fn = fn
         self.ignore_index = ignore_index_option(fn, ignore_index)
-        a = np.asarray(logits)
+        a = as_array(fn, logits_name, logits)
         if a.ndim == 0:  # no class axis to pick a target from; torch raises too
             raise ValueError(
                 f"{fn}: 0-d input has no class axis; give at least 1 dimension, e.g. shape (C,)"
@@ -101,7 +102,7 @@ class ClassBatch:
         self.axis = ax = axis_index(fn, axis, a.ndim)
         self.row_shape = a.shape[:ax] + a.shape[ax + 1 :]
         self.n_classes = a.shape[ax]
-        t = np.asarray(target)
+        t = as_array(fn, "target", target)
         self.prob = prob_targets and t.shape == a.shape
         if self.prob:
             if t.dtype.kind != "f":
@@ -212,7 +213,7 @@ def _index_target(fn: str, t: np.ndarray, expected: tuple[int, ...], x_shape) ->
 def _weight(fn: str, weight, n_classes: int, dtype: np.dtype):
     if weight is None:
         return None
-    w = np.asarray(weight)
+    w = as_array(fn, "weight", weight)
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{fn}: {w.dtype} weight is not supported; use float32 or float64")
     if w.shape != (n_classes,):

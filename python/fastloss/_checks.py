@@ -69,11 +69,53 @@ def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.n
         and _in_place(target)
     ):
         return input, target  # the common case, without the per-call cost of conversions
-    x = np.asarray(input)
-    y = np.asarray(target)
+    x = as_array(fn, "input", input)
+    y = as_array(fn, "target", target)
     dtype = np.promote_types(float_dtype(fn, "input", x), float_dtype(fn, "target", y))
     same_shape(fn, "input", x, "target", y)
     return native_array(x, dtype), native_array(y, dtype)
+
+
+# DLPack device types (dlpack.h): the CPU, and CUDA's host-pinned memory, readable in place.
+_DLPACK_HOST_DEVICES = {1: "cpu", 3: "cuda_host"}
+_DLPACK_DEVICE_NAMES = {2: "cuda", 4: "opencl", 7: "vulkan", 8: "metal", 10: "rocm", 14: "oneapi"}
+
+
+def as_array(fn: str, name: str, x: object) -> np.ndarray:
+    """A user's array as a NumPy array without a copy where one can be avoided.
+
+    An ndarray is returned as is. An object with ``__dlpack__`` (a torch tensor, a JAX array,
+    CuPy on the host) is read in place through DLPack; a torch tensor that requires grad is
+    read detached (its data, not its graph), and one on another device raises ValueError
+    naming it. Anything else goes through ``np.asarray``.
+    """
+    if type(x) is np.ndarray:
+        return x
+    if hasattr(x, "__dlpack__") and not isinstance(x, np.ndarray):
+        if getattr(x, "requires_grad", False) and hasattr(x, "detach"):
+            x = x.detach()
+        device = getattr(x, "__dlpack_device__", None)
+        if device is not None:
+            kind = int(device()[0])
+            if kind not in _DLPACK_HOST_DEVICES:
+                where = _DLPACK_DEVICE_NAMES.get(kind, f"DLPack device type {kind}")
+                raise ValueError(
+                    f"{fn}: {name} is on the {where} device; fastloss reads host memory: "
+                    "move it to the CPU first (e.g. tensor.cpu())"
+                )
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, TypeError, RuntimeError):
+            pass  # a dtype NumPy cannot import (bfloat16), or an exporter NumPy refuses
+        try:
+            return np.asarray(x)
+        except (TypeError, RuntimeError) as e:
+            dtype = getattr(x, "dtype", "?")
+            raise TypeError(
+                f"{fn}: {name} of dtype {dtype} cannot be read as a NumPy array ({e}); "
+                "convert it to float32 first"
+            ) from None
+    return np.asarray(x)
 
 
 def _in_place(a: np.ndarray) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _core
 from ._ce_front import class_loss
-from ._checks import axis_index, axis_option, float_dtype, native_array, out_option
+from ._checks import as_array, axis_index, axis_option, float_dtype, native_array, out_option
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -33,7 +33,7 @@ _SOFTMAX, _LOG_SOFTMAX, _LOGSUMEXP = _Kind.SOFTMAX, _Kind.LOG_SOFTMAX, _Kind.LOG
 def _float_input(fn: str, name: str, x: object) -> np.ndarray:
     """``x`` as a ready array (C-contiguous, aligned, native) of its float compute dtype;
     copied only when it is not one already."""
-    a = np.asarray(x)
+    a = as_array(fn, name, x)
     return native_array(a, float_dtype(fn, name, a))
 
 

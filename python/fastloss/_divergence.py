@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, SupportsIndex, overload
 import numpy as np
 
 from . import _core
-from ._checks import axis_option, float_dtype, float_pair, reduction_code
+from ._checks import as_array, axis_option, float_dtype, float_pair, reduction_code
 from ._reduce import finish
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def entropy(p: ArrayLike, *, axis: SupportsIndex = -1) -> FloatScalar | FloatArr
     array([0.693147, 0.      ])
     """
     fn = "entropy"
-    a = np.asarray(p)
+    a = as_array(fn, "p", p)
     dtype = float_dtype(fn, "p", a)
     if a.ndim == 0:
         a = a.reshape(1)  # one class, like the softmax family

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core
 from ._ce_front import ClassBatch, ignore_index_option
-from ._checks import axis_index, axis_option, label_smoothing_option
+from ._checks import as_array, axis_index, axis_option, label_smoothing_option
 from ._locked_state import LockedState
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _sample_weight(fn: str, sample_weight, row_shape: tuple[int, ...]) -> np.nda
     the N row weights at most); must be >= 0 and not NaN."""
     if sample_weight is None:
         return None
-    s = np.asarray(sample_weight)
+    s = as_array(fn, "sample_weight", sample_weight)
     if s.dtype.kind not in "biuf":
         raise TypeError(
             f"{fn}: sample_weight of dtype {s.dtype} is not supported; use a real dtype"
@@ -293,7 +293,7 @@ class Evaluator(LockedState):
         if weight is None:
             self.weight = None
         else:
-            w = np.asarray(weight)
+            w = as_array(fn, "weight", weight)
             if w.dtype.kind not in "biuf" or w.ndim != 1:
                 raise TypeError(
                     f"{fn}: weight must be a 1-d real array; got {w.dtype} of shape {w.shape}"
@@ -481,7 +481,9 @@ def evaluate_chunked(
             kw = {}
             if sample_weight is not None:
                 kw["sample_weight"] = sample_weight[i:j] if sw_sliceable else sample_weight
-            evaluator.update(np.asarray(logits[i:j]), np.asarray(target[i:j]), **kw)
+            evaluator.update(
+                as_array(fn, "logits", logits[i:j]), as_array(fn, "target", target[i:j]), **kw
+            )
             if bar is not None:
                 bar.update(j - i)
     finally:

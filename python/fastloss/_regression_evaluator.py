@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _core
-from ._checks import finite_option, float_pair
+from ._checks import as_array, finite_option, float_pair
 from ._locked_state import LockedState
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ _FN = "RegressionEvaluator.update"
 def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """sample_weight as a C-contiguous array of ``shape``: given per element, or per row
     (shape ``shape[:1]``, then broadcast along the trailing axes with one copy)."""
-    w = np.asarray(sample_weight)
+    w = as_array(_FN, "sample_weight", sample_weight)
     if w.dtype.kind not in "biuf":
         raise TypeError(
             f"{_FN}: sample_weight of dtype {w.dtype} is not supported; use a real dtype"

@@ -1,0 +1,110 @@
+"""Arrays from other libraries: read in place through DLPack (torch tensors, tensors that
+require grad, non-contiguous ones), a device other than the host named in the error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastloss
+from fastloss import _checks
+
+
+class DLPackOnly:
+    """An array known only by its DLPack methods, as a foreign library's would be."""
+
+    def __init__(self, a: np.ndarray, device: tuple[int, int] = (1, 0)) -> None:
+        self._a, self._device = a, device
+
+    def __dlpack__(self, **kwargs):
+        return self._a.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._device
+
+
+def test_dlpack_object_is_read_in_place():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    got = _checks.as_array("f", "x", DLPackOnly(a))
+    assert np.shares_memory(got, a)
+    t = np.array([1, 0, 3])
+    expected = fastloss.cross_entropy(a, t)
+    assert fastloss.cross_entropy(DLPackOnly(a), DLPackOnly(t)) == expected
+
+
+def test_other_device_is_named():
+    a = DLPackOnly(np.zeros(4, np.float32), device=(2, 0))
+    with pytest.raises(ValueError, match="mse_loss: input is on the cuda device"):
+        fastloss.mse_loss(a, np.zeros(4, np.float32))
+
+
+try:
+    import torch
+except ImportError:
+    torch = None
+needs_torch = pytest.mark.skipif(
+    torch is None, reason="torch is optional; its tensors are tested with it"
+)
+
+
+@needs_torch
+def test_torch_tensor_read_in_place():
+    x = torch.randn(5, 7)
+    assert np.shares_memory(_checks.as_array("f", "x", x), x.numpy())
+
+
+def _pairs():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(33, 10, generator=g)
+    y = torch.rand(33, 10, generator=g)
+    t = torch.randint(0, 10, (33,), generator=g)
+    return x, y, t
+
+
+CALLS = {
+    "cross_entropy": lambda x, y, t: fastloss.cross_entropy(x, t, weight=y[0]),
+    "nll_loss": lambda x, y, t: fastloss.nll_loss(x, t),
+    "softmax": lambda x, y, t: fastloss.softmax(x),
+    "log_softmax": lambda x, y, t: fastloss.log_softmax(x[:, ::2]),
+    "logsumexp": lambda x, y, t: fastloss.logsumexp(x.T, axis=0),
+    "mse_loss": lambda x, y, t: fastloss.mse_loss(x, y),
+    "huber_loss": lambda x, y, t: fastloss.huber_loss(x, y, reduction="none"),
+    "binary_cross_entropy": lambda x, y, t: fastloss.binary_cross_entropy(y, y.round()),
+    "bce_with_logits": lambda x, y, t: fastloss.binary_cross_entropy_with_logits(x, y),
+    "kl_div": lambda x, y, t: fastloss.kl_div(x, y),
+    "entropy": lambda x, y, t: fastloss.entropy(y),
+    "evaluate": lambda x, y, t: fastloss.evaluate(x, t, sample_weight=y[:, 0])["cross_entropy"],
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_torch_tensors_requiring_grad_give_the_numpy_result(name):
+    x, y, t = _pairs()
+    call = CALLS[name]
+    expected = call(x.numpy(), y.numpy(), t.numpy())
+    got = call(x.requires_grad_(True), y.requires_grad_(True), t)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+@needs_torch
+def test_evaluators_take_torch_tensors():
+    x, y, t = _pairs()
+    ev = fastloss.Evaluator()
+    ev.update(x.requires_grad_(True), t)
+    ref = fastloss.Evaluator()
+    ref.update(x.detach().numpy(), t.numpy())
+    assert ev.result() == ref.result()
+    rv, rv_ref = fastloss.RegressionEvaluator(), fastloss.RegressionEvaluator()
+    rv.update(x, y, sample_weight=y[:, 0].requires_grad_(True))
+    rv_ref.update(x.detach().numpy(), y.detach().numpy(), sample_weight=y[:, 0].detach().numpy())
+    assert rv.result() == rv_ref.result()
+
+
+@needs_torch
+def test_bfloat16_tensor_error_names_the_dtype():
+    x, _, t = _pairs()
+    with pytest.raises(
+        TypeError, match=r"cross_entropy: logits of dtype torch.bfloat16 cannot be read"
+    ):
+        fastloss.cross_entropy(x.bfloat16(), t)
