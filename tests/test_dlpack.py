@@ -1,5 +1,6 @@
 """Arrays from other libraries: read in place through DLPack (torch tensors, tensors that
-require grad, non-contiguous ones), a device other than the host named in the error."""
+require grad, non-contiguous ones), a device other than the host named in the error, and
+results in the caller's kind (torch in, torch out; JAX in, JAX out)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_dlpack_object_is_read_in_place():
     assert np.shares_memory(got, a)
     t = np.array([1, 0, 3])
     expected = fastloss.cross_entropy(a, t)
-    assert fastloss.cross_entropy(DLPackOnly(a), DLPackOnly(t)) == expected
+    got = fastloss.cross_entropy(DLPackOnly(a), DLPackOnly(t))
+    assert type(got) is np.float32 and got == expected  # a library fastloss does not know: NumPy
 
 
 def test_other_device_is_named():
@@ -84,7 +86,27 @@ def test_torch_tensors_requiring_grad_give_the_numpy_result(name):
     call = CALLS[name]
     expected = call(x.numpy(), y.numpy(), t.numpy())
     got = call(x.requires_grad_(True), y.requires_grad_(True), t)
+    if name != "evaluate":  # a dict of Python numbers
+        assert isinstance(got, torch.Tensor) and not got.requires_grad
+        assert got.dtype == torch.float32 and tuple(got.shape) == np.shape(expected)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+@needs_torch
+def test_out_is_returned_as_given_for_torch_inputs():
+    x, _, _ = _pairs()
+    out = np.empty((33, 10), np.float32)
+    assert fastloss.softmax(x, out=out) is out
+
+
+def test_jax_arrays_give_jax_results():
+    jnp = pytest.importorskip("jax.numpy", reason="JAX is optional; its arrays are tested with it")
+    x = np.random.default_rng(0).standard_normal((6, 4), dtype=np.float32)
+    t = np.array([0, 1, 2, 3, 0, 1])
+    got = fastloss.cross_entropy(jnp.asarray(x), jnp.asarray(t))
+    assert type(got).__module__.startswith(("jax", "jaxlib")) and got.shape == ()
+    assert float(got) == float(fastloss.cross_entropy(x, t))
+    assert fastloss.softmax(jnp.asarray(x)).shape == (6, 4)
 
 
 @needs_torch

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, overload
 import numpy as np
 
 from . import _core
-from ._checks import as_array, float_dtype, float_pair, reduction_code
+from ._checks import as_array, float_dtype, float_pair, in_caller_kind, reduction_code
 from ._reduce import finish
 
 if TYPE_CHECKING:
@@ -169,9 +169,8 @@ def binary_cross_entropy(
     total, bad = _core.bce(x, y, w, w_period, out)
     if bad >= 0:
         raise _out_of_range(fn, x, y, bad)
-    if out is not None:
-        return out
-    return finish(total, x.size, reduction, x.dtype)
+    result = out if out is not None else finish(total, x.size, reduction, x.dtype)
+    return in_caller_kind(result, probs, target, weight)
 
 
 @overload
@@ -268,6 +267,5 @@ def binary_cross_entropy_with_logits(
     pw, pw_period = _periodic_weight(fn, "pos_weight", pos_weight, x.shape, x.dtype)
     out = np.empty_like(x) if reduction == "none" else None
     total = _core.bce_with_logits(x, y, w, w_period, pw, pw_period, out)
-    if out is not None:
-        return out
-    return finish(total, x.size, reduction, x.dtype)
+    result = out if out is not None else finish(total, x.size, reduction, x.dtype)
+    return in_caller_kind(result, logits, target, weight, pos_weight)

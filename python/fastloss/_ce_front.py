@@ -15,6 +15,7 @@ from ._checks import (
     as_array,
     axis_index,
     float_dtype,
+    in_caller_kind,
     label_smoothing_option,
     native_array,
     reduction_code,
@@ -47,7 +48,7 @@ def class_loss(fn, nll, logits, target, weight, ignore_index, reduction, axis, l
     eps = 0.0 if nll else label_smoothing_option(fn, label_smoothing)
     name = "input" if nll else "logits"
     b = ClassBatch(fn, logits, target, weight, ignore_index, axis, name, prob_targets=not nll)
-    return b.loss(nll, red, eps)
+    return in_caller_kind(b.loss(nll, red, eps), logits, target, weight)
 
 
 def ignore_index_option(fn: str, ignore_index: object) -> int:

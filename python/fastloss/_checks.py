@@ -118,6 +118,26 @@ def as_array(fn: str, name: str, x: object) -> np.ndarray:
     return np.asarray(x)
 
 
+def in_caller_kind(result, *inputs):
+    """``result`` as the caller's library has it: a torch tensor when the first input that
+    is not a NumPy array (or None) is a torch tensor, a JAX array for a JAX one (both
+    through DLPack or the buffer, no copy; a reduction becomes a 0-d array), else as it is."""
+    for x in inputs:
+        if x is None or type(x) is np.ndarray:
+            continue
+        module = type(x).__module__
+        if module.startswith("torch"):
+            import torch
+
+            return torch.from_numpy(np.asarray(result))
+        if module.startswith(("jax", "jaxlib")):
+            import jax.numpy as jnp
+
+            return jnp.from_dlpack(np.asarray(result))
+        return result
+    return result
+
+
 def _in_place(a: np.ndarray) -> bool:
     flags = a.flags
     return flags.c_contiguous and flags.aligned

@@ -16,7 +16,15 @@ import numpy as np
 
 from . import _core
 from ._ce_front import class_loss
-from ._checks import as_array, axis_index, axis_option, float_dtype, native_array, out_option
+from ._checks import (
+    as_array,
+    axis_index,
+    axis_option,
+    float_dtype,
+    in_caller_kind,
+    native_array,
+    out_option,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -72,7 +80,7 @@ def _softmax_common(fn: str, kind: _Kind, x: ArrayLike, axis: SupportsIndex, out
             return out
     result = _core.softmax(a, None, ax, kind).reshape(shape)
     if out is None:
-        return result
+        return in_caller_kind(result, x)
     out[...] = result
     return out
 
@@ -222,7 +230,7 @@ def logsumexp(
             for ax in axis if isinstance(axis, tuple | list) else (axis,):
                 if axis_option(fn, ax) not in (0, -1):
                     _axes(fn, axis, 0)
-        return dtype.type(a[()]) if not keepdims else a.copy()
+        return in_caller_kind(dtype.type(a[()]) if not keepdims else a.copy(), x)
     axes = _axes(fn, axis, a.ndim)
     # Runs of adjacent axes, reduced last run first so the earlier axes keep their numbers.
     runs: list[list[int]] = []
@@ -232,7 +240,7 @@ def logsumexp(
         else:
             runs.append([ax])
     if not axes:  # log(exp(x)) over no axis
-        return a.copy()
+        return in_caller_kind(a.copy(), x)
     cur = a
     for k, run in enumerate(reversed(runs)):
         first, last = run[0], run[-1]
@@ -248,8 +256,8 @@ def logsumexp(
     cur = cur.astype(dtype, copy=False)
     if keepdims:
         cur = cur.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
-        return cur
-    return cur[()] if cur.ndim == 0 else cur
+        return in_caller_kind(cur, x)
+    return in_caller_kind(cur[()] if cur.ndim == 0 else cur, x)
 
 
 # ---------------------------------------------------------------------------------------

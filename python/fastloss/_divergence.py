@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, SupportsIndex, overload
 import numpy as np
 
 from . import _core
-from ._checks import as_array, axis_option, float_dtype, float_pair, reduction_code
+from ._checks import as_array, axis_option, float_dtype, float_pair, in_caller_kind, reduction_code
 from ._reduce import finish
 
 if TYPE_CHECKING:
@@ -102,10 +102,12 @@ def kl_div(
     out = np.empty_like(x) if reduction == "none" else None
     total = _core.kl_div(x, y, out, bool(log_target))
     if out is not None:
-        return out
-    if reduction == "batchmean":
-        return finish(total, x.shape[0] if x.ndim else 1, "mean", x.dtype)
-    return finish(total, x.size, reduction, x.dtype)
+        result = out
+    elif reduction == "batchmean":
+        result = finish(total, x.shape[0] if x.ndim else 1, "mean", x.dtype)
+    else:
+        result = finish(total, x.size, reduction, x.dtype)
+    return in_caller_kind(result, input, target)
 
 
 def entropy(p: ArrayLike, *, axis: SupportsIndex = -1) -> FloatScalar | FloatArray:
@@ -161,6 +163,4 @@ def entropy(p: ArrayLike, *, axis: SupportsIndex = -1) -> FloatScalar | FloatArr
     shape = a.shape
     out = np.empty(shape[:ax] + shape[ax + 1 :], dtype=dtype)
     _core.entropy(a, out, math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]))
-    if out.ndim == 0:
-        return out[()]
-    return out
+    return in_caller_kind(out[()] if out.ndim == 0 else out, p)

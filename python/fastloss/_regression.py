@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, overload
 
 from . import _core
-from ._checks import REDUCTIONS, finite_option, float_pair, reduction_code
+from ._checks import REDUCTIONS, finite_option, float_pair, in_caller_kind, reduction_code
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -43,7 +43,7 @@ def _regression(
             return res
     reduction_code(fn, reduction)
     x, y = float_pair(fn, input, target)
-    return _core.regression(x, y, kind, param, REDUCTIONS[reduction])
+    return in_caller_kind(_core.regression(x, y, kind, param, REDUCTIONS[reduction]), input, target)
 
 
 # Overloads: the result's type follows ``reduction`` (a NumPy scalar, or the array of
