@@ -77,9 +77,18 @@ class FileArray:
     ) -> None:
         fn = "FileArray"
         self.path = os.fspath(path)
-        header = _npy_header(fn, self.path) if _is_offset_zero(offset) else None
+        try:
+            self.offset = operator.index(offset)
+        except TypeError:
+            raise TypeError(f"{fn}: offset must be an integer; got {offset!r}") from None
+        st = os.stat(self.path)  # FileNotFoundError names the file
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{fn}: {self.path!r} is not a regular file")
+        header = _npy_header(fn, self.path) if self.offset == 0 else None
         if header is not None:
-            dtype, shape, offset = _from_npy_header(fn, self.path, header, dtype, shape)
+            npy_shape, npy_dtype, self.offset = header
+            dtype = npy_dtype if dtype is None else dtype
+            shape = npy_shape if shape is None else shape
         elif dtype is None or shape is None:
             raise ValueError(
                 f"{fn}: {self.path!r} has no .npy header; a raw file needs dtype and shape "
@@ -96,10 +105,15 @@ class FileArray:
             self.shape = tuple(operator.index(d) for d in shape)
         except TypeError:
             raise TypeError(f"{fn}: shape must be a tuple of integers; got {shape!r}") from None
-        try:
-            self.offset = operator.index(offset)
-        except TypeError:
-            raise TypeError(f"{fn}: offset must be an integer; got {offset!r}") from None
+        if header is not None and self.dtype != npy_dtype:
+            raise ValueError(
+                f"{fn}: {self.path!r} holds {npy_dtype} by its .npy header; got dtype {self.dtype}"
+            )
+        if header is not None and self.shape != npy_shape:
+            raise ValueError(
+                f"{fn}: {self.path!r} has shape {npy_shape} by its .npy header; "
+                f"got shape {self.shape}"
+            )
         if not self.shape:
             raise ValueError(f"{fn}: shape must have at least one dimension; got {self.shape}")
         # A negative dimension (-1 as in reshape) would make the size check pass on any file.
@@ -107,9 +121,6 @@ class FileArray:
             raise ValueError(f"{fn}: every dimension of shape must be >= 0; got {self.shape}")
         if self.offset < 0:
             raise ValueError(f"{fn}: offset must be >= 0; got {self.offset}")
-        st = os.stat(self.path)  # FileNotFoundError names the file
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{fn}: {self.path!r} is not a regular file")
         # A larger file is fine (np.memmap allows it too): the array is its first bytes.
         needed = self.offset + self.nbytes
         if st.st_size < needed:
@@ -172,16 +183,9 @@ class FileArray:
         return f"FileArray({self.path!r}, {self.dtype}, {self.shape})"
 
 
-def _is_offset_zero(offset: object) -> bool:
-    try:
-        return operator.index(offset) == 0  # type: ignore[arg-type]
-    except TypeError:
-        return False  # the constructor reports the bad offset
-
-
-def _npy_header(fn: str, path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
-    """(shape, fortran_order, dtype, data offset) of a .npy file; None when the file does not
-    start with the .npy magic (a raw file; a missing file is reported by the constructor)."""
+def _npy_header(fn: str, path: str) -> tuple[tuple[int, ...], np.dtype, int] | None:
+    """(shape, dtype, data offset) of a C-ordered .npy file; None when the file does not
+    start with the .npy magic (a raw file). ValueError for a bad header or Fortran order."""
     magic = np.lib.format.MAGIC_PREFIX
     try:
         with open(path, "rb") as f:
@@ -200,27 +204,12 @@ def _npy_header(fn: str, path: str) -> tuple[tuple[int, ...], bool, np.dtype, in
                 raise ValueError(
                     f"{fn}: {path!r} starts as a .npy file but its header is not valid: {e}"
                 ) from None
-            return tuple(shape), fortran_order, dtype, f.tell()
+            if fortran_order:
+                raise ValueError(
+                    f"{fn}: {path!r} is a .npy file in Fortran order; its rows are not "
+                    "contiguous (save it C-ordered, or pass np.load(path, mmap_mode='r') to "
+                    "evaluate_chunked)"
+                )
+            return tuple(shape), dtype, f.tell()
     except OSError:
-        return None
-
-
-def _from_npy_header(fn: str, path: str, header, dtype, shape):
-    """dtype, shape and data offset from a .npy header; a given dtype or shape must match."""
-    npy_shape, fortran_order, npy_dtype, data_offset = header
-    if fortran_order:
-        raise ValueError(
-            f"{fn}: {path!r} is a .npy file in Fortran order; its rows are not contiguous "
-            "(save it C-ordered, or pass np.load(path, mmap_mode='r') to evaluate_chunked)"
-        )
-    if dtype is not None and np.dtype(dtype) != npy_dtype:
-        raise ValueError(
-            f"{fn}: {path!r} holds {npy_dtype} by its .npy header; got dtype {np.dtype(dtype)}"
-        )
-    if shape is not None:
-        given = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
-        if given != npy_shape:
-            raise ValueError(
-                f"{fn}: {path!r} has shape {npy_shape} by its .npy header; got shape {given}"
-            )
-    return npy_dtype, npy_shape, data_offset
+        return None  # unreadable: the size check or the reads report it
