@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Literal, SupportsIndex, overload
 import numpy as np
 
 from . import _core
-from ._checks import as_array, axis_option, float_dtype, float_pair, in_caller_kind, reduction_code
+from ._checks import (
+    as_array,
+    axis_index,
+    float_dtype,
+    float_pair,
+    in_caller_kind,
+    reduction_code,
+)
 from ._reduce import finish
 
 if TYPE_CHECKING:
@@ -22,8 +29,6 @@ if TYPE_CHECKING:
     from ._types import FloatArray, FloatScalar, KLReduction
 
 __all__ = ["entropy", "kl_div"]
-
-_AxisError = getattr(np, "exceptions", np).AxisError  # np.exceptions from 1.25
 
 
 # Overloads: the result's type follows ``reduction`` (a NumPy scalar, or the array of
@@ -155,10 +160,7 @@ def entropy(p: ArrayLike, *, axis: SupportsIndex = -1) -> FloatScalar | FloatArr
     dtype = float_dtype(fn, "p", a)
     if a.ndim == 0:
         a = a.reshape(1)  # one class, like the softmax family
-    ax = axis_option(fn, axis)
-    if not -a.ndim <= ax < a.ndim:
-        raise _AxisError(ax, a.ndim, fn)
-    ax %= a.ndim
+    ax = axis_index(fn, axis, a.ndim)
     a = np.asarray(a, dtype=dtype, order="C")
     shape = a.shape
     out = np.empty(shape[:ax] + shape[ax + 1 :], dtype=dtype)
