@@ -1,0 +1,295 @@
+"""Half precision inputs: the DLPack reader of _core (bfloat16 and what NumPy cannot
+import)."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+
+import numpy as np
+import pytest
+
+from fastloss import _core
+from fastloss._half import astype, bfloat16_dtype, is_bfloat16
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch", reason="torch is optional; its tensors are tested with it")
+
+
+F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+MARKER = np.dtype(np.uint16, metadata={"fastloss": "bfloat16"})
+
+
+def bf16_bits(values) -> np.ndarray:
+    """float32 values (exact in bfloat16) as bfloat16 bits."""
+    return (np.asarray(values, np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
+def as_f32(a: np.ndarray) -> np.ndarray:
+    return astype(np.asarray(a), F32)
+
+
+# ---------------------------------------------------------------------------------------
+# A DLPack producer written against the ABI with ctypes: byte offsets, missing strides,
+# versioned capsules, read-only flags, other devices and dtypes, and when the deleter runs.
+
+
+class _Device(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("device", _Device),
+        ("ndim", ctypes.c_int32),
+        ("dtype", _DType),
+        ("shape", ctypes.POINTER(ctypes.c_int64)),
+        ("strides", ctypes.POINTER(ctypes.c_int64)),
+        ("byte_offset", ctypes.c_uint64),
+    ]
+
+
+_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class _Managed(ctypes.Structure):
+    _fields_ = [("dl_tensor", _Tensor), ("manager_ctx", ctypes.c_void_p), ("deleter", _DELETER)]
+
+
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32)]
+
+
+class _ManagedVersioned(ctypes.Structure):
+    _fields_ = [
+        ("version", _Version),
+        ("manager_ctx", ctypes.c_void_p),
+        ("deleter", _DELETER),
+        ("flags", ctypes.c_uint64),
+        ("dl_tensor", _Tensor),
+    ]
+
+
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype = ctypes.py_object
+_capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_capsule_is_valid = ctypes.pythonapi.PyCapsule_IsValid
+_capsule_is_valid.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_NAMES = {False: b"dltensor", True: b"dltensor_versioned"}
+_LIVE: dict[int, Producer] = {}  # by managed-tensor address, until its deleter runs
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def _capsule_destructor(capsule):
+    # The producer's side of the protocol: an unconsumed capsule frees its tensor.
+    for name in _NAMES.values():
+        if _capsule_is_valid(capsule, name):
+            _LIVE[_capsule_pointer(capsule, name)].delete()
+
+
+class Producer:
+    """One tensor over ``buf`` with the given DLPack fields; counts its deleter's calls."""
+
+    def __init__(
+        self,
+        buf,
+        shape,
+        *,
+        strides=None,
+        byte_offset=0,
+        code=4,
+        bits=16,
+        lanes=1,
+        device=(1, 0),
+        versioned=False,
+        flags=0,
+    ):
+        self.buf, self.deleted, self.versioned = buf, 0, versioned
+        self.shape = (ctypes.c_int64 * len(shape))(*shape)
+        self.strides = None if strides is None else (ctypes.c_int64 * len(strides))(*strides)
+        t = _Tensor(
+            buf.ctypes.data if buf.size else None,
+            _Device(*device),
+            len(shape),
+            _DType(code, bits, lanes),
+            self.shape,
+            self.strides,
+            byte_offset,
+        )
+        self.deleter = _DELETER(lambda _: self.delete())
+        if versioned:
+            self.managed = _ManagedVersioned(_Version(1, 0), None, self.deleter, flags, t)
+        else:
+            self.managed = _Managed(t, None, self.deleter)
+
+    def delete(self):
+        self.deleted += 1
+        _LIVE.pop(ctypes.addressof(self.managed), None)
+
+    def __dlpack__(self, *, stream=None, max_version=None):
+        versioned = self.versioned and max_version is not None and max_version[0] >= 1
+        assert versioned == self.versioned, "the reader asks for a versioned capsule"
+        ptr = ctypes.addressof(self.managed)
+        _LIVE[ptr] = self
+        return _capsule_new(
+            ptr, _NAMES[versioned], ctypes.cast(_capsule_destructor, ctypes.c_void_p)
+        )
+
+    def __dlpack_device__(self):
+        return (self.managed.dl_tensor.device.device_type, 0)
+
+
+def test_reader_byte_offset_and_contiguous_default():
+    values = np.arange(24, dtype=np.float32)
+    buf = bf16_bits(values)
+    p = Producer(buf, (3, 4), byte_offset=8 * 2)  # strides NULL: C-contiguous
+    a = _core._from_dlpack(p, MARKER)
+    assert a.dtype == MARKER and is_bfloat16(a.dtype) and a.shape == (3, 4)
+    np.testing.assert_array_equal(as_f32(a), values[8:20].reshape(3, 4))
+    assert np.shares_memory(a, buf) and a.flags.writeable
+    assert p.deleted == 0
+    del a
+    gc.collect()
+    assert p.deleted == 1  # once, by the array; the renamed capsule leaves it alone
+
+
+def test_reader_strides_in_elements():
+    buf = bf16_bits(np.arange(12, dtype=np.float32))
+    p = Producer(buf, (4, 2), strides=(1, 6), byte_offset=2)  # a transposed view, from 1
+    a = _core._from_dlpack(p, MARKER)
+    assert a.strides == (2, 12)
+    want = np.arange(12, dtype=np.float32)[1:].reshape(-1)
+    np.testing.assert_array_equal(
+        as_f32(a), [[want[i + 6 * j] for j in range(2)] for i in range(4)]
+    )
+
+
+def test_reader_versioned_read_only():
+    buf = bf16_bits([1.0, 2.0, 3.0])
+    p = Producer(buf, (3,), versioned=True, flags=1)
+    a = _core._from_dlpack(p, MARKER)
+    assert not a.flags.writeable
+    np.testing.assert_array_equal(as_f32(a), [1, 2, 3])
+    del a
+    gc.collect()
+    assert p.deleted == 1
+    b = _core._from_dlpack(Producer(buf, (3,), versioned=True), MARKER)
+    assert b.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("code", "bits", "dtype"),
+    [(2, 16, F16), (2, 32, F32), (2, 64, F64), (0, 8, np.int8), (0, 32, np.int32)]
+    + [(0, 64, np.int64), (1, 8, np.uint8), (1, 16, np.uint16), (6, 8, np.bool_)]
+    + [(5, 64, np.complex64), (5, 128, np.complex128)],
+)
+def test_reader_other_dtypes(code, bits, dtype):
+    buf = np.zeros(6, np.uint8)
+    n = 6 // (bits // 8) or 1
+    a = _core._from_dlpack(Producer(buf, (n,), code=code, bits=bits), MARKER)
+    assert a.dtype == np.dtype(dtype) and a.shape == (n,)
+
+
+@pytest.mark.parametrize(
+    ("code", "bits", "lanes", "named"),
+    [(2, 8, 1, r"code 2 \(float\), bits 8,"), (4, 32, 1, r"code 4 \(bfloat\), bits 32,")]
+    + [(2, 32, 4, r"code 2 \(float\), bits 32, lanes 4 is not supported"), (7, 8, 1, "code 7 ")]
+    + [(3, 64, 1, r"code 3 \(opaque handle\)")],
+)
+def test_reader_unsupported_dtype_names_it(code, bits, lanes, named):
+    p = Producer(np.zeros(8, np.uint8), (1,), code=code, bits=bits, lanes=lanes)
+    with pytest.raises(TypeError, match=rf"_from_dlpack: DLPack dtype {named}"):
+        _core._from_dlpack(p, MARKER)
+    gc.collect()
+    assert p.deleted == 1  # the capsule was not taken: its own destructor freed the tensor
+
+
+@pytest.mark.parametrize(
+    ("device", "name"), [(2, "cuda"), (10, "rocm"), (99, "DLPack device type 99")]
+)
+def test_reader_other_device_names_it(device, name):
+    p = Producer(np.zeros(2, np.uint16), (2,), device=(device, 0))
+    with pytest.raises(ValueError, match=f"the tensor is on the {name} device"):
+        _core._from_dlpack(p, MARKER)
+    gc.collect()
+    assert p.deleted == 1
+
+
+def test_reader_cuda_host_and_empty():
+    buf = bf16_bits([5.0])
+    a = _core._from_dlpack(Producer(buf, (1,), device=(3, 0)), MARKER)  # CUDA host-pinned
+    np.testing.assert_array_equal(as_f32(a), [5.0])
+    p = Producer(np.zeros(0, np.uint16), (0, 3))
+    e = _core._from_dlpack(p, MARKER)
+    assert e.shape == (0, 3) and e.dtype == MARKER
+    gc.collect()
+    assert p.deleted == 1
+    with pytest.raises(ValueError, match="2-byte dtype"):
+        _core._from_dlpack(Producer(buf, (1,)), np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# the reader on torch and JAX tensors
+
+
+def test_torch_bfloat16_read_in_place(torch):
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(6, 10, generator=g).bfloat16()
+    a = _core._from_dlpack(t, bfloat16_dtype())
+    assert a.dtype == bfloat16_dtype() and a.shape == (6, 10)
+    np.testing.assert_array_equal(as_f32(a), t.float().numpy())
+    t[1, 2] = 3.5  # written through torch, read in NumPy: the same memory
+    assert as_f32(a)[1, 2] == 3.5
+    a_marker = _core._from_dlpack(t, MARKER)
+    assert a_marker.dtype.metadata == MARKER.metadata
+    np.testing.assert_array_equal(as_f32(a_marker), t.float().numpy())
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda t: t.t(),
+        lambda t: t[:, ::3],
+        lambda t: t[2:, 3:],  # sliced: a data pointer (or byte_offset) past the start
+        lambda t: t[1:4, 1::2].t(),
+        lambda t: t[3, 4],  # 0-d
+        lambda t: t[:0],
+        lambda t: t.flip(0),  # torch flips by copying: still one tensor
+    ],
+)
+def test_torch_bfloat16_views(torch, view):
+    base = torch.arange(60, dtype=torch.float32).reshape(6, 10).bfloat16()
+    t = view(base)
+    a = _core._from_dlpack(t, bfloat16_dtype())
+    assert a.shape == tuple(t.shape)
+    if t.numel():  # NumPy keeps no strides of its own for an empty array
+        assert a.strides == tuple(s * 2 for s in t.stride())
+    np.testing.assert_array_equal(as_f32(a), t.float().numpy())
+    if t.numel() and t.data_ptr() != 0 and t.untyped_storage().data_ptr() == base.data_ptr():
+        t.fill_(7.0)
+        assert (as_f32(a) == 7.0).all()
+
+
+def test_torch_tensor_outlives_its_name(torch):
+    a = _core._from_dlpack(torch.arange(8, dtype=torch.float32).bfloat16() * 2, bfloat16_dtype())
+    gc.collect()
+    np.testing.assert_array_equal(as_f32(a), np.arange(8) * 2)  # the capsule keeps it alive
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float16", "float32", "float64", "int32", "int64", "uint8", "bool", "complex64"]
+)
+def test_torch_other_dtypes(torch, dtype):
+    t = torch.ones(3, dtype=getattr(torch, dtype))
+    a = _core._from_dlpack(t, bfloat16_dtype())
+    assert a.dtype == np.dtype(dtype) and np.shares_memory(a, t.numpy())
