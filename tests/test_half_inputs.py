@@ -1,5 +1,9 @@
-"""Half precision inputs: the DLPack reader of _core (bfloat16 and what NumPy cannot
-import)."""
+"""Half precision inputs: the DLPack reader of _core (bfloat16 and what NumPy cannot import),
+the dtype rules of the Python layer (float16 and bfloat16 as themselves, one common dtype for
+two data arrays, float32 weights) and results in the caller's kind.
+
+Where this _core has no half kernels, half data is computed as float32 (``native_half()``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ import gc
 import numpy as np
 import pytest
 
-from fastloss import _core
-from fastloss._half import astype, bfloat16_dtype, is_bfloat16
+from fastloss import _checks, _core, _half
+from fastloss._half import astype, bfloat16_dtype, is_bfloat16, is_half, native_half
 
 
 @pytest.fixture
@@ -18,8 +22,25 @@ def torch():
     return pytest.importorskip("torch", reason="torch is optional; its tensors are tested with it")
 
 
+@pytest.fixture
+def ml_dtypes():
+    return pytest.importorskip(
+        "ml_dtypes", reason="ml_dtypes is optional; NumPy's own bfloat16 arrays need it"
+    )
+
+
+@pytest.fixture
+def jnp():
+    return pytest.importorskip("jax.numpy", reason="JAX is optional; its arrays are tested with it")
+
+
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 MARKER = np.dtype(np.uint16, metadata={"fastloss": "bfloat16"})
+
+
+def computed(dtype: np.dtype) -> np.dtype:
+    """The dtype half data of ``dtype`` is computed in by this build."""
+    return dtype if native_half() else F32
 
 
 def bf16_bits(values) -> np.ndarray:
@@ -293,3 +314,170 @@ def test_torch_other_dtypes(torch, dtype):
     t = torch.ones(3, dtype=getattr(torch, dtype))
     a = _core._from_dlpack(t, bfloat16_dtype())
     assert a.dtype == np.dtype(dtype) and np.shares_memory(a, t.numpy())
+
+
+def test_as_array_reads_torch_bfloat16(torch):
+    t = torch.linspace(-2, 2, 12).reshape(3, 4).bfloat16().requires_grad_(True)
+    a = _checks.as_array("f", "x", t)
+    assert is_bfloat16(a.dtype) and a.dtype == bfloat16_dtype()
+    np.testing.assert_array_equal(as_f32(a), t.detach().float().numpy())
+    with torch.no_grad():
+        t[0, 0] = 1.5
+    assert as_f32(a)[0, 0] == 1.5  # read in place, detached
+
+
+def test_jax_bfloat16_read(jnp):
+    x = jnp.arange(12, dtype=jnp.bfloat16).reshape(3, 4) / 4
+    a = _checks.as_array("f", "x", x)
+    assert a.dtype == np.dtype(jnp.bfloat16)
+    np.testing.assert_array_equal(as_f32(a), np.asarray(x, np.float32))
+    a2 = _core._from_dlpack(x[1:, ::2], bfloat16_dtype())
+    np.testing.assert_array_equal(as_f32(a2), np.asarray(x[1:, ::2], np.float32))
+    back = _checks.in_caller_kind(a, x)
+    assert isinstance(back, type(x)) and back.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(back, np.float32), np.asarray(x, np.float32))
+    r = _checks.in_caller_kind(np.float32(2.5), x)
+    assert r.shape == () and r.dtype == jnp.float32
+
+
+# ---------------------------------------------------------------------------------------
+# dtypes and conversions
+
+
+def test_bfloat16_dtype_and_predicates(ml_dtypes):
+    assert bfloat16_dtype() == np.dtype(ml_dtypes.bfloat16) and bfloat16_dtype() is bfloat16_dtype()
+    for d in (np.dtype(ml_dtypes.bfloat16), MARKER):
+        assert is_bfloat16(d) and is_half(d)
+    assert is_half(F16) and is_half(F16.newbyteorder())
+    for d in (np.dtype(np.uint16), F32, np.dtype(ml_dtypes.float8_e4m3fn), np.dtype("V2")):
+        assert not is_bfloat16(d) and not is_half(d)
+    assert _half.dtype_name(MARKER) == "bfloat16" and _half.dtype_name(F16) == "float16"
+
+
+def _rounding_cases() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2**32, 4000, dtype=np.uint64).astype(np.uint32)
+    ties = (rng.integers(0, 2**16, 200).astype(np.uint32) << 16) | np.uint32(0x8000)
+    special = np.array(
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 3.4e38, -3.4e38, 1e-45, 1.0], np.float32
+    )
+    return np.concatenate([bits.view(np.float32), ties.view(np.float32), special])
+
+
+def test_marker_rounds_to_nearest_even(ml_dtypes):
+    f = _rounding_cases()
+    got = astype(f, MARKER)
+    assert got.dtype.metadata == MARKER.metadata
+    with np.errstate(invalid="ignore"):  # ml_dtypes warns on NaN
+        want = f.astype(ml_dtypes.bfloat16)
+    nan = np.isnan(f)
+    np.testing.assert_array_equal(got[~nan], want[~nan].view(np.uint16))
+    assert np.isnan(as_f32(got[nan])).all()
+    np.testing.assert_array_equal(as_f32(got), want.astype(np.float32))  # back, exactly
+    assert astype(got, MARKER) is got
+
+
+def test_marker_conversions_without_ml_dtypes():
+    f = np.array([1.0, 1.00390625, 1.01171875, -2.5, np.inf], np.float32)  # ties go to even
+    m = astype(f, MARKER)
+    np.testing.assert_array_equal(as_f32(m), [1.0, 1.0, 1.015625, -2.5, np.inf])
+    np.testing.assert_array_equal(astype(m, F64), [1.0, 1.0, 1.015625, -2.5, np.inf])
+    n = _checks.native_array(m[::-2], F32)
+    assert n.dtype == F32 and n.flags.c_contiguous
+    np.testing.assert_array_equal(n, [np.inf, 1.015625, 1.0])
+    np.testing.assert_array_equal(as_f32(_checks.native_array(f, MARKER)), as_f32(m))
+    assert _checks.native_array(m, MARKER) is m
+
+
+def test_float_dtype(ml_dtypes):
+    bf = np.dtype(ml_dtypes.bfloat16)
+    cases = [(F16, computed(F16)), (bf, computed(bf)), (MARKER, computed(MARKER))]
+    cases += [(F32, F32), (F64, F64), (np.dtype(np.int8), F64), (np.dtype(np.uint16), F64)]
+    cases += [(np.dtype(np.bool_), F64), (F16.newbyteorder(), computed(F16))]
+    for dtype, want in cases:
+        got = _checks.float_dtype("f", "x", np.zeros(2, dtype))
+        assert got == want and is_bfloat16(got) == is_bfloat16(want), dtype
+        assert got.isnative
+    got = _checks.float_dtype("f", "x", np.zeros(2, MARKER))
+    assert got.metadata == (MARKER.metadata if native_half() else None)  # the marker kept
+    for bad in (np.complex64, np.longdouble, "V2", "U3", object):
+        if np.dtype(bad) == F64:
+            continue  # long double is double here
+        with pytest.raises(TypeError, match=r"f: \S+ x is not supported; use float16, bfloat16"):
+            _checks.float_dtype("f", "x", np.zeros(2, bad))
+
+
+def test_common_float_dtype(ml_dtypes):
+    bf = np.dtype(ml_dtypes.bfloat16)
+    rule = _checks.common_float_dtype
+    for d in (F16, bf, MARKER, F32, F64):
+        assert rule(d, d) is d
+    assert rule(F16, bf) == F32 and rule(bf, F16) == F32 and rule(MARKER, F16) == F32
+    for h in (F16, bf, MARKER):
+        assert rule(h, F32) == F32 and rule(F32, h) == F32
+        assert rule(h, F64) == F64 and rule(F64, h) == F64
+    assert rule(F32, F64) == F64
+    assert _checks.weight_dtype(F16) == F32 and _checks.weight_dtype(MARKER) == F32
+    assert _checks.weight_dtype(F32) == F32 and _checks.weight_dtype(F64) == F64
+
+
+def test_float_pair_common_dtype(ml_dtypes):
+    x16 = np.linspace(-1, 1, 6, dtype=np.float16)
+    xbf = x16.astype(ml_dtypes.bfloat16)
+    x, y = _checks.float_pair("f", x16, xbf)
+    assert x.dtype == F32 and y.dtype == F32
+    x, y = _checks.float_pair("f", xbf, xbf[::-1])
+    assert x.dtype == computed(xbf.dtype) and y.dtype == x.dtype and y.flags.c_contiguous
+    x, y = _checks.float_pair("f", xbf, np.arange(6))  # integers are float64
+    assert x.dtype == F64 and y.dtype == F64
+    np.testing.assert_array_equal(x, xbf.astype(np.float64))
+
+
+def test_out_option_half():
+    _checks.out_option("f", np.zeros(2, F32), MARKER, (2,))
+    _checks.out_option("f", np.zeros(2, MARKER), F32, (2,))
+    with pytest.raises(TypeError, match="bfloat16 result into out of dtype int32"):
+        _checks.out_option("f", np.zeros(2, np.int32), MARKER, (2,))
+    out = np.zeros(3, MARKER)
+    _checks.write_out(out, np.array([1.0, 2.0, 3.0], F32))
+    np.testing.assert_array_equal(as_f32(out), [1, 2, 3])
+    out32 = np.zeros(3, F32)
+    _checks.write_out(out32, out)
+    np.testing.assert_array_equal(out32, [1, 2, 3])
+
+
+def test_finish_half_is_float32():
+    from fastloss._reduce import finish
+
+    for d in (F16, MARKER):
+        assert type(finish(3.0, 2, "mean", d)) is np.float32
+        assert type(finish(3.0, 0, "mean", d)) is np.float32
+    assert type(finish(3.0, 2, "sum", F64)) is np.float64
+
+
+# ---------------------------------------------------------------------------------------
+# results in the caller's kind
+
+
+def test_in_caller_kind_torch(torch, ml_dtypes):
+    x = torch.zeros(3, dtype=torch.bfloat16)
+    for bf in (np.dtype(ml_dtypes.bfloat16), MARKER):
+        r = np.array([1.0, -2.0, 0.5], F32).astype(np.float32)
+        a = astype(r, bf)
+        t = _checks.in_caller_kind(a, x)
+        assert t.dtype == torch.bfloat16
+        np.testing.assert_array_equal(t.float().numpy(), r)
+        t[0] = 4.0
+        assert as_f32(a)[0] == 4.0  # the same memory
+    t = _checks.in_caller_kind(np.array([1, 2], F16), x)
+    assert t.dtype == torch.float16
+    s = _checks.in_caller_kind(np.float32(1.5), x)
+    assert s.dtype == torch.float32 and s.shape == ()
+    z = _checks.in_caller_kind(astype(np.array(2.0, F32), MARKER), x)
+    assert z.dtype == torch.bfloat16 and z.shape == () and float(z) == 2.0
+
+
+def test_numpy_bfloat16_stays_numpy(ml_dtypes):
+    a = np.array([1.0, 2.0], ml_dtypes.bfloat16)
+    assert _checks.in_caller_kind(a, a, None) is a
+    assert _checks.as_array("f", "x", a) is a
