@@ -1,8 +1,10 @@
 """Half precision inputs: the DLPack reader of _core (bfloat16 and what NumPy cannot import),
 the dtype rules of the Python layer (float16 and bfloat16 as themselves, one common dtype for
-two data arrays, float32 weights) and results in the caller's kind.
+two data arrays, float32 weights), results in the caller's kind, and the public functions
+on half inputs.
 
-Where this _core has no half kernels, half data is computed as float32 (``native_half()``).
+Where this _core has no half kernels, half data is computed as float32 (``native_half()``);
+the end-to-end checks follow whichever it is.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import gc
 import numpy as np
 import pytest
 
+import fastloss
 from fastloss import _checks, _core, _half
 from fastloss._half import astype, bfloat16_dtype, is_bfloat16, is_half, native_half
 
@@ -481,3 +484,95 @@ def test_numpy_bfloat16_stays_numpy(ml_dtypes):
     a = np.array([1.0, 2.0], ml_dtypes.bfloat16)
     assert _checks.in_caller_kind(a, a, None) is a
     assert _checks.as_array("f", "x", a) is a
+
+
+# ---------------------------------------------------------------------------------------
+# the public functions on half inputs (computed as float32 where _core has no half kernels)
+
+
+def _data(dtype, shape=(8, 13), seed=0, low=-3.0, high=3.0):
+    """float32 values exact in dtype, as (float32, dtype) arrays."""
+    v = np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+    h = astype(astype(v, dtype), dtype)
+    return as_f32(h), h
+
+
+@pytest.mark.parametrize("half", ["float16", "bfloat16", "marker"])
+def test_losses_on_half_inputs(half, ml_dtypes):
+    dtype = {"float16": F16, "bfloat16": np.dtype(ml_dtypes.bfloat16), "marker": MARKER}[half]
+    x32, x = _data(dtype)
+    y32, y = _data(dtype, seed=1)
+    p32, p = _data(dtype, seed=2, low=0.01, high=0.99)
+    t = np.arange(8) % 13
+    rdt = computed(dtype)
+    tol = {"rtol": 2e-5, "atol": 1e-6}
+    got = fastloss.mse_loss(x, y)
+    assert type(got) is np.float32
+    np.testing.assert_allclose(got, fastloss.mse_loss(x32, y32), **tol)
+    rows = fastloss.l1_loss(x, y, reduction="none")
+    assert rows.dtype == rdt and is_bfloat16(rows.dtype) == is_bfloat16(rdt)
+    np.testing.assert_allclose(as_f32(rows), np.abs(x32 - y32), rtol=2**-7)
+    w = np.linspace(0.5, 2, 13)  # float64 weights: float32 for half data
+    got = fastloss.cross_entropy(x, t, weight=w)
+    assert type(got) is np.float32
+    np.testing.assert_allclose(
+        got, fastloss.cross_entropy(x32, t, weight=w.astype(np.float32)), **tol
+    )
+    got = fastloss.binary_cross_entropy(p, p[::-1], weight=w, reduction="sum")
+    assert type(got) is np.float32
+    want = fastloss.binary_cross_entropy(
+        p32, p32[::-1], weight=w.astype(np.float32), reduction="sum"
+    )
+    np.testing.assert_allclose(got, want, **tol)
+    got = fastloss.binary_cross_entropy_with_logits(x, p, pos_weight=w[:1], weight=w)
+    want = fastloss.binary_cross_entropy_with_logits(x32, p32, pos_weight=w[:1], weight=w)
+    np.testing.assert_allclose(got, want, **tol)
+    assert type(fastloss.kl_div(np.log(p), p[::-1], reduction="batchmean")) is np.float32
+    sm = fastloss.softmax(x)
+    assert sm.dtype == rdt
+    np.testing.assert_allclose(as_f32(sm), fastloss.softmax(x32), rtol=2**-7, atol=1e-7)
+    out = np.empty(x.shape, F32)
+    assert fastloss.log_softmax(x, out=out) is out
+    np.testing.assert_allclose(out, fastloss.log_softmax(x32), rtol=1e-5, atol=1e-6)
+    lse = fastloss.logsumexp(x, axis=(0, 1))
+    assert np.asarray(lse).dtype == rdt
+    np.testing.assert_allclose(
+        as_f32(np.asarray(lse)), fastloss.logsumexp(x32, axis=None), rtol=2**-7
+    )
+    x3 = x.reshape(2, 4, 13)
+    lse = fastloss.logsumexp(x3, axis=(0, 2))  # two runs: through a float64 stage
+    assert lse.dtype == rdt and is_bfloat16(lse.dtype) == is_bfloat16(rdt)
+    want = fastloss.logsumexp(x32.reshape(2, 4, 13), axis=(0, 2))
+    np.testing.assert_allclose(as_f32(lse), want, rtol=2**-7)
+    out64 = np.empty(x.shape, F64)
+    fastloss.softmax(x, out=out64)
+    np.testing.assert_allclose(out64, fastloss.softmax(x32), rtol=1e-5, atol=1e-7)
+    ent = fastloss.entropy(p)
+    assert ent.dtype == rdt
+    m = fastloss.evaluate(x, t, weight=w)
+    want = fastloss.evaluate(x32, t, weight=w.astype(np.float32))
+    assert m.keys() == want.keys() and all(type(v) is type(want[k]) for k, v in m.items())
+    np.testing.assert_allclose([m[k] for k in want], [want[k] for k in want], rtol=2e-5)
+    per_row = fastloss.evaluate(x, t, reduction="none")
+    assert per_row["cross_entropy"].dtype == rdt and per_row["rank"].dtype == np.int64
+    ev = fastloss.RegressionEvaluator().update(x, y, sample_weight=w[:8])
+    want = fastloss.RegressionEvaluator().update(x32, y32, sample_weight=w[:8].astype(np.float32))
+    r, rw = ev.result(), want.result()
+    np.testing.assert_allclose([r[k] for k in rw], [rw[k] for k in rw], rtol=2e-5)
+
+
+def test_torch_half_in_torch_out(torch):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 5, generator=g).bfloat16()
+    y = torch.randn(6, 5, generator=g).bfloat16()
+    got = fastloss.mse_loss(x, y)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == ()
+    want = torch.nn.functional.mse_loss(x.float(), y.float())
+    torch.testing.assert_close(got, want, rtol=2e-5, atol=1e-6)
+    rows = fastloss.mse_loss(x, y, reduction="none")
+    assert rows.dtype == (torch.bfloat16 if native_half() else torch.float32)
+    sm = fastloss.softmax(x.half())
+    assert sm.dtype == (torch.float16 if native_half() else torch.float32)
+    t = torch.tensor([0, 1, 2, 3, 4, 0])
+    got = fastloss.cross_entropy(x.requires_grad_(True), t)
+    torch.testing.assert_close(got, torch.nn.functional.cross_entropy(x.detach().float(), t))
