@@ -1,7 +1,7 @@
 """Half precision inputs: the DLPack reader of _core (bfloat16 and what NumPy cannot import),
 the dtype rules of the Python layer (float16 and bfloat16 as themselves, one common dtype for
-two data arrays, float32 weights), results in the caller's kind, and the public functions
-on half inputs.
+two data arrays, float32 weights), results in the caller's kind, and FileArray /
+evaluate_chunked over half files.
 
 Where this _core has no half kernels, half data is computed as float32 (``native_half()``);
 the end-to-end checks follow whichever it is.
@@ -576,3 +576,75 @@ def test_torch_half_in_torch_out(torch):
     t = torch.tensor([0, 1, 2, 3, 4, 0])
     got = fastloss.cross_entropy(x.requires_grad_(True), t)
     torch.testing.assert_close(got, torch.nn.functional.cross_entropy(x.detach().float(), t))
+
+
+# ---------------------------------------------------------------------------------------
+# files
+
+
+def test_npy_bfloat16_descr(tmp_path, ml_dtypes):
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros(2, ml_dtypes.bfloat16))
+    with open(path, "rb") as f:
+        assert b"'descr': '<V2'" in f.read(128)  # what np.save writes for it
+    np.save(tmp_path / "v.npy", np.zeros(2, "V2"))
+    with open(tmp_path / "v.npy", "rb") as f:
+        assert b"'descr': '|V2'" in f.read(128)  # a plain 2-byte void: no byte order
+
+
+def test_file_array_half(tmp_path, ml_dtypes):
+    bf = np.dtype(ml_dtypes.bfloat16)
+    v = np.arange(24, dtype=np.float32).reshape(6, 4) / 8
+    np.save(tmp_path / "b.npy", v.astype(bf))
+    np.save(tmp_path / "h.npy", v.astype(np.float16))
+    v.astype(bf).tofile(tmp_path / "b.raw")
+    rows = fastloss.FileArray(tmp_path / "b.npy")
+    assert rows.dtype == bf and rows.shape == (6, 4)
+    np.testing.assert_array_equal(rows[2:5].astype(np.float32), v[2:5])
+    assert fastloss.FileArray(tmp_path / "b.npy", "bfloat16", (6, 4)).dtype == bf
+    assert fastloss.FileArray(tmp_path / "h.npy")[1].dtype == F16
+    for dtype in ("bfloat16", bf, ml_dtypes.bfloat16):
+        raw = fastloss.FileArray(tmp_path / "b.raw", dtype, (6, 4))
+        np.testing.assert_array_equal(raw[4].astype(np.float32), v[4])
+    with pytest.raises(ValueError, match=r"holds bfloat16 by its .npy header; got dtype float16"):
+        fastloss.FileArray(tmp_path / "b.npy", np.float16)
+    np.save(tmp_path / "v.npy", np.zeros((2, 3), "V2"))
+    assert fastloss.FileArray(tmp_path / "v.npy").dtype == np.dtype("V2")
+
+
+def test_file_array_marker(tmp_path, monkeypatch):
+    # Without ml_dtypes, "bfloat16" is the marker, which the kernels read as bfloat16.
+    monkeypatch.setattr(fastloss._files, "bfloat16_dtype", lambda: MARKER)
+    bits = bf16_bits(np.arange(6, dtype=np.float32))
+    bits.tofile(tmp_path / "b.raw")
+    rows = fastloss.FileArray(tmp_path / "b.raw", "bfloat16", (3, 2))
+    assert rows.dtype.metadata == MARKER.metadata and rows[1:].dtype.metadata == MARKER.metadata
+    np.testing.assert_array_equal(as_f32(rows[1:]), [[2, 3], [4, 5]])
+
+
+class _Spy(fastloss.Evaluator):
+    """Records the batches it is given."""
+
+    def update(self, logits, target, **kw):
+        self.seen = [*getattr(self, "seen", []), logits]
+        return super().update(logits, target, **kw)
+
+
+@pytest.mark.parametrize("half", ["float16", "bfloat16"])
+def test_evaluate_chunked_half_memmap(tmp_path, half, ml_dtypes):
+    dtype = np.dtype(ml_dtypes.bfloat16) if half == "bfloat16" else F16
+    x32, x = _data(dtype, shape=(50, 7), seed=3)
+    t = np.arange(50) % 7
+    np.save(tmp_path / "x.npy", x)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")  # a bfloat16 file loads as 2-byte voids
+    spy = fastloss.evaluate_chunked(_Spy(), mm, t, rows_per_chunk=16)
+    assert [len(b) for b in spy.seen] == [16, 16, 16, 2]
+    for b in spy.seen:  # views of the map: rows read one chunk at a time, not loaded whole
+        assert b.dtype == dtype and np.shares_memory(b, mm)
+    want = fastloss.Evaluator().update(x32, t).result()
+    got = spy.result()
+    np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want], rtol=2e-5)
+    rows = fastloss.evaluate_chunked(
+        fastloss.Evaluator(), fastloss.FileArray(tmp_path / "x.npy"), t, rows_per_chunk=20
+    ).result()
+    np.testing.assert_allclose([rows[k] for k in want], [want[k] for k in want], rtol=2e-5)

@@ -20,6 +20,7 @@ import numpy as np
 from . import _core
 from ._ce_front import ClassBatch, ignore_index_option
 from ._checks import as_array, axis_index, axis_option, label_smoothing_option
+from ._files import bfloat16_memmap
 from ._half import bfloat16_as_float32
 from ._locked_state import LockedState
 
@@ -415,7 +416,9 @@ def evaluate_chunked(
     along axis 0) and :class:`fastloss.RegressionEvaluator` (``logits`` = its ``input``).
     ``logits``, ``target`` and ``sample_weight`` may be anything sliceable along the first
     axis: np.memmap, h5py or zarr datasets, NumPy arrays. Each chunk is read with
-    ``np.asarray(logits[i:j])``, so only one chunk of rows is in memory at a time.
+    ``np.asarray(logits[i:j])``, so only one chunk of rows is in memory at a time. A map of
+    a bfloat16 ``.npy`` file (``np.load(path, mmap_mode="r")`` maps it as 2-byte voids) is
+    read as bfloat16.
 
     Parameters
     ----------
@@ -433,6 +436,8 @@ def evaluate_chunked(
     evaluator.
     """
     fn = "evaluate_chunked"
+    # np.load maps a bfloat16 .npy file as 2-byte voids: viewed as bfloat16, nothing read.
+    logits, target = bfloat16_memmap(logits), bfloat16_memmap(target)
     shape = getattr(logits, "shape", None)
     if shape is None:
         logits = np.asarray(logits)
