@@ -211,6 +211,17 @@ def test_reader_versioned_read_only():
     assert b.flags.writeable
 
 
+def test_reader_numpy_versioned_capsule():
+    # NumPy exports DLPack 1.x capsules when asked, with the read-only flag of its array.
+    n = np.arange(6.0).reshape(2, 3)
+    a = _core._from_dlpack(n, MARKER)
+    assert a.flags.writeable and np.shares_memory(a, n)
+    n.flags.writeable = False
+    b = _core._from_dlpack(n[:, 1:], MARKER)
+    assert not b.flags.writeable
+    np.testing.assert_array_equal(b, n[:, 1:])
+
+
 @pytest.mark.parametrize(
     ("code", "bits", "dtype"),
     [(2, 16, F16), (2, 32, F32), (2, 64, F64), (0, 8, np.int8), (0, 32, np.int32)]
