@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "dispatch.hpp"
+#include "dlpack.hpp"
 #include "stats.hpp"
 #include "threads.hpp"
 
@@ -763,6 +764,13 @@ PYBIND11_MODULE(_core, m) {
         py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),
         py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("axis"),
         "(Σ s·loss, Σ s·w[t], Σ s, Σ s·entropy, Σ s·lse, (Σ s·hit_k), count), or the first bad row as an int");
+  m.def("_from_dlpack",
+        [](py::handle obj, py::handle bf16_dtype) {
+    PyObject* a = fastloss::from_dlpack(obj.ptr(), bf16_dtype.ptr());
+    if (a == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(a);
+  }, py::arg("obj"), py::arg("bf16_dtype"),
+        "obj.__dlpack__() as an ndarray over its memory (bfloat16 as bf16_dtype), for dtypes NumPy cannot import.");
   m.def("_noop", [] {}, "An empty call: the baseline of the per-call overhead.");
   m.def("_probe_read", &probe_read, py::arg("arrays"), py::arg("n_threads"));
   m.def("_probe_copy", &probe_copy, py::arg("src"), py::arg("dst"), py::arg("n_threads"));
