@@ -2,9 +2,6 @@
 the dtype rules of the Python layer (float16 and bfloat16 as themselves, one common dtype for
 two data arrays, float32 weights), results in the caller's kind, and FileArray /
 evaluate_chunked over half files.
-
-Where this _core has no half kernels, half data is computed as float32 (``native_half()``);
-the end-to-end checks follow whichever it is.
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ import pytest
 
 import fastloss
 from fastloss import _checks, _core, _half
-from fastloss._half import astype, bfloat16_dtype, is_bfloat16, is_half, native_half
+from fastloss._half import astype, bfloat16_dtype, is_bfloat16, is_half
 
 
 @pytest.fixture
@@ -39,11 +36,6 @@ def jnp():
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 MARKER = np.dtype(np.uint16, metadata={"fastloss": "bfloat16"})
-
-
-def computed(dtype: np.dtype) -> np.dtype:
-    """The dtype half data of ``dtype`` is computed in by this build."""
-    return dtype if native_half() else F32
 
 
 def bf16_bits(values) -> np.ndarray:
@@ -405,15 +397,15 @@ def test_marker_conversions_without_ml_dtypes():
 
 def test_float_dtype(ml_dtypes):
     bf = np.dtype(ml_dtypes.bfloat16)
-    cases = [(F16, computed(F16)), (bf, computed(bf)), (MARKER, computed(MARKER))]
+    cases = [(F16, F16), (bf, bf), (MARKER, MARKER)]
     cases += [(F32, F32), (F64, F64), (np.dtype(np.int8), F64), (np.dtype(np.uint16), F64)]
-    cases += [(np.dtype(np.bool_), F64), (F16.newbyteorder(), computed(F16))]
+    cases += [(np.dtype(np.bool_), F64), (F16.newbyteorder(), F16)]
     for dtype, want in cases:
         got = _checks.float_dtype("f", "x", np.zeros(2, dtype))
         assert got == want and is_bfloat16(got) == is_bfloat16(want), dtype
         assert got.isnative
     got = _checks.float_dtype("f", "x", np.zeros(2, MARKER))
-    assert got.metadata == (MARKER.metadata if native_half() else None)  # the marker kept
+    assert got.metadata == MARKER.metadata  # the marker kept
     for bad in (np.complex64, np.longdouble, "V2", "U3", object):
         if np.dtype(bad) == F64:
             continue  # long double is double here
@@ -441,7 +433,7 @@ def test_float_pair_common_dtype(ml_dtypes):
     x, y = _checks.float_pair("f", x16, xbf)
     assert x.dtype == F32 and y.dtype == F32
     x, y = _checks.float_pair("f", xbf, xbf[::-1])
-    assert x.dtype == computed(xbf.dtype) and y.dtype == x.dtype and y.flags.c_contiguous
+    assert x.dtype == xbf.dtype and y.dtype == x.dtype and y.flags.c_contiguous
     x, y = _checks.float_pair("f", xbf, np.arange(6))  # integers are float64
     assert x.dtype == F64 and y.dtype == F64
     np.testing.assert_array_equal(x, xbf.astype(np.float64))
@@ -498,7 +490,7 @@ def test_numpy_bfloat16_stays_numpy(ml_dtypes):
 
 
 # ---------------------------------------------------------------------------------------
-# the public functions on half inputs (computed as float32 where _core has no half kernels)
+# the public functions on half inputs
 
 
 def _data(dtype, shape=(8, 13), seed=0, low=-3.0, high=3.0):
@@ -515,7 +507,7 @@ def test_losses_on_half_inputs(half, ml_dtypes):
     y32, y = _data(dtype, seed=1)
     p32, p = _data(dtype, seed=2, low=0.01, high=0.99)
     t = np.arange(8) % 13
-    rdt = computed(dtype)
+    rdt = dtype
     tol = {"rtol": 2e-5, "atol": 1e-6}
     got = fastloss.mse_loss(x, y)
     assert type(got) is np.float32
@@ -581,9 +573,9 @@ def test_torch_half_in_torch_out(torch):
     want = torch.nn.functional.mse_loss(x.float(), y.float())
     torch.testing.assert_close(got, want, rtol=2e-5, atol=1e-6)
     rows = fastloss.mse_loss(x, y, reduction="none")
-    assert rows.dtype == (torch.bfloat16 if native_half() else torch.float32)
+    assert rows.dtype == torch.bfloat16
     sm = fastloss.softmax(x.half())
-    assert sm.dtype == (torch.float16 if native_half() else torch.float32)
+    assert sm.dtype == torch.float16
     t = torch.tensor([0, 1, 2, 3, 4, 0])
     got = fastloss.cross_entropy(x.requires_grad_(True), t)
     torch.testing.assert_close(got, torch.nn.functional.cross_entropy(x.detach().float(), t))

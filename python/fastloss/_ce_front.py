@@ -22,6 +22,7 @@ from ._checks import (
     reduction_code,
     weight_dtype,
 )
+from ._half import is_bfloat16
 
 _INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -108,7 +109,7 @@ class ClassBatch:
         t = as_array(fn, "target", target)
         self.prob = prob_targets and t.shape == a.shape
         if self.prob:
-            if t.dtype.kind != "f":
+            if t.dtype.kind != "f" and not is_bfloat16(t.dtype):
                 raise TypeError(
                     f"{fn}: a target of the logits' shape holds class probabilities and must "
                     f"be float; got {t.dtype}"

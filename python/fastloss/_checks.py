@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from . import _core
-from ._half import astype, bfloat16_dtype, dtype_name, is_bfloat16, native_half
+from ._half import astype, bfloat16_dtype, dtype_name, is_bfloat16
 
 # The public reduction names and the _core enum every loss entry takes.
 REDUCTIONS = {
@@ -36,7 +36,7 @@ def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> s
 def float_dtype(fn: str, name: str, arr: np.ndarray) -> np.dtype:
     """The native float dtype an array is computed in (docs/semantics.md): float16 and
     bfloat16 (the array's own bfloat16 dtype) as themselves, float32, float64; integers and
-    bools as float64. Half data is computed as float32 by a ``_core`` without half kernels."""
+    bools as float64."""
     dtype = arr.dtype
     kind = dtype.kind
     if kind == "f":
@@ -46,10 +46,8 @@ def float_dtype(fn: str, name: str, arr: np.ndarray) -> np.dtype:
         if size == 8:
             return _F64
         if size == 2:
-            return _F16 if native_half() else _F32
+            return _F16
     elif kind in "uV" and is_bfloat16(dtype):  # before "u": the marker is uint16 storage
-        if not native_half():
-            return _F32
         return dtype if dtype.isnative else dtype.newbyteorder("=")
     elif kind in "biu":
         return _F64

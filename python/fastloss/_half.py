@@ -13,8 +13,6 @@ from functools import cache
 
 import numpy as np
 
-from . import _core
-
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
 _MARKER = {"fastloss": "bfloat16"}
@@ -46,15 +44,6 @@ def is_half(dtype: np.dtype) -> bool:
 def _is_marker(dtype: np.dtype) -> bool:
     metadata = dtype.metadata
     return metadata is not None and metadata.get("fastloss") == "bfloat16"
-
-
-@cache
-def native_half() -> bool:
-    """Whether ``_core`` computes half inputs natively (its entries take float16 arrays).
-    Where it does not, half inputs are computed as float32, through one converted copy."""
-    x = np.zeros(1, _F16)
-    kind, reduction = _core.RegressionKind.MSE, _core.Reduction.SUM
-    return _core.regression(x, x, kind, 0.0, reduction) is not None
 
 
 def astype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:

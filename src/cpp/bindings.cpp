@@ -124,9 +124,8 @@ bool half_dtype(const py::array& a, int num, DType* dt) {
   if (num >= kNpyUserDef) {
     bf16 = py::str(d.attr("type").attr("__name__")).cast<std::string>() == "bfloat16";
   } else {
-    const py::object md = d.attr("metadata");
-    bf16 = PyDict_Check(md.ptr()) && py::reinterpret_borrow<py::dict>(md).contains("fastloss") &&
-           py::str(md["fastloss"]).cast<std::string>() == "bfloat16";
+    const py::object md = d.attr("metadata");  // None, or a read-only mapping
+    bf16 = !md.is_none() && py::str(md.attr("get")("fastloss", "")).cast<std::string>() == "bfloat16";
   }
   if (bf16) *dt = DType::kBF16;
   return bf16;
