@@ -200,9 +200,12 @@ RowSums row_pass(const S* x, std::int64_t n, const Exp& ex, T off, const RowOpts
       for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(S)); b += 64) {
         FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
         if constexpr (F::kProb) FASTLOSS_PREFETCH(reinterpret_cast<const char*>(o.y + i) + kPrefetchBytes + b);
+        if constexpr (F::kStore) FASTLOSS_PREFETCH_W(reinterpret_cast<char*>(o.store + i) + kPrefetchBytes + b);
       }
-      if constexpr (F::kStore) {
-        for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
+      // Stored terms wider than x (half x: float32 terms) take a second line per line of x.
+      if constexpr (F::kStore && sizeof(T) > sizeof(S)) {
+        for (std::int64_t b = kStep * static_cast<std::int64_t>(sizeof(S));
+             b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
           FASTLOSS_PREFETCH_W(reinterpret_cast<char*>(o.store + i) + kPrefetchBytes + b);
       }
       for (int u = 0; u < U; ++u) {

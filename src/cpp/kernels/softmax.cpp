@@ -7,7 +7,5 @@ namespace fastloss::FASTLOSS_ISA {
 
 void softmax_f32(const SoftmaxArgs& a) { softmax_family<float>(a); }
 void softmax_f64(const SoftmaxArgs& a) { softmax_family<double>(a); }
-void softmax_bf16(const SoftmaxArgs& a) { softmax_family<Bf16>(a); }
-void softmax_f16(const SoftmaxArgs& a) { softmax_family<F16>(a); }
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -77,11 +77,11 @@ void softmax_rows(const S* x, O* out, std::int64_t n_rows, std::int64_t C, bool 
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr bool kInPlace = std::is_same_v<O, T>;
-  parallel_chunks(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> scratch(kInPlace || log_out ? 0 : 2 * static_cast<std::size_t>(C));
+  // scratch: the two rows of terms (null when they go to out).
+  auto rows = [&](std::int64_t begin, std::int64_t end, T* scratch) FASTLOSS_LAMBDA_INLINE {
     auto terms = [&](std::int64_t r) -> T* {
       if constexpr (kInPlace) return out + r * C;
-      else return scratch.data() + (r & 1) * C;
+      else return scratch + (r & 1) * C;
     };
     // The pending row's output: nan (non-finite row), else scale (softmax) or hi, lo.
     std::int64_t pending = -1;
@@ -95,7 +95,9 @@ void softmax_rows(const S* x, O* out, std::int64_t n_rows, std::int64_t C, bool 
         return;
       }
       if (!log_out) {
-        const T* tr = terms(pending) + i;
+        const T* tr;  // the terms: out itself, or the scratch row
+        if constexpr (kInPlace) tr = yr;
+        else tr = terms(pending) + i;
         if (n == L) (V::load(tr) * scale).store(yr);
         else (V::load_n(tr, n, 0) * scale).store_n(yr, n);
       } else {
@@ -131,6 +133,14 @@ void softmax_rows(const S* x, O* out, std::int64_t n_rows, std::int64_t C, bool 
       set_pending(r, res);
     }
     for (std::int64_t i = 0; i < C; i += L) emit(i, std::min(L, C - i));
+  };
+  parallel_chunks(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
+    if constexpr (kInPlace) {
+      rows(begin, end, nullptr);
+    } else {
+      std::vector<T> scratch(log_out ? 0 : 2 * static_cast<std::size_t>(C));
+      rows(begin, end, scratch.data());
+    }
   });
 }
 
