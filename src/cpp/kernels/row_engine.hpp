@@ -155,6 +155,11 @@ RowSums row_pass(const S* x, std::int64_t n, const Exp& ex, T off, const RowOpts
   constexpr bool kLin = F::kLinear || F::kProb;
   constexpr int U = kLin ? 2 : 4;  // accumulators per sum: enough to hide exp's latency
   constexpr std::int64_t kStep = U * L;
+  // Sums that do not depend on the order of the terms (no weights, targets, stores or side
+  // job): bfloat16 rows then load two vectors at a time (Vec::load_pairs: a load and two
+  // integer ops, where one vector's shift-and-widen takes a load and two).
+  constexpr bool kSumsOnly = std::is_same_v<S, Bf16> && !F::kWeighted && !F::kProb && !F::kStore &&
+                             std::is_same_v<Side, NoSide>;
   const V zero = V::set1(T(0)), off_v = V::set1(off);
   const V ome = V::set1(o.one_minus_eps), eoc = V::set1(o.eps_over_c);
   V e_acc[U], wx_acc[U], wy_acc[U], wyx_acc[U];
@@ -208,11 +213,21 @@ RowSums row_pass(const S* x, std::int64_t n, const Exp& ex, T off, const RowOpts
              b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
           FASTLOSS_PREFETCH_W(reinterpret_cast<char*>(o.store + i) + kPrefetchBytes + b);
       }
-      for (int u = 0; u < U; ++u) {
-        const std::int64_t j = i + u * L;
-        body(u, V::load(x + j), F::kWeighted ? V::load(o.w + j) : zero, F::kProb ? V::load(o.y + j) : zero,
-             F::kStore ? o.store + j : nullptr);
-        side(j, L);
+      if constexpr (kSumsOnly) {
+        // bfloat16 taking only sums: the even and odd values of 2L, one load (Vec::load_pairs).
+        for (int u = 0; u < U; u += 2) {
+          V even, odd;
+          V::load_pairs(x + i + u * L, even, odd);
+          body(u, even, zero, zero, nullptr);
+          body(u + 1, odd, zero, zero, nullptr);
+        }
+      } else {
+        for (int u = 0; u < U; ++u) {
+          const std::int64_t j = i + u * L;
+          body(u, V::load(x + j), F::kWeighted ? V::load(o.w + j) : zero, F::kProb ? V::load(o.y + j) : zero,
+               F::kStore ? o.store + j : nullptr);
+          side(j, L);
+        }
       }
     }
     flush();

@@ -79,6 +79,11 @@ struct Vec<float> {
     store(buf);
     if (n > 0) std::memcpy(p, buf, sizeof(H) * static_cast<std::size_t>(n < 8 ? n : 8));
   }
+  static void load_pairs(const Bf16* p, Vec& even, Vec& odd) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    even = {_mm256_castsi256_ps(_mm256_slli_epi32(v, 16))};
+    odd = {_mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(static_cast<int>(0xffff0000u))))};
+  }
   static Vec from_bf16(__m128i h) { return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))}; }
   // Round to nearest even on the low 16 bits; NaN made quiet (as to_bf16 in unaligned.hpp).
   __m128i to_bf16() const {

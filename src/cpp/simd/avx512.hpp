@@ -65,6 +65,11 @@ struct Vec<float> {
   void store_n(Bf16* p, std::int64_t n) const {
     _mm256_mask_storeu_epi16(p, static_cast<__mmask16>(first_lanes_mask(n, 16)), to_bf16());
   }
+  static void load_pairs(const Bf16* p, Vec& even, Vec& odd) {
+    const __m512i v = _mm512_loadu_si512(p);
+    even = {_mm512_castsi512_ps(_mm512_slli_epi32(v, 16))};
+    odd = {_mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xffff0000u))))};
+  }
   static Vec from_bf16(__m256i h) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))}; }
   __m256i to_f16() const { return _mm512_cvtps_ph(raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   // Round to nearest even on the low 16 bits; NaN made quiet (as to_bf16 in unaligned.hpp).

@@ -98,6 +98,11 @@ struct Vec<float> {
     for (std::int64_t j = n < 0 ? 0 : n; j < 4; ++j) f[j] = fill;
     return {vld1q_f32(f)};
   }
+  static void load_pairs(const Bf16* p, Vec& even, Vec& odd) {
+    const uint32x4_t v = vreinterpretq_u32_u16(vld1q_u16(reinterpret_cast<const std::uint16_t*>(p)));
+    even = {vreinterpretq_f32_u32(vshlq_n_u32(v, 16))};
+    odd = {vreinterpretq_f32_u32(vandq_u32(v, vdupq_n_u32(0xffff0000u)))};
+  }
   void store(F16* p) const { vst1_u16(reinterpret_cast<std::uint16_t*>(p), vreinterpret_u16_f16(vcvt_f16_f32(raw))); }
   // Round to nearest even on the low 16 bits; NaN made quiet (as to_bf16 in unaligned.hpp).
   void store(Bf16* p) const {

@@ -8,6 +8,9 @@
 //   Vec<float> also loads from and stores to the half types (half.hpp): load(const Bf16*),
 //     load(const F16*), load_n(p, n, float fill), store(Bf16*), store_n(F16*, n), ...:
 //     converted as loaded, rounded to nearest even as stored (NaN stays a quiet NaN).
+//   Vec<float>::load_pairs(const Bf16* p, even, odd): the 2 kLanes bfloat16 values at p, the
+//     even-indexed ones in `even` and the odd-indexed ones in `odd`, lane order kept within
+//     each: two vectors from one load and two integer ops, for passes that only sum.
 //   + - * /, fma(a,b,c) = a*b+c (one rounding), fnma(a,b,c) = c-a*b (one rounding)
 //   min(a,b), max(a,b): return b when either is NaN (the x86 rule): put a constant first,
 //     max(kLow, x), so that a NaN in x survives.
@@ -79,6 +82,10 @@ struct Vec {
   template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
   static Vec load_n(const H* p, std::int64_t n, T fill) {
     return {n > 0 ? static_cast<T>(load_one(p)) : fill};
+  }
+  static void load_pairs(const Bf16* p, Vec& even, Vec& odd) {
+    even = {static_cast<T>(load_one(p))};
+    odd = {static_cast<T>(load_one(p + 1))};
   }
   template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
   void store(H* p) const {
