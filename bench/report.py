@@ -274,6 +274,15 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
         for name, msg in rec.get("errors", {}).items():
             notes.append(f"{rec['workload']} t={rec['threads']} {name}: {msg}")
     notes += [f"skipped {w}: {why}" for w, why in skipped.items()]
+    # Peers with no form of a workload for a stated reason, one line per reason.
+    absent: dict[str, tuple[dict[str, None], set[str]]] = {}
+    for rec in records:
+        for peer, why in (rec.get("absent") or {}).items():
+            columns, names = absent.setdefault(why, ({}, set()))
+            columns[RATIO_COLUMNS.get(peer, peer)] = None
+            names.add(rec["workload"])
+    for why, (columns, names) in absent.items():
+        notes.append(f"{', '.join(columns)} '-' on {len(names)} workload(s): {why}")
     return notes
 
 
