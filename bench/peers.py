@@ -434,9 +434,49 @@ class FastlossCalls(Peer):
         return call
 
 
+class Astype(Peer):
+    """fastloss on half-precision inputs converted first, the conversion timed with the call:
+    ``fastloss.f(x.astype(np.float32), ...)``, what a user pays without the native half path.
+    Its result is float32 (softmax: into a preallocated float32 buffer, as fastloss writes
+    into one of the input's dtype). Half-precision workloads only."""
+
+    name = "astype"
+
+    def __init__(self, module: Any) -> None:
+        self.fl = module
+        self.buffer: np.ndarray | None = None
+
+    def version(self) -> str | None:
+        return None  # fastloss's own, already in the header
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        fn = getattr(self.fl, w.op, None)
+        if fn is None or not w.half:
+            return None
+        half = numpy_dtype(w.dtype)
+        args = [arrays[a] for a in w.args]
+        kw = dict(w.kwargs)
+        self.buffer = None
+        if w.writes and out is not None:
+            self.buffer = np.empty(out.shape, dtype=np.float32)
+            self.buffer.fill(0)  # touched now, as the out= buffer of the others
+            kw["out"] = self.buffer
+
+        def call() -> Any:
+            return fn(*(a.astype(np.float32) if a.dtype == half else a for a in args), **kw)
+
+        return call
+
+    def new_bytes(self, result: Any, out: np.ndarray | None) -> int:
+        return super().new_bytes(result, self.buffer)
+
+
 def all_peers(fastloss: Any = None) -> list[Peer]:
-    """Every peer; ``flcalls`` (fastloss's separate calls) needs the fastloss module."""
+    """Every peer; ``flcalls`` (fastloss's separate calls) and ``astype`` (fastloss on a
+    float32 copy) need the fastloss module."""
     peers: list[Peer] = [NumPy(), Torch(), TorchCompile(), Jax(), Optax(), SciPy()]
     if fastloss is not None:
-        peers.append(FastlossCalls(fastloss))
+        peers += [FastlossCalls(fastloss), Astype(fastloss)]
     return peers
