@@ -125,19 +125,72 @@ def native(dtype) -> np.dtype:
     return np.dtype(dtype).newbyteorder("=")
 
 
+def _half_dtypes() -> list[np.dtype]:
+    try:
+        import ml_dtypes
+    except ImportError:
+        return [np.dtype(np.float16)]
+    return [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
+
+
+# The half-precision dtypes this environment has (bfloat16 needs ml_dtypes).
+HALF_DTYPES = _half_dtypes()
+
+
+def is_half(dtype) -> bool:
+    return np.dtype(dtype).itemsize == 2
+
+
+def half_rounding(dtype) -> float:
+    """The relative error of one rounding to nearest into a half type (half an ulp of its 8 or
+    11 significant bits): 2^-8 for bfloat16, 2^-11 for float16."""
+    return 2.0**-11 if np.dtype(dtype).kind == "f" else 2.0**-8
+
+
+def wide(a):
+    """A half-precision array as float64 (exact), anything else as it is: the reference's input."""
+    if isinstance(a, np.ndarray) and is_half(a.dtype) and a.dtype.kind in "fV":
+        return a.astype(np.float64)
+    return a
+
+
 def float_tolerance(dtype) -> dict[str, float]:
-    """The per-element tolerance against the float64 reference."""
-    if native(dtype) == np.float32:
+    """The per-element tolerance against the float64 reference (half types compute in float32)."""
+    if native(dtype) == np.float32 or is_half(dtype):
         return {"rtol": 1e-5, "atol": 1e-6}
     return {"rtol": 1e-12, "atol": 1e-13}
 
 
-def assert_matches(actual, expected, dtype, *, terms: int = 1, reduction: str = "none") -> None:
+def result_dtype_of(dtype, *, array: bool) -> np.dtype:
+    """The dtype of a result computed from data of dtype: the data's, except a half type's
+    reductions (scalars), which are float32."""
+    if is_half(dtype) and not array:
+        return np.dtype(np.float32)
+    return native(dtype) if np.dtype(dtype).kind == "f" else np.dtype(dtype)
+
+
+def assert_matches(
+    actual,
+    expected,
+    dtype,
+    *,
+    terms: int = 1,
+    reduction: str = "none",
+    per_element: bool = False,
+    roundings: int = 1,
+) -> None:
     """Compare a fastloss result with the float64 reference at the tolerances of docs/numerics.md:
-    per element for "none", 1e-5·|ref| + 1e-6 for a mean, + 1e-6·terms for a sum (float32)."""
+    per element for "none", 1e-5·|ref| + 1e-6 for a mean, + 1e-6·terms for a sum (float32;
+    half types as float32, plus one rounding of a result in the half type: arrays, and scalars
+    of a per-element function, ``per_element``, such as entropy's of one distribution;
+    ``roundings=2`` where ``expected`` is itself a rounded half result, another ISA's)."""
     tol = float_tolerance(dtype)
     if reduction == "sum":
         tol = {"rtol": tol["rtol"], "atol": tol["atol"] * max(terms, 1)}
+    is_array = per_element or np.ndim(actual) > 0 or not isinstance(actual, np.generic | float)
     actual = np.asarray(actual)
-    assert actual.dtype == native(dtype), f"result dtype {actual.dtype}, expected {native(dtype)}"
+    want_dtype = result_dtype_of(dtype, array=is_array)
+    assert actual.dtype == want_dtype, f"result dtype {actual.dtype}, expected {want_dtype}"
+    if is_half(dtype) and is_array:
+        tol = {"rtol": tol["rtol"] + roundings * half_rounding(dtype), "atol": tol["atol"]}
     np.testing.assert_allclose(actual.astype(np.float64), expected, equal_nan=True, **tol)

@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import fastloss
-from conftest import MEMMAP_DIR, assert_matches, float_tolerance, native
+from conftest import MEMMAP_DIR, assert_matches, float_tolerance, native, result_dtype_of
 from fastloss import reference
 
 Shape = tuple[tuple[int, ...], int | None]  # (shape, class axis or None: the function has none)
@@ -98,12 +98,23 @@ def result_dtype(args: tuple) -> np.dtype:
     return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
-def compare(got: Any, want: Any, dtype, *, reduction: str = "none", terms: float = 1) -> None:
+def compare(
+    got: Any,
+    want: Any,
+    dtype,
+    *,
+    reduction: str = "none",
+    terms: float = 1,
+    per_element=False,
+    roundings=1,
+) -> None:
     """A fastloss result against its float64 reference, at docs/numerics.md's tolerance for
     dtype and reduction: the result type (a NumPy scalar of the dtype where the reference
     gives a scalar, an array of the reference's shape where it gives an array, a dict of the
     reference's keys for the metrics) and the values (NaN and inf in place). "batchmean" is a
-    sum of ``terms`` terms."""
+    sum of ``terms`` terms. ``per_element``: a scalar result is one value of a per-element
+    function (entropy of one distribution): of the data's dtype, half types included.
+    ``roundings``: as assert_matches'."""
     if isinstance(want, dict):
         assert isinstance(got, dict) and set(want) <= set(got), sorted(set(want) - set(got))
         for key, value in want.items():
@@ -115,11 +126,18 @@ def compare(got: Any, want: Any, dtype, *, reduction: str = "none", terms: float
                 )
         return
     if isinstance(want, np.generic):
-        assert isinstance(got, np.floating) and got.dtype == native(dtype), type(got)
+        want_dtype = result_dtype_of(dtype, array=per_element)
+        assert isinstance(got, np.generic) and got.dtype == want_dtype, type(got)
     else:
         assert np.shape(got) == np.shape(want), (np.shape(got), np.shape(want))
     assert_matches(
-        got, want, dtype, terms=terms, reduction="sum" if reduction == "batchmean" else reduction
+        got,
+        want,
+        dtype,
+        terms=terms,
+        reduction="sum" if reduction == "batchmean" else reduction,
+        per_element=per_element,
+        roundings=roundings,
     )
 
 
@@ -379,7 +397,15 @@ _ARRAY_KINDS = (CLASS_WEIGHT, LAST_WEIGHT, FULL_WEIGHT, ROW_WEIGHT)
 
 
 def _floats(low, high):
-    return lambda width: st.floats(low, high, width=width)
+    """Floats in [low, high] of a width; float16 within ±100, where every loss's value (a
+    squared difference of 200 at most) still fits the half output."""
+
+    def of_width(width):
+        if width == 16:
+            return st.floats(max(low, -100.0), min(high, 100.0), width=16)
+        return st.floats(low, high, width=width)
+
+    return of_width
 
 
 _REG = (_floats(-1e6, 1e6), _floats(-1e6, 1e6))

@@ -124,9 +124,19 @@ def test_evaluators_take_torch_tensors():
 
 
 @needs_torch
-def test_bfloat16_tensor_error_names_the_dtype():
+def test_bfloat16_tensor_is_read():
+    x, _, t = _pairs()
+    got = fastloss.cross_entropy(x.bfloat16(), t)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    torch.testing.assert_close(got, torch.nn.functional.cross_entropy(x.bfloat16().float(), t))
+
+
+@needs_torch
+def test_unreadable_dtype_error_names_it():
     x, _, t = _pairs()
     with pytest.raises(
-        TypeError, match=r"cross_entropy: logits of dtype torch.bfloat16 cannot be read"
+        TypeError,
+        match=r"cross_entropy: logits of dtype torch.float8_e4m3fn cannot be read as a NumPy "
+        r"array \(_from_dlpack: DLPack dtype code \d+ \(float8",
     ):
-        fastloss.cross_entropy(x.bfloat16(), t)
+        fastloss.cross_entropy(x.to(torch.float8_e4m3fn), t)

@@ -1,6 +1,8 @@
 """Every case of the harness (tests/harness.py) against fastloss.reference.
 
-Each case runs every shape on every instruction set in both dtypes; thread counts and layouts
+Each case runs every shape on every instruction set in every dtype (float32, float64, and the
+half types float16 and bfloat16, against the reference of the same half values in float64);
+thread counts and layouts
 go through all their values in a fixed, seeded order (not the whole product). One run
 checks the value against the reference, that the inputs are unchanged (bytes) and that 1, 2
 and 3 threads give bitwise the same result. Bad input raises the reference's exception type
@@ -21,16 +23,18 @@ from hypothesis.extra import numpy as hnp
 from numpy.exceptions import AxisError
 
 import fastloss
-from conftest import BACKENDS, LAYOUTS, THREADS, use_backend
+from conftest import BACKENDS, HALF_DTYPES, LAYOUTS, THREADS, use_backend, wide
 from fastloss import reference
 from harness import CASES, Case, bits, compare
 
-DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
+DTYPES = [np.dtype(np.float32), np.dtype(np.float64), *HALF_DTYPES]
+# hypothesis draws IEEE floats only (no bfloat16).
+DRAWN_DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)]
 
 
 def _selection(case: Case) -> list[tuple]:
     """(backend, threads, dtype, layout, (shape, axis)) runs for case: every shape on every
-    instruction set in both dtypes (the SIMD tails depend on all three), the thread counts and
+    instruction set in every dtype (the SIMD tails depend on all three), the thread counts and
     layouts going through all their values in a seeded order."""
     rng = np.random.default_rng(zlib.crc32(case.id.encode()))
     product = [(isa, dtype, sa) for isa in BACKENDS for dtype in DTYPES for sa in case.shapes]
@@ -73,13 +77,16 @@ def test_matches_reference(case, isa, threads, dtype, layout, shape_axis):
         for t in (threads, *(t for t in THREADS if t != threads)):
             with fastloss.threads(t):
                 results[t] = case.call(case.name, laid_args, laid_opts)
-    want = case.call_reference(case.name, args, opts)
+    want = case.call_reference(
+        case.name, tuple(wide(a) for a in args), {k: wide(v) for k, v in opts.items()}
+    )
     compare(
         results[threads],
         want,
         dtype,
         reduction=case.reduction,
         terms=case.terms(args, shape, axis),
+        per_element=case.name == "entropy",
     )
     seen = {t: bits(r) for t, r in results.items()}
     assert all(b == seen[threads] for b in seen.values()), "results differ between thread counts"
@@ -96,7 +103,7 @@ PROPERTY_CASES = [c for c in CASES if c.elements]
 @given(
     data=st.data(),
     index=st.integers(0, len(PROPERTY_CASES) - 1),
-    dtype=st.sampled_from(DTYPES),
+    dtype=st.sampled_from(DRAWN_DTYPES),
 )
 def test_property_matches_reference(data, index, dtype):
     case = PROPERTY_CASES[index]
@@ -105,7 +112,7 @@ def test_property_matches_reference(data, index, dtype):
         data.draw(hnp.arrays(dtype, shape, elements=e(dtype.itemsize * 8))) for e in case.elements
     )
     got = case.call(case.name, args, dict(case.opts))
-    want = case.call_reference(case.name, args, dict(case.opts))
+    want = case.call_reference(case.name, tuple(wide(a) for a in args), dict(case.opts))
     compare(got, want, dtype, reduction=case.reduction, terms=case.terms(args, shape, None))
 
 

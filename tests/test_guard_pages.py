@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import fastloss
-from conftest import BACKENDS, use_backend
+from conftest import BACKENDS, HALF_DTYPES, use_backend
 from fastloss import _core
 from harness import CASES, CLASSES, Case, bits, compare
 
@@ -84,7 +84,16 @@ _ENTRIES: dict[str, tuple[tuple[str, ...], tuple]] = {
     ),
     "evaluate": (("evaluate-weight=class weight-sample_weight=row weight",), ROWS + INNER),
 }
-ENTRY_CASES = {f"{e}_{t}": cases for e, cases in _ENTRIES.items() for t in ("f32", "f64")}
+ENTRY_CASES = {
+    f"{e}_{t}": cases for e, cases in _ENTRIES.items() for t in ("f32", "f64", "bf16", "f16")
+}
+# The dtype of each entry suffix's data (bfloat16: None without ml_dtypes).
+ENTRY_DTYPES = {
+    "f32": np.dtype(np.float32),
+    "f64": np.dtype(np.float64),
+    "f16": np.dtype(np.float16),
+    "bf16": next((d for d in HALF_DTYPES if d.kind == "V"), None),
+}
 # Entries no public function calls: the math and bench probe entries. tests/test_math_ulp.py
 # covers math_*; tools/kernel_check runs all of them at guard pages.
 NOT_PUBLIC = {
@@ -144,8 +153,16 @@ def at_guard(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _finfo(dtype):
+    if dtype.kind == "V":  # bfloat16: ml_dtypes has its finfo
+        import ml_dtypes
+
+        return ml_dtypes.finfo(dtype)
+    return np.finfo(dtype)
+
+
 def _edges(dtype, name: str) -> np.ndarray:
-    info = np.finfo(dtype)
+    info = _finfo(dtype)
     tiny = info.smallest_subnormal
     if name == "binary_cross_entropy":  # its input and target must stay in [0, 1]
         return np.array([0.0, 1.0, -0.0, tiny, 1 - info.eps, info.smallest_normal / 4], dtype)
@@ -191,14 +208,25 @@ def _same(got, want, dtype, case, terms) -> None:
         assert got == want
     else:
         with np.errstate(all="ignore"):
-            compare(got, want, dtype, reduction=case.reduction, terms=terms)
+            # want is the scalar ISA's result: a half output is rounded on both sides.
+            compare(
+                got,
+                np.asarray(want, np.float64) if not isinstance(want, dict) else want,
+                dtype,
+                reduction=case.reduction,
+                terms=terms,
+                per_element=case.name == "entropy",
+                roundings=2,
+            )
 
 
 @pytest.mark.skipif(MPROTECT is None, reason="needs Linux and libc mprotect (ctypes)")
 @pytest.mark.parametrize("isa", BACKENDS)
 @pytest.mark.parametrize("entry", sorted(ENTRY_CASES))
 def test_kernel_entry_at_guard_page(entry, isa):
-    dtype = np.dtype(np.float32 if entry.endswith("_f32") else np.float64)
+    dtype = ENTRY_DTYPES[entry.rsplit("_", 1)[1]]
+    if dtype is None:
+        pytest.skip("bfloat16 arrays need ml_dtypes")
     ids, shapes = ENTRY_CASES[entry]
     for case in (BY_ID[i] for i in ids):
         for shape, axis in shapes:
@@ -221,7 +249,7 @@ def test_kernel_entry_at_guard_page(entry, isa):
 @pytest.mark.skipif(MPROTECT is None, reason="needs Linux and libc mprotect (ctypes)")
 @pytest.mark.parametrize("isa", BACKENDS)
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, *HALF_DTYPES])
 def test_out_ends_at_guard_page_or_guard_values(name, dtype, isa):
     """out= written up to its last byte and not one beyond: at a PROT_NONE page, and as the
     head of a buffer whose tail holds guard values."""
@@ -239,4 +267,4 @@ def test_out_ends_at_guard_page_or_guard_values(name, dtype, isa):
                 assert getattr(fastloss, name)(x, axis=axis, out=out) is out
         assert np.all(guarded[x.size :] == 12345.0), f"{name} {shape}: wrote past out"
         np.testing.assert_array_equal(paged, out)
-        compare(paged, want, dtype)
+        compare(paged, want.astype(np.float64), dtype, roundings=2)

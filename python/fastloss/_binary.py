@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Literal, overload
 import numpy as np
 
 from . import _core
-from ._checks import as_array, float_dtype, float_pair, in_caller_kind, reduction_code
+from ._checks import (
+    as_array,
+    float_dtype,
+    float_pair,
+    in_caller_kind,
+    native_array,
+    reduction_code,
+    weight_dtype,
+)
 from ._reduce import finish
 
 if TYPE_CHECKING:
@@ -28,7 +36,8 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits"]
 def _periodic_weight(
     fn: str, name: str, weight: object, shape: tuple[int, ...], dtype: np.dtype
 ) -> tuple[np.ndarray | None, int]:
-    """``weight`` broadcast to ``shape``, as (tile, period) for the kernel.
+    """``weight`` broadcast to ``shape``, as (tile, period) for the kernel, in the weight
+    dtype of data of ``dtype`` (float32 for half data).
 
     A weight whose shape is the input's trailing dimensions (after leading 1s) repeats along
     the flat index with period = its size: a scalar, a per-last-axis vector, a full-shape
@@ -38,6 +47,7 @@ def _periodic_weight(
     """
     if weight is None:
         return None, 1
+    dtype = weight_dtype(dtype)
     w = as_array(fn, name, weight)
     float_dtype(fn, name, w)  # TypeError for complex, object, strings
     if w.shape != shape:  # the full shape needs no broadcast check
@@ -56,10 +66,10 @@ def _periodic_weight(
     while dims and dims[0] == 1:
         dims = dims[1:]
     if dims == shape[len(shape) - len(dims) :]:
-        flat = np.asarray(w, dtype=dtype, order="C").reshape(-1)
+        flat = native_array(w, dtype).reshape(-1)
         period = flat.size
     else:
-        flat = np.ascontiguousarray(np.broadcast_to(w, shape), dtype=dtype).reshape(-1)
+        flat = native_array(np.broadcast_to(w, shape), dtype).reshape(-1)
         period = n
     if period == n:
         return flat, n
@@ -118,8 +128,9 @@ def binary_cross_entropy(
     Parameters
     ----------
     probs : array_like
-        Probabilities ``p`` in [0, 1]. float32 and float64 are computed natively; mixed
-        floats promote as NumPy does; integer and bool inputs are read as float64.
+        Probabilities ``p`` in [0, 1]. float32, float64, float16 and bfloat16 are computed
+        natively (half in float32, a reduction of it float32); two float dtypes take one
+        common dtype (docs/semantics.md); integer and bool inputs are read as float64.
     target : array_like
         Targets ``y`` in [0, 1] (hard 0/1 labels or soft ones), same shape as ``probs``
         (no broadcasting).

@@ -14,12 +14,15 @@ from ._checks import (
     REDUCTIONS,
     as_array,
     axis_index,
+    common_float_dtype,
     float_dtype,
     in_caller_kind,
     label_smoothing_option,
     native_array,
     reduction_code,
+    weight_dtype,
 )
+from ._half import is_bfloat16
 
 _INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -106,7 +109,7 @@ class ClassBatch:
         t = as_array(fn, "target", target)
         self.prob = prob_targets and t.shape == a.shape
         if self.prob:
-            if t.dtype.kind != "f":
+            if t.dtype.kind != "f" and not is_bfloat16(t.dtype):
                 raise TypeError(
                     f"{fn}: a target of the logits' shape holds class probabilities and must "
                     f"be float; got {t.dtype}"
@@ -116,7 +119,9 @@ class ClassBatch:
                     f"{fn}: ignore_index is not supported with probability targets; got "
                     f"{self.ignore_index}"
                 )
-            dtype = np.promote_types(float_dtype(fn, logits_name, a), float_dtype(fn, "target", t))
+            dtype = common_float_dtype(
+                float_dtype(fn, logits_name, a), float_dtype(fn, "target", t)
+            )
             t = native_array(t, dtype)
         else:
             dtype = float_dtype(fn, logits_name, a)
@@ -215,8 +220,7 @@ def _weight(fn: str, weight, n_classes: int, dtype: np.dtype):
     if weight is None:
         return None
     w = as_array(fn, "weight", weight)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(f"{fn}: {w.dtype} weight is not supported; use float32 or float64")
+    float_dtype(fn, "weight", w)  # TypeError for complex, object, strings
     if w.shape != (n_classes,):
         raise ValueError(f"{fn}: weight shape {w.shape} must be ({n_classes},), one per class")
-    return native_array(w, dtype)
+    return native_array(w, weight_dtype(dtype))

@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from . import _core
+from ._half import astype, bfloat16_dtype, dtype_name, is_bfloat16
 
 # The public reduction names and the _core enum every loss entry takes.
 REDUCTIONS = {
@@ -19,7 +20,8 @@ REDUCTIONS = {
     "mean": _core.Reduction.MEAN,
     "sum": _core.Reduction.SUM,
 }
-_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+_NATIVE = (_F32, _F64)
 _AxisError = getattr(np, "exceptions", np).AxisError  # np.exceptions from 1.25
 
 
@@ -32,17 +34,45 @@ def reduction_code(fn: str, reduction: object, extra: tuple[str, ...] = ()) -> s
 
 
 def float_dtype(fn: str, name: str, arr: np.ndarray) -> np.dtype:
-    """The native float dtype an array is computed in (docs/semantics.md)."""
-    kind = arr.dtype.kind
+    """The native float dtype an array is computed in (docs/semantics.md): float16 and
+    bfloat16 (the array's own bfloat16 dtype) as themselves, float32, float64; integers and
+    bools as float64."""
+    dtype = arr.dtype
+    kind = dtype.kind
     if kind == "f":
-        if arr.dtype.itemsize <= 4:  # float16 is read as float32 until half kernels land
-            return np.dtype(np.float32)
-        if arr.dtype.itemsize == 8:
-            return np.dtype(np.float64)
-        raise TypeError(f"{fn}: {arr.dtype} {name} is not supported; use float32 or float64")
-    if kind in "biu":
-        return np.dtype(np.float64)
-    raise TypeError(f"{fn}: {arr.dtype} {name} is not supported; use float32 or float64")
+        size = dtype.itemsize
+        if size == 4:
+            return _F32
+        if size == 8:
+            return _F64
+        if size == 2:
+            return _F16
+    elif kind in "uV" and is_bfloat16(dtype):  # before "u": the marker is uint16 storage
+        return dtype if dtype.isnative else dtype.newbyteorder("=")
+    elif kind in "biu":
+        return _F64
+    raise TypeError(
+        f"{fn}: {dtype} {name} is not supported; use float16, bfloat16, float32 or float64"
+    )
+
+
+def common_float_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The one dtype two float data arrays of a call are computed in, from their
+    ``float_dtype``s: a dtype with itself is itself; float16 with bfloat16, or a half with
+    float32, is float32; anything with float64 is float64. (NumPy would promote a half with
+    an integer, or the bfloat16 marker with anything, otherwise.)"""
+    if a == b and is_bfloat16(a) == is_bfloat16(b):
+        return a
+    if a.itemsize == 8 or b.itemsize == 8:
+        return _F64
+    return _F32
+
+
+def weight_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of the weights that are not data (class weights, BCE weight tiles, sample
+    weights of the regression statistics) for data of ``dtype``: float32, the compute type,
+    for half data, else the data's dtype."""
+    return _F32 if dtype.itemsize == 2 else dtype
 
 
 def same_shape(fn: str, a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> None:
@@ -71,7 +101,7 @@ def float_pair(fn: str, input: object, target: object) -> tuple[np.ndarray, np.n
         return input, target  # the common case, without the per-call cost of conversions
     x = as_array(fn, "input", input)
     y = as_array(fn, "target", target)
-    dtype = np.promote_types(float_dtype(fn, "input", x), float_dtype(fn, "target", y))
+    dtype = common_float_dtype(float_dtype(fn, "input", x), float_dtype(fn, "target", y))
     same_shape(fn, "input", x, "target", y)
     return native_array(x, dtype), native_array(y, dtype)
 
@@ -87,7 +117,8 @@ def as_array(fn: str, name: str, x: object) -> np.ndarray:
     An ndarray is returned as is. An object with ``__dlpack__`` (a torch tensor, a JAX array,
     CuPy on the host) is read in place through DLPack; a torch tensor that requires grad is
     read detached (its data, not its graph), and one on another device raises ValueError
-    naming it. Anything else goes through ``np.asarray``.
+    naming it. bfloat16, which NumPy's DLPack import refuses, is read by ``_core``'s reader
+    as ``_half.bfloat16_dtype()``. Anything else goes through ``np.asarray``.
     """
     if type(x) is np.ndarray:
         return x
@@ -103,16 +134,23 @@ def as_array(fn: str, name: str, x: object) -> np.ndarray:
                     f"{fn}: {name} is on the {where} device; fastloss reads host memory: "
                     "move it to the CPU first (e.g. tensor.cpu())"
                 )
+        dtype = getattr(x, "dtype", "?")
+        # torch.bfloat16, JAX's bfloat16: straight to the reader that knows it.
+        if str(dtype).endswith("bfloat16"):
+            return _core._from_dlpack(x, bfloat16_dtype())
         try:
             return np.from_dlpack(x)
         except (BufferError, TypeError, RuntimeError):
-            pass  # a dtype NumPy cannot import (bfloat16), or an exporter NumPy refuses
+            pass  # a dtype NumPy cannot import, or an exporter NumPy refuses
+        try:
+            return _core._from_dlpack(x, bfloat16_dtype())
+        except (BufferError, TypeError, RuntimeError) as e:
+            error = e
         try:
             return np.asarray(x)
-        except (TypeError, RuntimeError) as e:
-            dtype = getattr(x, "dtype", "?")
+        except (TypeError, RuntimeError):
             raise TypeError(
-                f"{fn}: {name} of dtype {dtype} cannot be read as a NumPy array ({e}); "
+                f"{fn}: {name} of dtype {dtype} cannot be read as a NumPy array ({error}); "
                 "convert it to float32 first"
             ) from None
     return np.asarray(x)
@@ -121,7 +159,8 @@ def as_array(fn: str, name: str, x: object) -> np.ndarray:
 def in_caller_kind(result, *inputs):
     """``result`` as the caller's library has it: a torch tensor when the first input that
     is not a NumPy array (or None) is a torch tensor, a JAX array for a JAX one (both
-    through DLPack or the buffer, no copy; a reduction becomes a 0-d array), else as it is."""
+    through DLPack or the buffer, no copy but JAX's of bfloat16; a reduction becomes a 0-d
+    array; bfloat16 as the library's bfloat16), else as it is."""
     for x in inputs:
         if x is None or type(x) is np.ndarray:
             continue
@@ -129,13 +168,27 @@ def in_caller_kind(result, *inputs):
         if module.startswith("torch"):
             import torch
 
-            return torch.from_numpy(np.asarray(result))
+            a = np.asarray(result)
+            if is_bfloat16(a.dtype):  # torch.from_numpy knows no bfloat16: its bits, viewed
+                return torch.from_numpy(a.view(np.uint16)).view(torch.bfloat16)
+            return torch.from_numpy(a)
         if module.startswith(("jax", "jaxlib")):
             import jax.numpy as jnp
 
-            return jnp.from_dlpack(np.asarray(result))
+            a = np.asarray(result)
+            if is_bfloat16(a.dtype):  # NumPy's DLPack export knows no bfloat16: a copy
+                import ml_dtypes  # a dependency of JAX
+
+                return jnp.asarray(a.view(ml_dtypes.bfloat16))
+            return jnp.from_dlpack(a)
         return result
     return result
+
+
+def scalar_of(a: np.ndarray):
+    """A 0-d result as a NumPy scalar, but the bfloat16 marker's, which would become a plain
+    uint16 scalar: it stays a 0-d array."""
+    return a if a.dtype.metadata is not None else a[()]
 
 
 def _in_place(a: np.ndarray) -> bool:
@@ -147,6 +200,8 @@ def native_array(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` as a C-contiguous, aligned array of the native ``dtype``: ``a`` itself when it is
     one, else one converted copy (the kernels read whole elements in place, never swapping
     bytes or splitting unaligned loads)."""
+    if a.dtype.metadata is not None or dtype.metadata is not None:
+        a = astype(a, dtype)  # the bfloat16 marker: not an integer conversion
     a = np.asarray(a, dtype=dtype, order="C")
     return a if a.flags.aligned else a.copy()
 
@@ -212,8 +267,18 @@ def out_option(fn: str, out: object, dtype: np.dtype, shape: tuple[int, ...]) ->
         raise TypeError(f"{fn}: out must be a NumPy array; got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"{fn}: out shape {out.shape} must be the input shape {shape}")
-    if not np.can_cast(dtype, out.dtype, "same_kind"):
+    # bfloat16 casts as a float (the marker is not an integer here).
+    src = _F32 if is_bfloat16(dtype) else dtype
+    dst = _F16 if is_bfloat16(out.dtype) else out.dtype
+    if not np.can_cast(src, dst, "same_kind"):
         raise TypeError(
-            f"{fn}: cannot write the {dtype} result into out of dtype {out.dtype} under "
-            "casting rule 'same_kind'"
+            f"{fn}: cannot write the {dtype_name(dtype)} result into out of dtype "
+            f"{dtype_name(out.dtype)} under casting rule 'same_kind'"
         )
+
+
+def write_out(out: np.ndarray, result: np.ndarray) -> None:
+    """``out[...] = result``, the bfloat16 marker converted as bfloat16 on either side."""
+    if result.dtype.metadata is not None or out.dtype.metadata is not None:
+        result = astype(result, out.dtype)
+    out[...] = result

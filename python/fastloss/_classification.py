@@ -24,7 +24,10 @@ from ._checks import (
     in_caller_kind,
     native_array,
     out_option,
+    scalar_of,
+    write_out,
 )
+from ._half import astype, is_half
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -78,10 +81,12 @@ def _softmax_common(fn: str, kind: _Kind, x: ArrayLike, axis: SupportsIndex, out
         # None: out cannot take the result directly (another dtype or layout, x's memory).
         if _core.softmax(a, out, ax, kind) is not None:
             return out
-    result = _core.softmax(a, None, ax, kind).reshape(shape)
+    # Half input into an out the kernel cannot write: the float32 result, rounded once into out.
+    into = np.empty(a.shape, np.float32) if out is not None and is_half(a.dtype) else None
+    result = _core.softmax(a, into, ax, kind).reshape(shape)
     if out is None:
         return in_caller_kind(result, x)
-    out[...] = result
+    write_out(out, result)
     return out
 
 
@@ -95,8 +100,9 @@ def softmax(x: ArrayLike, *, axis: SupportsIndex = -1, out: np.ndarray | None = 
     Parameters
     ----------
     x : array_like
-        Logits. float32 and float64 are computed natively (float16 through one float32
-        copy); integer input is read as float64. A 0-d input is one class (result 1).
+        Logits. float32, float64, float16 and bfloat16 are computed natively (half in
+        float32, rounded once to its dtype); integer input is read as float64.
+        A 0-d input is one class (result 1).
     axis : int, default -1
         The class axis; any axis is handled in place, without a transposed copy.
     out : ndarray, optional
@@ -136,8 +142,9 @@ def log_softmax(
     Parameters
     ----------
     x : array_like
-        Logits. float32 and float64 are computed natively (float16 through one float32
-        copy); integer input is read as float64. A 0-d input is one class (result 0).
+        Logits. float32, float64, float16 and bfloat16 are computed natively (half in
+        float32, rounded once to its dtype); integer input is read as float64.
+        A 0-d input is one class (result 0).
     axis : int, default -1
         The class axis; any axis is handled in place, without a transposed copy.
     out : ndarray, optional
@@ -187,8 +194,9 @@ def logsumexp(
     Parameters
     ----------
     x : array_like
-        Values. float32 and float64 are computed natively (float16 through one float32
-        copy); integer input is read as float64. A 0-d input is one class: the result is x.
+        Values. float32, float64, float16 and bfloat16 are computed natively (half in
+        float32, rounded once to its dtype); integer input is read as float64.
+        A 0-d input is one class: the result is x.
     axis : int, tuple of int or None, default -1
         Axis or axes to reduce, as in NumPy (None: all). Adjacent axes are reduced in one
         pass; separate groups one after the other (logsumexp is associative), never through
@@ -222,7 +230,8 @@ def logsumexp(
         # None if anything needs work.
         res = _core.softmax(x, None, axis, _LOGSUMEXP)
         if res is not None:
-            return res[()] if res.ndim == 0 else res
+            # A 0-d bfloat16 marker stays an array (scalar_of), tested inline: the budget.
+            return res[()] if res.ndim == 0 and res.dtype.metadata is None else res
     a = _float_input(fn, "input", x)
     dtype = a.dtype
     if a.ndim == 0:
@@ -230,7 +239,7 @@ def logsumexp(
             for ax in axis if isinstance(axis, tuple | list) else (axis,):
                 if axis_option(fn, ax) not in (0, -1):
                     _axes(fn, axis, 0)
-        return in_caller_kind(dtype.type(a[()]) if not keepdims else a.copy(), x)
+        return in_caller_kind(scalar_of(a.copy()) if not keepdims else a.copy(), x)
     axes = _axes(fn, axis, a.ndim)
     # Runs of adjacent axes, reduced last run first so the earlier axes keep their numbers.
     runs: list[list[int]] = []
@@ -253,11 +262,11 @@ def logsumexp(
         view = cur.reshape(n_outer, n_classes, n_inner)
         _core.softmax(view, res.reshape(n_outer, n_inner), 1, _LOGSUMEXP)
         cur = res
-    cur = cur.astype(dtype, copy=False)
+    cur = astype(cur, dtype)
     if keepdims:
         cur = cur.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
         return in_caller_kind(cur, x)
-    return in_caller_kind(cur[()] if cur.ndim == 0 else cur, x)
+    return in_caller_kind(scalar_of(cur) if cur.ndim == 0 else cur, x)
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,8 +334,9 @@ def cross_entropy(
     Parameters
     ----------
     logits : array_like
-        Unnormalized scores, classes along ``axis``. float32 and float64 are computed
-        natively (float16 through one float32 copy; mixed float inputs promote as NumPy).
+        Unnormalized scores, classes along ``axis``. float32, float64, float16 and
+        bfloat16 are computed natively (half in float32, a reduction of it float32); float
+        probability targets of another dtype take one common dtype (docs/semantics.md).
     target : array_like
         Class indices of any integer dtype, shape ``logits.shape`` without ``axis`` (int32
         and int64 are read in place, others converted: a copy of the targets, never of the

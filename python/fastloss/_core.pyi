@@ -164,6 +164,10 @@ def _borrowed_entries(isa: str) -> tuple[str, list[str]]:
     """
     (lender ISA, entries) that the named ISA's table takes from a lower ISA's.
     """
+def _from_dlpack(obj: typing.Any, bf16_dtype: typing.Any) -> typing.Any:
+    """
+    obj.__dlpack__() as an ndarray over its memory (bfloat16 as bf16_dtype), for dtypes NumPy cannot import.
+    """
 def _get_num_threads() -> int:
     """
     The thread count of a kernel call from this thread.

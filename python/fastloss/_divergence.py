@@ -19,7 +19,9 @@ from ._checks import (
     float_dtype,
     float_pair,
     in_caller_kind,
+    native_array,
     reduction_code,
+    scalar_of,
 )
 from ._reduce import finish
 
@@ -62,8 +64,9 @@ def kl_div(
     Parameters
     ----------
     input : array_like
-        Log-probabilities ``x``. float32 and float64 are computed natively; mixed floats
-        promote as NumPy does; integer and bool inputs are read as float64.
+        Log-probabilities ``x``. float32, float64, float16 and bfloat16 are computed
+        natively (half in float32, a reduction of it float32); two float dtypes take one
+        common dtype (docs/semantics.md); integer and bool inputs are read as float64.
     target : array_like
         Probabilities ``y`` (log-probabilities with ``log_target``), same shape as
         ``input`` (no broadcasting).
@@ -161,8 +164,8 @@ def entropy(p: ArrayLike, *, axis: SupportsIndex = -1) -> FloatScalar | FloatArr
     if a.ndim == 0:
         a = a.reshape(1)  # one class, like the softmax family
     ax = axis_index(fn, axis, a.ndim)
-    a = np.asarray(a, dtype=dtype, order="C")
+    a = native_array(a, dtype)
     shape = a.shape
     out = np.empty(shape[:ax] + shape[ax + 1 :], dtype=dtype)
     _core.entropy(a, out, math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]))
-    return in_caller_kind(out[()] if out.ndim == 0 else out, p)
+    return in_caller_kind(scalar_of(out) if out.ndim == 0 else out, p)

@@ -20,6 +20,8 @@ import numpy as np
 from . import _core
 from ._ce_front import ClassBatch, ignore_index_option
 from ._checks import as_array, axis_index, axis_option, label_smoothing_option
+from ._files import bfloat16_memmap
+from ._half import bfloat16_as_float32
 from ._locked_state import LockedState
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ def _sample_weight(fn: str, sample_weight, row_shape: tuple[int, ...]) -> np.nda
     the N row weights at most); must be >= 0 and not NaN."""
     if sample_weight is None:
         return None
-    s = as_array(fn, "sample_weight", sample_weight)
+    s = bfloat16_as_float32(as_array(fn, "sample_weight", sample_weight))
     if s.dtype.kind not in "biuf":
         raise TypeError(
             f"{fn}: sample_weight of dtype {s.dtype} is not supported; use a real dtype"
@@ -178,8 +180,8 @@ def evaluate(
     Parameters
     ----------
     logits : array_like
-        Scores, classes along ``axis``; float32/float64 native (float16 through one float32
-        copy).
+        Scores, classes along ``axis``; float32, float64, float16 and bfloat16 native
+        (half in float32; its per-row outputs of its dtype).
     target : array_like of int
         Class indices, shape ``logits.shape`` without ``axis``.
     topk : tuple of int, default (1, 5)
@@ -293,7 +295,7 @@ class Evaluator(LockedState):
         if weight is None:
             self.weight = None
         else:
-            w = as_array(fn, "weight", weight)
+            w = bfloat16_as_float32(as_array(fn, "weight", weight))
             if w.dtype.kind not in "biuf" or w.ndim != 1:
                 raise TypeError(
                     f"{fn}: weight must be a 1-d real array; got {w.dtype} of shape {w.shape}"
@@ -414,7 +416,9 @@ def evaluate_chunked(
     along axis 0) and :class:`fastloss.RegressionEvaluator` (``logits`` = its ``input``).
     ``logits``, ``target`` and ``sample_weight`` may be anything sliceable along the first
     axis: np.memmap, h5py or zarr datasets, NumPy arrays. Each chunk is read with
-    ``np.asarray(logits[i:j])``, so only one chunk of rows is in memory at a time.
+    ``np.asarray(logits[i:j])``, so only one chunk of rows is in memory at a time. A map of
+    a bfloat16 ``.npy`` file (``np.load(path, mmap_mode="r")`` maps it as 2-byte voids) is
+    read as bfloat16.
 
     Parameters
     ----------
@@ -432,6 +436,8 @@ def evaluate_chunked(
     evaluator.
     """
     fn = "evaluate_chunked"
+    # np.load maps a bfloat16 .npy file as 2-byte voids: viewed as bfloat16, nothing read.
+    logits, target = bfloat16_memmap(logits), bfloat16_memmap(target)
     shape = getattr(logits, "shape", None)
     if shape is None:
         logits = np.asarray(logits)

@@ -8,14 +8,18 @@ FileArray reads only the rows a slice asks for (``np.fromfile`` with an offset),
 
 from __future__ import annotations
 
+import ast
 import math
 import operator
 import os
 import stat
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, SupportsIndex
 
 import numpy as np
+
+from ._half import bfloat16_dtype, is_bfloat16
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -33,7 +37,9 @@ class FileArray:
         writes it (recognized by its header at the start of the file, with ``offset`` 0).
     dtype : dtype-like, optional
         The element type. Required for a raw file; for a ``.npy`` file, the header's, and
-        a given one must equal it.
+        a given one must equal it. ``"bfloat16"`` is ``ml_dtypes.bfloat16`` (fastloss's
+        bfloat16 marker dtype without ml_dtypes); a ``.npy`` file that ``np.save`` wrote
+        from an ``ml_dtypes.bfloat16`` array reads as that too.
     shape : tuple of int, optional
         Every dimension >= 0 (no -1: the shape is not inferred from the file's size).
         Required for a raw file; for a ``.npy`` file, the header's, and a given one must
@@ -94,7 +100,9 @@ class FileArray:
                 f"{fn}: {self.path!r} has no .npy header; a raw file needs dtype and shape "
                 f"(got dtype={dtype!r}, shape={shape!r})"
             )
-        self.dtype = np.dtype(dtype)
+        # np.dtype knows "bfloat16" only once ml_dtypes is imported, and never without it.
+        named = isinstance(dtype, str) and dtype == "bfloat16"
+        self.dtype = bfloat16_dtype() if named else np.dtype(dtype)
         if self.dtype.hasobject:
             raise TypeError(f"{fn}: dtype {self.dtype} holds Python objects; a file holds bytes")
         if self.dtype.itemsize == 0:
@@ -210,6 +218,44 @@ def _npy_header(fn: str, path: str) -> tuple[tuple[int, ...], np.dtype, int] | N
                     "contiguous (save it C-ordered, or pass np.load(path, mmap_mode='r') to "
                     "evaluate_chunked)"
                 )
-            return tuple(shape), dtype, f.tell()
+            offset = f.tell()
+            if dtype.kind == "V" and dtype.itemsize == 2 and dtype.names is None:
+                dtype = _npy_void2(f, version, dtype)
+            return tuple(shape), dtype, offset
     except OSError:
         return None  # unreadable: the size check or the reads report it
+
+
+# The descr np.save writes for an ml_dtypes.bfloat16 array: the only 2-byte ml_dtypes type,
+# with a byte order where a plain 2-byte void has none ('|V2').
+_BFLOAT16_DESCR = ("<" if sys.byteorder == "little" else ">") + "V2"
+
+
+def _npy_void2(f, version: tuple[int, int], dtype: np.dtype) -> np.dtype:
+    """A .npy file's 2-byte void dtype: bfloat16 when the header's descr is the one np.save
+    writes for bfloat16 (np.lib.format's parsers drop the byte order that tells), else as
+    it is."""
+    f.seek(len(np.lib.format.MAGIC_PREFIX) + 2)
+    size = int.from_bytes(f.read(2 if version == (1, 0) else 4), "little")
+    try:
+        descr = ast.literal_eval(f.read(size).decode("latin1"))["descr"]
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return dtype
+    return bfloat16_dtype() if descr == _BFLOAT16_DESCR else dtype
+
+
+def bfloat16_memmap(a: object) -> object:
+    """``a`` viewed as bfloat16 if it is a memmap of a .npy file of bfloat16 that np.load
+    read as 2-byte voids (it knows no bfloat16), else ``a``; a view, nothing read."""
+    if not (
+        isinstance(a, np.memmap)
+        and a.dtype.kind == "V"
+        and a.dtype.itemsize == 2
+        and a.dtype.names is None
+        and isinstance(a.filename, str | os.PathLike)  # None for a map of a file object
+    ):
+        return a
+    header = _npy_header("evaluate_chunked", os.fspath(a.filename))
+    if header is None or not is_bfloat16(header[1]):
+        return a
+    return a.view(header[1])

@@ -66,8 +66,9 @@ def mse_loss(
     Parameters
     ----------
     input, target : array_like
-        Same shape (no broadcasting). float32 and float64 are computed natively; mixed
-        floats promote as NumPy does; integer and bool inputs are read as float64.
+        Same shape (no broadcasting). float32, float64, float16 and bfloat16 are computed
+        natively (half in float32, a reduction of it float32); two float dtypes take one
+        common dtype (docs/semantics.md); integer and bool inputs are read as float64.
     reduction : {"mean", "sum", "none"}, default "mean"
         ``"none"`` returns the elementwise ``(input - target)**2``.
 

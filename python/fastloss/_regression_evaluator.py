@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _core
-from ._checks import as_array, finite_option, float_pair
+from ._checks import as_array, finite_option, float_pair, native_array, weight_dtype
+from ._half import bfloat16_as_float32
 from ._locked_state import LockedState
 
 if TYPE_CHECKING:
@@ -29,9 +30,10 @@ _FN = "RegressionEvaluator.update"
 
 
 def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """sample_weight as a C-contiguous array of ``shape``: given per element, or per row
-    (shape ``shape[:1]``, then broadcast along the trailing axes with one copy)."""
-    w = as_array(_FN, "sample_weight", sample_weight)
+    """sample_weight as a C-contiguous array of ``shape`` in the weight dtype of data of
+    ``dtype`` (float32 for half data): given per element, or per row (shape ``shape[:1]``,
+    then broadcast along the trailing axes with one copy)."""
+    w = bfloat16_as_float32(as_array(_FN, "sample_weight", sample_weight))
     if w.dtype.kind not in "biuf":
         raise TypeError(
             f"{_FN}: sample_weight of dtype {w.dtype} is not supported; use a real dtype"
@@ -44,7 +46,7 @@ def _row_weights(sample_weight, shape: tuple[int, ...], dtype: np.dtype) -> np.n
                 f"{_FN}: sample_weight shape {w.shape} must equal the input shape {shape} "
                 f"or its first axis {shape[:1]}"
             )
-    w = np.asarray(w, dtype=dtype, order="C")
+    w = native_array(w, weight_dtype(dtype))
     if w.size and not (np.min(w) >= 0):  # also catches NaN
         raise ValueError(f"{_FN}: sample_weight must be >= 0 and not NaN; got min {np.min(w)!r}")
     return w

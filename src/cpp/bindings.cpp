@@ -3,8 +3,11 @@
 //
 // The protocol, the same for every entry:
 // - One entry per operation, called once per public call. An array is ready when a kernel
-//   can read it in place: an ndarray, C-contiguous, aligned, in native byte order, float32
-//   or float64 (class indices: int32 or int64), of the shapes the operation needs.
+//   can read it in place: an ndarray, C-contiguous, aligned, in native byte order, float32,
+//   float64, float16 or bfloat16 (class indices: int32 or int64), of the shapes the operation
+//   needs. bfloat16 is ml_dtypes' NumPy dtype, or, without ml_dtypes, fastloss's own mark on
+//   uint16 (fastloss/_half.py); the half types compute in float32, so their weights (class,
+//   BCE and sample weights) are float32 and their "mean"/"sum" results np.float32.
 // - The entries with a fast path (regression, softmax, cross_entropy, nll_loss) take the
 //   caller's arguments as given and return None, before any work, when an array is not
 //   ready or an option is not a plain value in range: None is the one "not handled here".
@@ -14,8 +17,8 @@
 // - The other entries are called with prepared arrays; one that is not ready is read
 //   through one converted copy (readable).
 // - reduction is the Reduction enum: NONE gives the per-element (per-row) array, MEAN and
-//   SUM the NumPy scalar of the input dtype, rounded once from the float64 sum (the mean
-//   of nothing is NaN, as torch).
+//   SUM the NumPy scalar of the input dtype (float32 for the half types), rounded once from
+//   the float64 sum (the mean of nothing is NaN, as torch).
 // - A class index out of range comes back as a Python int, the first bad flat row, in place
 //   of the result; the Python layer raises the IndexError.
 // - The enums and constants the Python layer passes or needs are attributes of the module.
@@ -33,6 +36,7 @@
 #include <vector>
 
 #include "dispatch.hpp"
+#include "dlpack.hpp"
 #include "stats.hpp"
 #include "threads.hpp"
 
@@ -41,7 +45,19 @@ using fastloss::active;
 
 namespace {
 
-enum class DType { kF32, kF64 };
+// The storage types of the kernel entries (kernels/list.hpp: _f32, _f64, _bf16, _f16).
+enum class DType { kF32, kF64, kBF16, kF16 };
+
+bool is_half(DType dt) { return dt == DType::kBF16 || dt == DType::kF16; }
+// The type a kernel computes in: the type of the weights that are not data.
+DType compute_dtype(DType dt) { return is_half(dt) ? DType::kF32 : dt; }
+
+// The entry `name` of the active table for storage type dt.
+#define FASTLOSS_KERNEL(name, dt)                \
+  ((dt) == DType::kF32    ? active().name##_f32  \
+   : (dt) == DType::kF64  ? active().name##_f64  \
+   : (dt) == DType::kBF16 ? active().name##_bf16 \
+                          : active().name##_f16)
 
 // Releases the GIL for the scope when the kernel reads at least kReleaseGilFrom elements.
 // Around a small call the release and re-acquire (two mutex round trips, ~400 instructions)
@@ -91,15 +107,56 @@ py::array readable(const py::array& a) {
   return py::reinterpret_steal<py::array>(copy);
 }
 
+constexpr int kNpyHalf = 23;      // NumPy's NPY_HALF (float16)
+constexpr int kNpyUserDef = 256;  // NPY_USERDEF: the first dtype number of a registered type
+
+// A's dtype as a half type, if it is one: float16, or bfloat16 (ml_dtypes' registered type
+// named bfloat16, or uint16 marked {"fastloss": "bfloat16"} in its dtype's metadata). Only
+// arrays of another type than float32/float64 come here.
+bool half_dtype(const py::array& a, int num, DType* dt) {
+  if (num == kNpyHalf) {
+    *dt = DType::kF16;
+    return true;
+  }
+  if (a.itemsize() != 2 || (num < kNpyUserDef && num != py::detail::npy_api::NPY_USHORT_)) return false;
+  const py::dtype d = a.dtype();
+  bool bf16;
+  if (num >= kNpyUserDef) {
+    bf16 = py::str(d.attr("type").attr("__name__")).cast<std::string>() == "bfloat16";
+  } else {
+    const py::object md = d.attr("metadata");  // None, or a read-only mapping
+    bf16 = !md.is_none() && py::str(md.attr("get")("fastloss", "")).cast<std::string>() == "bfloat16";
+  }
+  if (bf16) *dt = DType::kBF16;
+  return bf16;
+}
+
+// The storage type of a float array's dtype, if it has one.
+bool known_dtype(const py::array& a, DType* dt) {
+  switch (const int num = type_num(a)) {
+    case py::detail::npy_api::NPY_FLOAT_: *dt = DType::kF32; return true;
+    case py::detail::npy_api::NPY_DOUBLE_: *dt = DType::kF64; return true;
+    default: return half_dtype(a, num, dt);
+  }
+}
+
+// float32 or float64 only (the probes and the math library have no half entries).
+DType single_or_double(const py::array& a, const char* what);
+
 // The dtype of a float array a kernel reads in place (see readable), or a TypeError.
 DType float_dtype(const py::array& a, const char* what) {
   if (!in_place(a))
     throw py::type_error(std::string("_core: ") + what + " must be C-contiguous, aligned and in native byte order");
-  switch (type_num(a)) {
-    case py::detail::npy_api::NPY_FLOAT_: return DType::kF32;
-    case py::detail::npy_api::NPY_DOUBLE_: return DType::kF64;
-    default: throw py::type_error(std::string("_core: ") + what + " must be float32 or float64");
-  }
+  DType dt;
+  if (!known_dtype(a, &dt))
+    throw py::type_error(std::string("_core: ") + what + " must be float32, float64, float16 or bfloat16");
+  return dt;
+}
+
+DType single_or_double(const py::array& a, const char* what) {
+  const DType dt = float_dtype(a, what);
+  if (is_half(dt)) throw py::type_error(std::string("_core: ") + what + " must be float32 or float64");
+  return dt;
 }
 
 // An input array: converted in place of the caller's handle when needed (readable), then its dtype.
@@ -119,6 +176,13 @@ void same_input(const py::array& a, py::array& b, DType da, const char* what) {
   require_same(a, b, da, what);
 }
 
+// A float array of the type dt (the compute type's for weights), converted when needed.
+void weight_input(py::array& w, DType dt, const char* what) {
+  if (float_input(w, what) != dt)
+    throw py::type_error(std::string("_core: ") + what +
+                         " must be of the kernel's compute type (float32 for half inputs)");
+}
+
 // An output array: written in place, so it must be one a kernel can write (the Python layer
 // passes only such arrays).
 void* out_data(const py::object& out, const py::array& like, DType dt) {
@@ -131,25 +195,25 @@ void* out_data(const py::object& out, const py::array& like, DType dt) {
 // The public "mean" / "sum" result: a NumPy scalar of the input dtype, rounded once from float64
 // (py::make_scalar, pybind11 >= 3: no Python-level np.float32(x), the 2 µs per-call budget).
 py::object finished_scalar(double v, DType dt) {
-  if (dt == DType::kF32) return py::cast(py::make_scalar(static_cast<float>(v)));
-  return py::cast(py::make_scalar(v));
+  if (dt == DType::kF64) return py::cast(py::make_scalar(v));
+  return py::cast(py::make_scalar(static_cast<float>(v)));
 }
 
-// An ndarray a kernel can read in place (see in_place) of float32 or float64 (its dtype in *dt).
+// An ndarray a kernel can read in place (see in_place) of a storage type (its dtype in *dt).
 bool in_place_float(py::handle h, DType* dt) {
   if (!py::isinstance<py::array>(h)) return false;
   const auto a = py::reinterpret_borrow<py::array>(h);
-  if (!in_place(a)) return false;
-  switch (type_num(a)) {
-    case py::detail::npy_api::NPY_FLOAT_: *dt = DType::kF32; return true;
-    case py::detail::npy_api::NPY_DOUBLE_: *dt = DType::kF64; return true;
-    default: return false;
-  }
+  return in_place(a) && known_dtype(a, dt);
 }
 
-// A new C-contiguous array of the dtype and shape.
-py::array new_array(DType dt, const std::vector<py::ssize_t>& dims) {
-  return dt == DType::kF32 ? py::array(py::array_t<float>(dims)) : py::array(py::array_t<double>(dims));
+// A new C-contiguous array of the shape and the type dt of `like` (its dtype object for the
+// half types, so that bfloat16 stays ml_dtypes' or fastloss's marked one).
+py::array new_array(DType dt, const std::vector<py::ssize_t>& dims, const py::array& like) {
+  switch (dt) {
+    case DType::kF32: return py::array_t<float>(dims);
+    case DType::kF64: return py::array_t<double>(dims);
+    default: return py::array(like.dtype(), dims);
+  }
 }
 
 // The public result of a reduction: out for NONE, else the scalar of the sum or the mean over count.
@@ -188,7 +252,7 @@ py::object regression(py::handle input_h, py::handle target_h, fastloss::Regress
   const auto target = py::reinterpret_borrow<py::array>(target_h);
   if (!shape_matches(input, target)) return py::none();
   py::object out = py::none();
-  if (reduction == fastloss::Reduction::kNone) out = new_array(dt, shape_of(input));
+  if (reduction == fastloss::Reduction::kNone) out = new_array(dt, shape_of(input), input);
   const fastloss::RegressionArgs args{input.data(),
                                       target.data(),
                                       out.is_none() ? nullptr : py::reinterpret_borrow<py::array>(out).mutable_data(),
@@ -199,7 +263,7 @@ py::object regression(py::handle input_h, py::handle target_h, fastloss::Regress
   double total;
   {
     ReleaseGil release(input.size());
-    total = dt == DType::kF32 ? active().regression_f32(args) : active().regression_f64(args);
+    total = FASTLOSS_KERNEL(regression, dt)(args);
   }
   return reduced(out, total, static_cast<double>(input.size()), reduction, dt);
 }
@@ -210,7 +274,7 @@ fastloss::PeriodicWeight periodic_weight(py::object& w, std::int64_t period, DTy
                                          const char* what) {
   if (w.is_none()) return {nullptr, 1};
   py::array arr = w.cast<py::array>();
-  if (float_input(arr, what) != dt) throw py::type_error(std::string("_core: ") + what + " must match the input dtype");
+  weight_input(arr, compute_dtype(dt), what);
   const bool whole = period == n && arr.size() >= n;
   const bool tile = period >= fastloss::kWeightTilePad && arr.size() >= period + fastloss::kWeightTilePad;
   if (!whole && !tile) throw py::value_error(std::string("_core: ") + what + " is not a valid periodic tile");
@@ -229,7 +293,7 @@ std::pair<double, std::int64_t> bce(py::array input, py::array target, py::objec
                                input.size(),
                                fastloss::call_threads()};
   ReleaseGil release(input.size());
-  const fastloss::BceResult r = dt == DType::kF32 ? active().bce_f32(args) : active().bce_f64(args);
+  const fastloss::BceResult r = FASTLOSS_KERNEL(bce, dt)(args);
   return {r.sum, r.first_bad};
 }
 
@@ -245,7 +309,7 @@ double bce_with_logits(py::array input, py::array target, py::object weight, std
                                          input.size(),
                                          fastloss::call_threads()};
   ReleaseGil release(input.size());
-  return dt == DType::kF32 ? active().bce_with_logits_f32(args) : active().bce_with_logits_f64(args);
+  return FASTLOSS_KERNEL(bce_with_logits, dt)(args);
 }
 
 double kl_div(py::array input, py::array target, const py::object& out, bool log_target) {
@@ -254,7 +318,7 @@ double kl_div(py::array input, py::array target, const py::object& out, bool log
   const fastloss::KlDivArgs args{input.data(), target.data(), out_data(out, input, dt),
                                  input.size(), log_target,    fastloss::call_threads()};
   ReleaseGil release(input.size());
-  return dt == DType::kF32 ? active().kl_div_f32(args) : active().kl_div_f64(args);
+  return FASTLOSS_KERNEL(kl_div, dt)(args);
 }
 
 void entropy(py::array p, py::array& out, std::int64_t n_outer, std::int64_t n_classes, std::int64_t n_inner) {
@@ -265,7 +329,7 @@ void entropy(py::array p, py::array& out, std::int64_t n_outer, std::int64_t n_c
     throw py::value_error("_core: entropy shape does not match the arrays");
   const fastloss::EntropyArgs args{p.data(), out.mutable_data(), n_outer, n_classes, n_inner, fastloss::call_threads()};
   ReleaseGil release(p.size());
-  dt == DType::kF32 ? active().entropy_f32(args) : active().entropy_f64(args);
+  FASTLOSS_KERNEL(entropy, dt)(args);
 }
 
 // RegressionStats <-> a tuple of floats in the order of the struct, for the Python evaluator.
@@ -285,7 +349,8 @@ py::tuple regression_stats(py::array input, py::array target, const py::object& 
   py::array w;  // holds a converted copy while the kernel runs
   if (!weight.is_none()) {
     w = weight.cast<py::array>();
-    same_input(input, w, dt, "sample_weight");
+    weight_input(w, compute_dtype(dt), "sample_weight");
+    if (w.size() != input.size()) throw py::type_error("_core: sample_weight must match the input in size");
     weight_ptr = w.data();
   }
   const fastloss::RegressionStatsArgs args{input.data(), target.data(), weight_ptr,
@@ -293,7 +358,7 @@ py::tuple regression_stats(py::array input, py::array target, const py::object& 
   fastloss::RegressionStats s;
   {
     ReleaseGil release(input.size());
-    s = dt == DType::kF32 ? active().regression_stats_f32(args) : active().regression_stats_f64(args);
+    s = FASTLOSS_KERNEL(regression_stats, dt)(args);
   }
   return stats_to_tuple(s);
 }
@@ -347,9 +412,12 @@ py::object softmax(py::handle x_h, py::handle out_h, py::handle axis_h, fastloss
   py::object out_obj;
   if (out_h.is_none()) {
     dt_out = dt;
-    out_obj = new_array(dt, shape_of(x, dropped));
+    out_obj = new_array(dt, shape_of(x, dropped), x);
   } else {
-    if (!in_place_float(out_h, &dt_out) || (dt_out != dt && !(lse && dt_out == DType::kF64))) return py::none();
+    // out of x's type; float64 for logsumexp; float32 for half x.
+    if (!in_place_float(out_h, &dt_out) ||
+        (dt_out != dt && !(lse && dt_out == DType::kF64) && !(is_half(dt) && dt_out == DType::kF32)))
+      return py::none();
     const auto o = py::reinterpret_borrow<py::array>(out_h);
     if (!shape_matches(x, o, dropped) || !o.writeable()) return py::none();
     // The kernel reads x after writing out: they must not share memory.
@@ -361,8 +429,12 @@ py::object softmax(py::handle x_h, py::handle out_h, py::handle axis_h, fastloss
   auto out = py::reinterpret_borrow<py::array>(out_obj);
   const ClassLayout l = layout_around(x, axis);
   if (lse && l.n_classes == 0) {  // log Σ over no classes
-    if (dt_out == DType::kF32) std::fill_n(static_cast<float*>(out.mutable_data()), out.size(), -INFINITY);
-    else std::fill_n(static_cast<double*>(out.mutable_data()), out.size(), -INFINITY);
+    switch (dt_out) {
+      case DType::kF32: std::fill_n(static_cast<float*>(out.mutable_data()), out.size(), -INFINITY); break;
+      case DType::kF64: std::fill_n(static_cast<double*>(out.mutable_data()), out.size(), -INFINITY); break;
+      case DType::kBF16: std::fill_n(static_cast<std::uint16_t*>(out.mutable_data()), out.size(), 0xff80); break;
+      case DType::kF16: std::fill_n(static_cast<std::uint16_t*>(out.mutable_data()), out.size(), 0xfc00); break;
+    }
     return out_obj;
   }
   if (x.size() == 0) return out_obj;
@@ -373,10 +445,11 @@ py::object softmax(py::handle x_h, py::handle out_h, py::handle axis_h, fastloss
                                    l.n_inner,
                                    kind,
                                    dt_out == DType::kF64,
+                                   is_half(dt) && dt_out == DType::kF32,
                                    fastloss::call_threads()};
   {
     ReleaseGil release(x.size());
-    dt == DType::kF32 ? active().softmax_f32(args) : active().softmax_f64(args);
+    FASTLOSS_KERNEL(softmax, dt)(args);
   }
   return out_obj;
 }
@@ -390,12 +463,12 @@ bool index_kind(const py::array& t, fastloss::TargetKind* kind) {
   return true;
 }
 
-// The class weights' data (nullptr for None) if they are ready: the logits' dtype, shape (C,).
+// The class weights' data (nullptr for None) if they are ready: the logits' compute type, shape (C,).
 bool ready_class_weight(py::handle w_h, DType dt, std::int64_t n_classes, const void** data) {
   *data = nullptr;
   if (w_h.is_none()) return true;
   DType dt_w;
-  if (!in_place_float(w_h, &dt_w) || dt_w != dt) return false;
+  if (!in_place_float(w_h, &dt_w) || dt_w != compute_dtype(dt)) return false;
   const auto w = py::reinterpret_borrow<py::array>(w_h);
   if (w.ndim() != 1 || w.shape(0) != n_classes) return false;
   *data = w.data();
@@ -431,7 +504,7 @@ py::object class_loss(bool nll, py::handle logits_h, py::handle target_h, py::ha
   py::object out = py::none();
   void* out_ptr = nullptr;
   if (reduction == fastloss::Reduction::kNone) {
-    out = new_array(dt, shape_of(logits, axis));
+    out = new_array(dt, shape_of(logits, axis), logits);
     out_ptr = py::reinterpret_borrow<py::array>(out).mutable_data();
   }
   const fastloss::CrossEntropyArgs args{logits.data(),
@@ -451,10 +524,9 @@ py::object class_loss(bool nll, py::handle logits_h, py::handle target_h, py::ha
     if (out_ptr != nullptr) std::memset(out_ptr, 0, py::reinterpret_borrow<py::array>(out).nbytes());
   } else {
     ReleaseGil release(logits.size());
-    if (nll) r = dt == DType::kF32 ? active().nll_loss_f32(args) : active().nll_loss_f64(args);
-    else if (l.n_inner > 1)
-      r = dt == DType::kF32 ? active().cross_entropy_inner_f32(args) : active().cross_entropy_inner_f64(args);
-    else r = dt == DType::kF32 ? active().cross_entropy_f32(args) : active().cross_entropy_f64(args);
+    if (nll) r = FASTLOSS_KERNEL(nll_loss, dt)(args);
+    else if (l.n_inner > 1) r = FASTLOSS_KERNEL(cross_entropy_inner, dt)(args);
+    else r = FASTLOSS_KERNEL(cross_entropy, dt)(args);
   }
   if (r.first_bad >= 0) return py::int_(r.first_bad);
   return reduced(out, r.loss_sum, prob ? static_cast<double>(l.n_outer * l.n_inner) : r.weight_sum, reduction, dt);
@@ -479,8 +551,8 @@ py::object evaluate(py::array logits, py::array target, py::object weight, const
   const void* weight_ptr = nullptr;
   if (!weight.is_none()) {
     py::array w = weight.cast<py::array>();
-    if (float_input(w, "weight") != dt || w.size() != l.n_classes)
-      throw py::type_error("_core: weight must have the logits' dtype and one entry per class");
+    weight_input(w, compute_dtype(dt), "weight");
+    if (w.size() != l.n_classes) throw py::type_error("_core: weight must have one entry per class");
     weight = w;  // holds a converted copy while the kernel runs
     weight_ptr = w.data();
   }
@@ -525,7 +597,7 @@ py::object evaluate(py::array logits, py::array target, py::object weight, const
   fastloss::EvaluateResult r;
   {
     ReleaseGil release(logits.size());
-    r = dt == DType::kF32 ? active().evaluate_f32(args) : active().evaluate_f64(args);
+    r = FASTLOSS_KERNEL(evaluate, dt)(args);
   }
   if (r.first_bad >= 0) return py::int_(r.first_bad);
   py::tuple hits(topk.size());
@@ -537,7 +609,7 @@ double probe_read(const py::list& arrays, int n_threads) {
   double total = 0.0;
   for (const py::handle& h : arrays) {
     const py::array a = py::reinterpret_borrow<py::array>(h);
-    const DType dt = float_dtype(a, "array");
+    const DType dt = single_or_double(a, "array");
     const fastloss::ProbeReadArgs args{a.data(), a.size(), n_threads};
     ReleaseGil release(a.size());
     total += dt == DType::kF32 ? active().probe_read_f32(args) : active().probe_read_f64(args);
@@ -546,7 +618,7 @@ double probe_read(const py::list& arrays, int n_threads) {
 }
 
 void probe_copy(const py::array& src, py::array& dst, int n_threads) {
-  const DType dt = float_dtype(src, "src");
+  const DType dt = single_or_double(src, "src");
   require_same(src, dst, dt, "dst");
   const fastloss::ProbeCopyArgs args{src.data(), dst.mutable_data(), src.size(), n_threads};
   ReleaseGil release(src.size());
@@ -572,7 +644,7 @@ void math_eval(const std::string& fn_name, const py::array& x, py::array& out, i
     throw py::value_error(
         "_math: fn_name must be one of 'exp', 'log', 'log1p', 'exp_reduced_p', 'exp_reduced_n', 'softplus_tail', got '" +
         fn_name + "'");
-  const DType dt = float_dtype(x, "x");
+  const DType dt = single_or_double(x, "x");
   require_same(x, out, dt, "out");
   if (!out.writeable()) throw py::value_error("_math: out must be writeable");
   const fastloss::MathArgs args{x.data(), out.mutable_data(), x.size(), fn, n_threads};
@@ -691,6 +763,13 @@ PYBIND11_MODULE(_core, m) {
         py::arg("topk"), py::arg("out_loss"), py::arg("out_rank"), py::arg("out_entropy"), py::arg("out_lse"),
         py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("axis"),
         "(Σ s·loss, Σ s·w[t], Σ s, Σ s·entropy, Σ s·lse, (Σ s·hit_k), count), or the first bad row as an int");
+  m.def("_from_dlpack",
+        [](py::handle obj, py::handle bf16_dtype) {
+    PyObject* a = fastloss::from_dlpack(obj.ptr(), bf16_dtype.ptr());
+    if (a == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(a);
+  }, py::arg("obj"), py::arg("bf16_dtype"),
+        "obj.__dlpack__() as an ndarray over its memory (bfloat16 as bf16_dtype), for dtypes NumPy cannot import.");
   m.def("_noop", [] {}, "An empty call: the baseline of the per-call overhead.");
   m.def("_probe_read", &probe_read, py::arg("arrays"), py::arg("n_threads"));
   m.def("_probe_copy", &probe_copy, py::arg("src"), py::arg("dst"), py::arg("n_threads"));

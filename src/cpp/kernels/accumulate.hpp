@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "parallel.hpp"
 #include "simd/vec.hpp"
 
@@ -48,9 +49,11 @@ inline V keep_first(V v, std::int64_t n) {
 
 // Elementwise kernel over two inputs: term(x_v, y_v) per vector of lanes. With out, writes
 // the terms; otherwise returns their float64 sum. Four vectors per step with four
-// accumulators keep the loads and the adds in flight.
-template <class T, class Term>
-double map2_sum(const T* x, const T* y, T* out, std::int64_t n, int n_threads, Term term) {
+// accumulators keep the loads and the adds in flight. x, y, out: storage type S (half.hpp),
+// the terms in its compute type.
+template <class S, class Term>
+double map2_sum(const S* x, const S* y, S* out, std::int64_t n, int n_threads, Term term) {
+  using T = Compute<S>;
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr std::int64_t kMinChunk = 1 << 16;

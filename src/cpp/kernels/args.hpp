@@ -1,5 +1,10 @@
 // Arguments of the kernels: plain structs, the same for every ISA. A kernel reads its inputs
 // through these, never touches Python, and reports bad input through its return value.
+//
+// Every float array is of the entry's storage type (_f32, _f64, or the half types _bf16, _f16 of
+// half.hpp, computed in float32) unless its comment says otherwise; weights that are not data
+// (class weights, BCE weight tiles, the evaluator's sample weights) are of the compute type:
+// float32 for the half types.
 #pragma once
 #include <cstdint>
 
@@ -113,7 +118,8 @@ struct RegressionStats {
 
 // softmax, log_softmax, logsumexp (kernels/softmax.hpp). x is C-contiguous
 // (n_outer, n_classes, n_inner), the class axis in the middle; out has x's shape (softmax,
-// log_softmax) or (n_outer, n_inner) (logsumexp: x's float type, or float64 with out_f64).
+// log_softmax) or (n_outer, n_inner) (logsumexp), of x's storage type, or float64 (logsumexp,
+// out_f64), or float32 for a half x (out_f32).
 enum class SoftmaxKind : int { kSoftmax = 0, kLogSoftmax = 1, kLogSumExp = 2 };
 struct SoftmaxArgs {
   const void* x;
@@ -123,6 +129,7 @@ struct SoftmaxArgs {
   std::int64_t n_inner;
   SoftmaxKind kind;
   bool out_f64;
+  bool out_f32;
   int n_threads;
 };
 

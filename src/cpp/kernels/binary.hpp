@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "kernels/args.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/softplus.hpp"
@@ -77,8 +78,9 @@ struct UnitRangeCheck {
   static bool bad_at(T p, T y) { return !(p >= T(0) && p <= T(1) && y >= T(0) && y <= T(1)); }
 };
 
-template <class T, bool kHasW>
+template <class S, bool kHasW>
 BceResult bce_impl(const BceArgs& a) {
+  using T = Compute<S>;
   using V = Vec<T>;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), cap = V::set1(T(100));
   auto term = [=](V p, V y, V w, V) {
@@ -102,18 +104,20 @@ BceResult bce_impl(const BceArgs& a) {
     }
     return kHasW ? l * w : l;
   };
-  return weighted_map<T, kHasW, false, UnitRangeCheck<V>>(
-      static_cast<const T*>(a.input), static_cast<const T*>(a.target), a.weight, PeriodicWeight{nullptr, 1},
-      static_cast<T*>(a.out), a.n, a.n_threads, T(0.5), T(0.5), term);
+  return weighted_map<S, kHasW, false, UnitRangeCheck<V>>(
+      static_cast<const S*>(a.input), static_cast<const S*>(a.target), a.weight, PeriodicWeight{nullptr, 1},
+      static_cast<S*>(a.out), a.n, a.n_threads, T(0.5), T(0.5), term);
 }
 
-template <class T>
+// S: the storage type of input, target and out (half.hpp); weights in its compute type.
+template <class S>
 BceResult bce(const BceArgs& a) {
-  return a.weight.tile != nullptr ? bce_impl<T, true>(a) : bce_impl<T, false>(a);
+  return a.weight.tile != nullptr ? bce_impl<S, true>(a) : bce_impl<S, false>(a);
 }
 
-template <class T, bool kHasW, bool kHasPW>
+template <class S, bool kHasW, bool kHasPW>
 double bce_with_logits_impl(const BceWithLogitsArgs& a) {
+  using T = Compute<S>;
   using V = Vec<T>;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), inf = V::set1(std::numeric_limits<T>::infinity());
   auto term = [=](V x, V y, V w, V pw) {
@@ -141,19 +145,19 @@ double bce_with_logits_impl(const BceWithLogitsArgs& a) {
     }
     return kHasW ? t * w : t;
   };
-  return weighted_map<T, kHasW, kHasPW, NoCheck<V>>(static_cast<const T*>(a.input), static_cast<const T*>(a.target),
-                                                    a.weight, a.pos_weight, static_cast<T*>(a.out), a.n, a.n_threads,
+  return weighted_map<S, kHasW, kHasPW, NoCheck<V>>(static_cast<const S*>(a.input), static_cast<const S*>(a.target),
+                                                    a.weight, a.pos_weight, static_cast<S*>(a.out), a.n, a.n_threads,
                                                     T(0), T(0), term)
       .sum;
 }
 
-template <class T>
+template <class S>
 double bce_with_logits(const BceWithLogitsArgs& a) {
   const bool w = a.weight.tile != nullptr, pw = a.pos_weight.tile != nullptr;
-  if (w && pw) return bce_with_logits_impl<T, true, true>(a);
-  if (w) return bce_with_logits_impl<T, true, false>(a);
-  if (pw) return bce_with_logits_impl<T, false, true>(a);
-  return bce_with_logits_impl<T, false, false>(a);
+  if (w && pw) return bce_with_logits_impl<S, true, true>(a);
+  if (w) return bce_with_logits_impl<S, true, false>(a);
+  if (pw) return bce_with_logits_impl<S, false, true>(a);
+  return bce_with_logits_impl<S, false, false>(a);
 }
 
 }  // namespace fastloss::FASTLOSS_ISA

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "kernels/args.hpp"
 #include "kernels/lane_engine.hpp"
 #include "kernels/unaligned.hpp"
@@ -15,27 +16,30 @@
 
 namespace fastloss::FASTLOSS_ISA {
 
-// Logits x as (n_outer, C, S) with S = n_inner, the targets, the class weights w (null: ones),
-// the per-row losses out (null: none), ε = label smoothing.
-template <class T>
+// Logits x as (n_outer, C, n_inner), the targets, the class weights w (null: ones),
+// the per-row losses out (null: none), ε = label smoothing. S: the storage type of the logits,
+// probability targets and out (half.hpp); the weights are of its compute type T.
+template <class S>
 struct CeSetup {
-  const T* x;
+  using T = Compute<S>;
+  const S* x;
   const void* target;
   TargetKind kind;  // of an index target (int32 or int64)
   const T* w;
-  T* out;
-  std::int64_t C, S, ignore;
+  S* out;
+  std::int64_t C, n_inner, ignore;
   double eps, eps_over_c, w_total;  // W = Σ w_c (C without weights)
 };
 
 // Args: CrossEntropyArgs or EvaluateArgs (the same field names).
-template <class T, class Args>
-CeSetup<T> ce_setup(const Args& a, void* out) {
-  CeSetup<T> s{static_cast<const T*>(a.logits),
+template <class S, class Args>
+CeSetup<S> ce_setup(const Args& a, void* out) {
+  using T = Compute<S>;
+  CeSetup<S> s{static_cast<const S*>(a.logits),
                a.target,
                a.target_kind,
                static_cast<const T*>(a.weight),
-               static_cast<T*>(out),
+               static_cast<S*>(out),
                a.n_classes,
                a.n_inner,
                a.ignore_index,
@@ -56,8 +60,8 @@ CeSetup<T> ce_setup(const Args& a, void* out) {
 // nothing; anything else is bad: never read, and the smallest bad flat row index is reported
 // (the binding raises IndexError).
 enum class TargetCheck { kCounted, kIgnored, kBad };
-template <class T>
-FASTLOSS_INLINE TargetCheck check_target(std::int64_t t, const CeSetup<T>& s) {
+template <class S>
+FASTLOSS_INLINE TargetCheck check_target(std::int64_t t, const CeSetup<S>& s) {
   if (t == s.ignore) return TargetCheck::kIgnored;
   return static_cast<std::uint64_t>(t) < static_cast<std::uint64_t>(s.C) ? TargetCheck::kCounted : TargetCheck::kBad;
 }
@@ -69,18 +73,18 @@ inline void note_bad(std::int64_t& first_bad, std::int64_t row) {
 // The targets of the lanes [0, lanes) of the group at flat row row0, one scalar load each:
 // cls[j] = the class of a counted lane, else -1 (ignored, bad or padding), x_t and w_t (0
 // where cls[j] < 0). ce_lanes reads index targets as vectors instead where it can.
-template <class T, class Idx, bool kW, std::int64_t G>
-void lane_targets(const CeSetup<T>& s, std::int64_t row0, std::int64_t lanes, std::int64_t (&cls)[G], T (&xt)[G],
+template <class S, class Idx, bool kW, std::int64_t G, class T = Compute<S>>
+void lane_targets(const CeSetup<S>& s, std::int64_t row0, std::int64_t lanes, std::int64_t (&cls)[G], T (&xt)[G],
                   T (&wt)[G], std::int64_t& first_bad) {
   const Idx* t = static_cast<const Idx*>(s.target);
-  const std::int64_t outer0 = row0 / s.S, s0 = row0 % s.S;
+  const std::int64_t outer0 = row0 / s.n_inner, s0 = row0 % s.n_inner;
   for (std::int64_t j = 0; j < G; ++j) {
     const std::int64_t tr = j < lanes ? std::int64_t(load_one(t + row0 + j)) : s.ignore;
     const TargetCheck k = check_target(tr, s);
     if (k == TargetCheck::kCounted) {
       cls[j] = tr;
       // Not from a scratch copy: a scalar load right after its vector stores stalls on forwarding.
-      xt[j] = load_one(s.S == 1 ? s.x + (row0 + j) * s.C + tr : s.x + (outer0 * s.C + tr) * s.S + s0 + j);
+      xt[j] = load_one(s.n_inner == 1 ? s.x + (row0 + j) * s.C + tr : s.x + (outer0 * s.C + tr) * s.n_inner + s0 + j);
       wt[j] = kW ? load_one(s.w + tr) : T(1);
     } else {
       if (k == TargetCheck::kBad) note_bad(first_bad, row0 + j);
@@ -98,8 +102,8 @@ struct TypeTag {
 // fn(TypeTag<Idx>, std::bool_constant<kW>, std::bool_constant<kS>): Idx the target type
 // (int32, int64, or void for probability targets where kProb is taken), kW = class weights,
 // kS = label smoothing. One instantiation per combination.
-template <bool kProb, class T, class Fn>
-auto with_ce_types(const CeSetup<T>& s, TargetKind kind, Fn&& fn) {
+template <bool kProb, class S, class Fn>
+auto with_ce_types(const CeSetup<S>& s, TargetKind kind, Fn&& fn) {
   auto flags = [&](auto idx) {
     using Y = std::true_type;
     using N = std::false_type;

@@ -49,8 +49,8 @@ struct CeTotals {
 
 // Index-target row r of class t into tot: a counted row adds row_loss(t) -> {loss, w_t}, an
 // ignored one 0, a bad one is noted and never read; out[r] gets the row's loss.
-template <class T, class RowLoss>
-FASTLOSS_INLINE void add_index_row(CeTotals& tot, const CeSetup<T>& s, std::int64_t r, std::int64_t t,
+template <class S, class RowLoss>
+FASTLOSS_INLINE void add_index_row(CeTotals& tot, const CeSetup<S>& s, std::int64_t r, std::int64_t t,
                                    RowLoss&& row_loss) {
   const TargetCheck k = check_target(t, s);
   double loss = 0.0;
@@ -62,21 +62,21 @@ FASTLOSS_INLINE void add_index_row(CeTotals& tot, const CeSetup<T>& s, std::int6
     tot.loss += loss;
     tot.weight += wt;
   }
-  if (s.out) s.out[r] = static_cast<T>(loss);
+  if (s.out) store_one(s.out + r, static_cast<Compute<S>>(loss));
 }
 
 // Index targets, rows engine (n_inner == 1, many classes).
-template <class T, class Idx, bool kW, bool kS>
-CeTotals ce_index_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
+template <class S, class Idx, bool kW, bool kS>
+CeTotals ce_index_rows(const CeSetup<S>& s, std::int64_t n_rows, int n_threads) {
   const Idx* t = static_cast<const Idx*>(s.target);
   const std::int64_t C = s.C;
-  RowOpts<T> o;
+  RowOpts<S> o;
   o.w = s.w;
   return ordered_reduce<CeTotals>(n_rows, min_chunk_items(C), n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
     for (std::int64_t r = begin; r < end; ++r) {
       add_index_row(tot, s, r, load_one(t + r), [&](std::int64_t tr) {
-        const T* xr = s.x + r * C;
+        const S* xr = s.x + r * C;
         const double xt = load_one(xr + tr), wt = kW ? double(load_one(s.w + tr)) : 1.0;
         const RowLse res = row_lse<RowFlags<false, kS, false, kW && kS>>(xr, C, xt, o);
         if (!res.finite) return std::pair{std::numeric_limits<double>::quiet_NaN(), wt};
@@ -91,13 +91,14 @@ CeTotals ce_index_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) 
 }
 
 // Probability targets, rows engine.
-template <class T, bool kW>
-CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
-  const T* y = static_cast<const T*>(s.target);
+template <class S, bool kW>
+CeTotals ce_prob_rows(const CeSetup<S>& s, std::int64_t n_rows, int n_threads) {
+  using T = Compute<S>;
+  const S* y = static_cast<const S*>(s.target);
   const std::int64_t C = s.C;
   return ordered_reduce<CeTotals>(n_rows, min_chunk_items(2 * C), n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
-    RowOpts<T> o;
+    RowOpts<S> o;
     o.w = s.w;
     o.one_minus_eps = static_cast<T>(1.0 - s.eps);
     o.eps_over_c = smoothing_weight<T>(s.eps, s.eps_over_c);
@@ -107,7 +108,7 @@ CeTotals ce_prob_rows(const CeSetup<T>& s, std::int64_t n_rows, int n_threads) {
                                                                    std::numeric_limits<double>::quiet_NaN(), o);
       const double loss = res.finite ? ((res.base - res.off) + res.rel) * res.sums.wy - res.sums.wyx
                                      : std::numeric_limits<double>::quiet_NaN();
-      if (s.out) s.out[r] = static_cast<T>(loss);
+      if (s.out) store_one(s.out + r, static_cast<T>(loss));
       tot.loss += loss;
     }
     return tot;
@@ -126,20 +127,21 @@ constexpr int kProdEvery = 4;
 // 1), renormalized by decompose (mantissa kept, exponent added up exactly), and takes one log
 // per chunk; only the linear part (m - (1-ε) x_t - (ε/C) Σ (x - m)) is added per row. A group
 // whose Σ is not a number takes the per-row log (its loss is NaN).
-template <class T, bool kProb, bool kW, bool kS, bool kTiles>
-CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
+template <class S, bool kProb, bool kW, bool kS, bool kTiles>
+CeTotals ce_lanes(const CeSetup<S>& s, std::int64_t n_outer, int n_threads) {
+  using T = Compute<S>;
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr std::int64_t G = kLaneBlocks * L;
   constexpr int U = kLaneBlocks;
   using F = RowFlags<false, kS && !kProb, kProb, kW && (kS || kProb)>;
   using Tgt = std::conditional_t<kProb, NoLaneTarget, LaneTarget<T, U, kW>>;
-  const std::int64_t C = s.C, S = s.S;
+  const std::int64_t C = s.C, n_inner = s.n_inner;
   const T ome = static_cast<T>(1.0 - s.eps), eoc = smoothing_weight<T>(s.eps, s.eps_over_c);
   const bool vec_target = !kProb && C >= 1 && C <= kMaxLaneIndex;
   const bool product = vec_target && !kW && !s.out;
   const V zero = V::set1(T(0)), one = V::set1(T(1)), minus_one = V::set1(T(-1));
-  const T* y = kProb ? static_cast<const T*>(s.target) : nullptr;
+  const S* y = kProb ? static_cast<const S*>(s.target) : nullptr;
   struct Part {
     CeTotals tot;
     SumAcc<T> acc, acc_w, acc_e;
@@ -190,7 +192,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
         } else {
           for (int u = 0; u < U; ++u) tg.lane[u].cls = minus_one;  // nothing to pick in the class loop
           std::int64_t cls[G];
-          lane_targets<T, Idx, kW>(s, row0, lanes, cls, xt, wt, pt.tot.bad);
+          lane_targets<S, Idx, kW>(s, row0, lanes, cls, xt, wt, pt.tot.bad);
           for (std::int64_t j = 0; j < G; ++j) valid[j] = cls[j] >= 0 ? T(1) : T(0);
         }
       };
@@ -260,7 +262,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
     }
   };
   // Lane groups (as for_lane_groups cuts them) in chunks.
-  return ordered_reduce<CeTotals>(lane_items(n_outer, S, G), min_chunk_items(G * C), n_threads,
+  return ordered_reduce<CeTotals>(lane_items(n_outer, n_inner, G), min_chunk_items(G * C), n_threads,
                                   [&](std::int64_t ib, std::int64_t ie) {
     T sx[kScratch<T>], sy[kScratch<T>];
     Part pt{CeTotals::zero(), {}, {}, {}, {}, {}, 0};
@@ -268,7 +270,7 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
       pt.prod[u] = one;
       pt.counted[u] = zero;
     }
-    for_row_groups<kTiles>(s.x, y, n_outer, C, S, ib, ie, sx, sy,
+    for_row_groups<kTiles>(s.x, y, n_outer, C, n_inner, ib, ie, sx, sy,
                            [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto& src_y)
                                FASTLOSS_LAMBDA_INLINE { group(row0, lanes, src, src_y, pt); });
     if (product) {
@@ -283,21 +285,22 @@ CeTotals ce_lanes(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   });
 }
 
-template <class T>
+// S: the storage type of the logits (half.hpp).
+template <class S>
 CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
   if (a.n_outer <= 0 || a.n_inner <= 0) return {0.0, 0.0, -1};
-  const CeSetup<T> s = ce_setup<T>(a, a.out);
-  const bool rows = uses_rows_engine(s.C, s.S);
+  const CeSetup<S> s = ce_setup<S>(a, a.out);
+  const bool rows = uses_rows_engine(s.C, s.n_inner);
   const CeTotals tot = with_ce_types<true>(s, a.target_kind, [&](auto idx, auto kw, auto ks) {
     using Idx = typename decltype(idx)::type;
     constexpr bool kW = decltype(kw)::value, kS = decltype(ks)::value;
     if (rows) {
-      if constexpr (std::is_void_v<Idx>) return ce_prob_rows<T, kW>(s, a.n_outer, a.n_threads);
-      else return ce_index_rows<T, Idx, kW, kS>(s, a.n_outer, a.n_threads);
+      if constexpr (std::is_void_v<Idx>) return ce_prob_rows<S, kW>(s, a.n_outer, a.n_threads);
+      else return ce_index_rows<S, Idx, kW, kS>(s, a.n_outer, a.n_threads);
     }
     constexpr bool kProb = std::is_void_v<Idx>, kSm = kS && !kProb;
-    return s.S == 1 ? ce_lanes<T, kProb, kW, kSm, false>(s, a.n_outer, a.n_threads)
-                    : ce_lanes<T, kProb, kW, kSm, true>(s, a.n_outer, a.n_threads);
+    return s.n_inner == 1 ? ce_lanes<S, kProb, kW, kSm, false>(s, a.n_outer, a.n_threads)
+                          : ce_lanes<S, kProb, kW, kSm, true>(s, a.n_outer, a.n_threads);
   });
   return {tot.loss, tot.weight, tot.bad};
 }
@@ -305,25 +308,27 @@ CrossEntropyResult cross_entropy(const CrossEntropyArgs& a) {
 // nll_loss: one load per row, -w_t lp[t].
 constexpr std::int64_t kNllAhead = 16;
 
-template <class T, class Idx, bool kW>
-CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
+template <class S, class Idx, bool kW>
+CeTotals nll_rows(const CeSetup<S>& s, std::int64_t n_outer, int n_threads) {
   const Idx* t = static_cast<const Idx*>(s.target);
-  const std::int64_t C = s.C, S = s.S;
-  return ordered_reduce<CeTotals>(n_outer * S, 1 << 14, n_threads, [&](std::int64_t begin, std::int64_t end) {
+  const std::int64_t C = s.C, n_inner = s.n_inner;
+  return ordered_reduce<CeTotals>(n_outer * n_inner, 1 << 14, n_threads, [&](std::int64_t begin, std::int64_t end) {
     CeTotals tot = CeTotals::zero();
-    std::int64_t outer = begin / S, inner = begin % S;
+    std::int64_t outer = begin / n_inner, inner = begin % n_inner;
     for (std::int64_t r = begin; r < end; ++r) {
       // Each row's one value sits in its own cache line, so the hardware prefetcher cannot
       // follow: fetch row r + kNllAhead's now, to keep several misses in flight.
       if (r + kNllAhead < end) {
         const std::int64_t ra = r + kNllAhead, ta = load_one(t + ra);
-        if (ta >= 0 && ta < C) FASTLOSS_PREFETCH(S == 1 ? s.x + ra * C + ta : s.x + ((ra / S) * C + ta) * S + ra % S);
+        if (ta >= 0 && ta < C)
+          FASTLOSS_PREFETCH(n_inner == 1 ? s.x + ra * C + ta
+                                         : s.x + ((ra / n_inner) * C + ta) * n_inner + ra % n_inner);
       }
       add_index_row(tot, s, r, load_one(t + r), [&](std::int64_t tr) {
         const double wt = kW ? double(load_one(s.w + tr)) : 1.0;
-        return std::pair{-(wt * double(load_one(s.x + (outer * C + tr) * S + inner))), wt};
+        return std::pair{-(wt * double(load_one(s.x + (outer * C + tr) * n_inner + inner))), wt};
       });
-      if (++inner == S) {
+      if (++inner == n_inner) {
         inner = 0;
         ++outer;
       }
@@ -332,12 +337,12 @@ CeTotals nll_rows(const CeSetup<T>& s, std::int64_t n_outer, int n_threads) {
   });
 }
 
-template <class T>
+template <class S>
 CrossEntropyResult nll_loss(const CrossEntropyArgs& a) {
   if (a.n_outer <= 0 || a.n_inner <= 0) return {0.0, 0.0, -1};
-  const CeSetup<T> s = ce_setup<T>(a, a.out);
+  const CeSetup<S> s = ce_setup<S>(a, a.out);
   const CeTotals tot = with_ce_types<false>(s, a.target_kind, [&](auto idx, auto kw, auto) {
-    return nll_rows<T, typename decltype(idx)::type, decltype(kw)::value>(s, a.n_outer, a.n_threads);
+    return nll_rows<S, typename decltype(idx)::type, decltype(kw)::value>(s, a.n_outer, a.n_threads);
   });
   return {tot.loss, tot.weight, tot.bad};
 }

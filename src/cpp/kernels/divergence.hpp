@@ -23,9 +23,11 @@
 #include <limits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "kernels/accumulate.hpp"
 #include "kernels/args.hpp"
 #include "kernels/elementwise.hpp"
+#include "kernels/unaligned.hpp"
 #include "math/exp.hpp"
 #include "math/log.hpp"
 #include "parallel.hpp"
@@ -33,17 +35,19 @@
 
 namespace fastloss::FASTLOSS_ISA {
 
-template <class T>
+// S: the storage type of the arrays (half.hpp), computed in Compute<S>.
+template <class S>
 double kl_div(const KlDivArgs& a) {
+  using T = Compute<S>;
   using V = Vec<T>;
-  const T* x = static_cast<const T*>(a.input);
-  const T* y = static_cast<const T*>(a.target);
-  T* out = static_cast<T*>(a.out);
+  const S* x = static_cast<const S*>(a.input);
+  const S* y = static_cast<const S*>(a.target);
+  S* out = static_cast<S*>(a.out);
   const V zero = V::set1(T(0));
   const PeriodicWeight none{nullptr, 1};
   if (a.log_target) {
     auto term = [](V xv, V yv, V, V) { return exp(yv) * (yv - xv); };
-    return weighted_map<T, false, false, NoCheck<V>>(x, y, none, none, out, a.n, a.n_threads, T(0), T(0), term).sum;
+    return weighted_map<S, false, false, NoCheck<V>>(x, y, none, none, out, a.n, a.n_threads, T(0), T(0), term).sum;
   }
   const V tiny = V::set1(std::numeric_limits<T>::min());
   const V huge = V::set1(std::numeric_limits<T>::max());
@@ -57,7 +61,7 @@ double kl_div(const KlDivArgs& a) {
     const V ylogy = select(ge(yv, zero), yv * log_normal(min(max(yv, tiny), huge)), nan);
     return fnma(yv, xv, ylogy);
   };
-  return weighted_map<T, false, false, NoCheck<V>>(x, y, none, none, out, a.n, a.n_threads, T(0), T(0), term).sum;
+  return weighted_map<S, false, false, NoCheck<V>>(x, y, none, none, out, a.n, a.n_threads, T(0), T(0), term).sum;
 }
 
 // p·log p with 0·log 0 = 0 (NaN and negative p give NaN, +inf gives +inf).
@@ -69,8 +73,9 @@ inline V xlogx(V p) {
 }
 
 // Σ p·log p over p[begin, end) of one row, in float64, four accumulators.
-template <class T>
-FASTLOSS_FLATTEN double xlogx_sum(const T* p, std::int64_t begin, std::int64_t end) {
+template <class S>
+FASTLOSS_FLATTEN double xlogx_sum(const S* p, std::int64_t begin, std::int64_t end) {
+  using T = Compute<S>;
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   SumAcc<T> a0, a1, a2, a3;
@@ -113,25 +118,27 @@ constexpr std::int64_t kShortRow = 64;         // below: rows vectorized over th
 constexpr std::int64_t kLongRow = 1 << 17;     // from here: one row cut into parallel chunks
 constexpr std::int64_t kEntropyBlock = 2048;   // elements per L1 block (flat rows, inner columns)
 
-template <class T>
+template <class S>
 void entropy(const EntropyArgs& a) {
+  using T = Compute<S>;
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
-  const T* p = static_cast<const T*>(a.p);
-  T* out = static_cast<T*>(a.out);
+  const S* p = static_cast<const S*>(a.p);
+  S* out = static_cast<S*>(a.out);
+  auto put = [&](std::int64_t k, double v) { store_one(out + k, static_cast<T>(v)); };
   const std::int64_t n_outer = a.n_outer, n_classes = a.n_classes, n_inner = a.n_inner;
   if (n_outer == 0 || n_inner == 0) return;
   if (n_classes == 0) {
-    for (std::int64_t k = 0; k < n_outer * n_inner; ++k) out[k] = T(0);
+    for (std::int64_t k = 0; k < n_outer * n_inner; ++k) put(k, 0.0);
     return;
   }
   constexpr std::int64_t kMinWork = 1 << 16;  // elements per parallel chunk, at least
 
   if (n_inner == 1 && n_classes >= kLongRow) {
     for (std::int64_t row = 0; row < n_outer; ++row) {
-      const T* r = p + row * n_classes;
-      out[row] = static_cast<T>(0.0 - parallel_sum(n_classes, kMinWork, a.n_threads,
-                                                   [&](std::int64_t b, std::int64_t e) { return xlogx_sum(r, b, e); }));
+      const S* r = p + row * n_classes;
+      put(row, 0.0 - parallel_sum(n_classes, kMinWork, a.n_threads,
+                                  [&](std::int64_t b, std::int64_t e) { return xlogx_sum(r, b, e); }));
     }
     return;
   }
@@ -139,8 +146,7 @@ void entropy(const EntropyArgs& a) {
   if (n_inner == 1 && n_classes >= kShortRow) {
     parallel_chunks(n_outer, std::max<std::int64_t>(1, kMinWork / n_classes), a.n_threads,
                     [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t row = begin; row < end; ++row)
-        out[row] = static_cast<T>(0.0 - xlogx_sum(p + row * n_classes, 0, n_classes));
+      for (std::int64_t row = begin; row < end; ++row) put(row, 0.0 - xlogx_sum(p + row * n_classes, 0, n_classes));
     });
     return;
   }
@@ -158,7 +164,7 @@ void entropy(const EntropyArgs& a) {
       double wide[kEntropyBlock + L];
       for (std::int64_t r0 = begin; r0 < end; r0 += rows_per_block) {
         const std::int64_t r1 = std::min(end, r0 + rows_per_block);
-        const T* src = p + r0 * n_classes;
+        const S* src = p + r0 * n_classes;
         const std::int64_t m = (r1 - r0) * n_classes;
         std::int64_t i = 0;
         if (widen) {
@@ -168,7 +174,7 @@ void entropy(const EntropyArgs& a) {
             const double* t = wide + (row - r0) * n_classes;
             double s = 0.0;
             for (std::int64_t c = 0; c < n_classes; ++c) s += t[c];
-            out[row] = static_cast<T>(0.0 - s);
+            put(row, 0.0 - s);
           }
         } else {
           for (; i + L <= m; i += L) xlogx(V::load(src + i)).store(terms + i);
@@ -177,7 +183,7 @@ void entropy(const EntropyArgs& a) {
             const T* t = terms + (row - r0) * n_classes;
             double s = 0.0;
             for (std::int64_t c = 0; c < n_classes; ++c) s += static_cast<double>(t[c]);
-            out[row] = static_cast<T>(0.0 - s);
+            put(row, 0.0 - s);
           }
         }
       }
@@ -200,17 +206,16 @@ void entropy(const EntropyArgs& a) {
       const std::int64_t j0 = (task % col_blocks) * kBlockCols;
       const std::int64_t cols = std::min(kBlockCols, n_inner - j0);
       for (std::int64_t j = 0; j < kBlockCols; ++j) acc[j] = 0.0;
-      const T* base = p + outer * n_classes * n_inner + j0;
+      const S* base = p + outer * n_classes * n_inner + j0;
       for (std::int64_t c = 0; c < n_classes; ++c) {
-        const T* src = base + c * n_inner;
+        const S* src = base + c * n_inner;
         for (std::int64_t j = 0; j < cols; j += L) {
           // Lanes past cols read nothing (zero fill) and land in unused acc slots.
           const V t = j + L <= cols ? xlogx(V::load(src + j)) : xlogx(V::load_n(src + j, cols - j, T(0)));
           widen_accumulate(t, acc + j);
         }
       }
-      T* dst = out + outer * n_inner + j0;
-      for (std::int64_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(0.0 - acc[j]);
+      for (std::int64_t j = 0; j < cols; ++j) put(outer * n_inner + j0 + j, 0.0 - acc[j]);
     }
   });
 }

@@ -8,7 +8,9 @@
 
 #include "attributes.hpp"
 #include "kernels/accumulate.hpp"
+#include "half.hpp"
 #include "kernels/args.hpp"
+#include "kernels/unaligned.hpp"
 #include "parallel.hpp"
 #include "simd/vec.hpp"
 
@@ -59,23 +61,25 @@ struct BceTotals {
 // Check (NoCheck or UnitRangeCheck) sees every element; a chunk whose check fails is scanned
 // again, element by element, for its smallest bad index (only on the error path), and the
 // smallest over chunks is returned. Tails load x, y with the given fills (valid inputs) and
-// their padding lanes are zeroed before they are summed.
-template <class T, bool kHasW, bool kHasPW, class Check, class Term>
-BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const PeriodicWeight& pw, T* out,
-                       std::int64_t n, int n_threads, T fill_x, T fill_y, Term term) {
+// their padding lanes are zeroed before they are summed. x, y, out: storage type S (half.hpp);
+// the weights and the terms: its compute type.
+template <class S, bool kHasW, bool kHasPW, class Check, class Term>
+BceResult weighted_map(const S* x, const S* y, const PeriodicWeight& w, const PeriodicWeight& pw, S* out,
+                       std::int64_t n, int n_threads, Compute<S> fill_x, Compute<S> fill_y, Term term) {
+  using T = Compute<S>;
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr std::int64_t kMinChunk = 1 << 16;
-  const T* const x_all = x;
-  const T* const y_all = y;
-  T* const out_all = out;
+  const S* const x_all = x;
+  const S* const y_all = y;
+  S* const out_all = out;
   const BceTotals tot = ordered_reduce<BceTotals>(n, kMinChunk, n_threads,
                                                   [&](std::int64_t begin, std::int64_t end) FASTLOSS_FLATTEN {
     // Local copies: read through the captured references, they were reloaded every step (a
     // store through out might have changed them, as far as the compiler knows).
-    const T* const x = x_all;
-    const T* const y = y_all;
-    T* const out = out_all;
+    const S* const x = x_all;
+    const S* const y = y_all;
+    S* const out = out_all;
     WeightCursor<T> wc(w, begin), pc(pw, begin);
     const V one = V::set1(T(1));
     auto eval = [&](const V xv, const V yv, std::int64_t k) {
@@ -140,7 +144,7 @@ BceResult weighted_map(const T* x, const T* y, const PeriodicWeight& w, const Pe
     BceTotals part{(a0.total() + a1.total()) + (a2.total() + a3.total()), -1};
     if (check.failed(part.sum)) {
       for (std::int64_t j = begin; j < end; ++j) {
-        if (Check::bad_at(x[j], y[j])) {
+        if (Check::bad_at(load_one(x + j), load_one(y + j))) {
           part.first_bad = j;
           break;
         }

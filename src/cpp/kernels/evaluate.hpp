@@ -68,6 +68,7 @@
 #include <type_traits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "kernels/accumulate.hpp"
 #include "kernels/args.hpp"
 #include "kernels/ce_front.hpp"
@@ -129,12 +130,12 @@ inline void eval_add(EvaluateResult& tot, const EvalCtx& cx, std::int64_t row, d
 }
 
 // The rank by definition, over a strided row: C if any value is NaN.
-template <class T>
-std::int64_t scalar_rank(const T* x, std::int64_t C, std::int64_t stride, std::int64_t t) {
-  const T xt = x[t * stride];
+template <class S>
+std::int64_t scalar_rank(const S* x, std::int64_t C, std::int64_t stride, std::int64_t t) {
+  const auto xt = load_one(x + t * stride);
   std::int64_t r = 0;
   for (std::int64_t c = 0; c < C; ++c) {
-    const T v = x[c * stride];
+    const auto v = load_one(x + c * stride);
     if (v != v) return C;
     r += (v > xt || (v == xt && c < t)) ? 1 : 0;
   }
@@ -281,8 +282,8 @@ constexpr int kMaxRescans = 2;
 // a finite cap, max is used until the cap is reached (so a random target costs one counted
 // block, then nothing); with ranks wanted exactly, max until kMaxRescans blocks had values
 // above thr, then count.
-template <bool kW, bool kS, class T, class Term>
-EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T* w, T thr_lo, T thr_hi, std::int64_t t,
+template <bool kW, bool kS, class S, class Term, class T = Compute<S>>
+EvalSums eval_pass(const S* x, std::int64_t n, const Term& term, T off, const T* w, T thr_lo, T thr_hi, std::int64_t t,
                    std::int64_t cap) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
@@ -367,7 +368,7 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
   };
   // One block of whole steps up to block_end; rank(u, x_v, j) is the rank's work per vector.
   auto step = [&](auto rank) {
-    for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
+    for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(S)); b += 64)
       FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
     for (int h = 0; h < kEvalUnroll; ++h) {
       for (int u = 0; u < U; ++u) {
@@ -416,7 +417,7 @@ EvalSums eval_pass(const T* x, std::int64_t n, const Term& term, T off, const T*
         }
       };
       auto skip_step = [&] {
-        for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
+        for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(S)); b += 64)
           FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
         for (int h = 0; h < kEvalUnroll; ++h)
           for (int u = 0; u < U; ++u) skip_vec(u, i + (h * U + u) * L);
@@ -546,13 +547,15 @@ struct RowEval {
 
 // One row (n_inner == 1) against class t (a valid class; for an uncounted row any class, its
 // loss and rank are then ignored). The rank is exact below cap, and >= cap otherwise.
-template <class T, bool kW, bool kS>
-RowEval eval_row(const T* x, std::int64_t t, const CeSetup<T>& cs, std::int64_t cap) {
+// S: the storage type of the logits (half.hpp), T its compute type.
+template <class S, bool kW, bool kS>
+RowEval eval_row(const S* x, std::int64_t t, const CeSetup<S>& cs, std::int64_t cap) {
+  using T = Compute<S>;
   const std::int64_t C = cs.C;
   const T* w = cs.w;
   using V = Vec<T>;
   constexpr T kInf = std::numeric_limits<T>::infinity();
-  const T xt = x[t];
+  const T xt = load_one(x + t);
   const double wt = kW ? double(w[t]) : 1.0;
   const T thr_lo = next_down(xt), thr_hi = xt;
   double base = 0, rel = 0, off = 0;
@@ -606,11 +609,12 @@ RowEval eval_row(const T* x, std::int64_t t, const CeSetup<T>& cs, std::int64_t 
   return r;
 }
 
-template <class T, class Idx, bool kW, bool kS>
-EvalTotals eval_rows(const EvaluateArgs& a, const CeSetup<T>& cs, const EvalCtx& cx) {
+template <class S, class Idx, bool kW, bool kS>
+EvalTotals eval_rows(const EvaluateArgs& a, const CeSetup<S>& cs, const EvalCtx& cx) {
+  using T = Compute<S>;
   const Idx* tg = static_cast<const Idx*>(a.target);
-  T* o_ent = static_cast<T*>(a.out_entropy);
-  T* o_lse = static_cast<T*>(a.out_lse);
+  S* o_ent = static_cast<S*>(a.out_entropy);
+  S* o_lse = static_cast<S*>(a.out_lse);
   const bool any_out = cs.out || a.out_rank || o_ent || o_lse;
   const std::int64_t C = cs.C;
   // Without per-row ranks only rank < k matters: counting may stop at the largest k.
@@ -628,13 +632,13 @@ EvalTotals eval_rows(const EvaluateArgs& a, const CeSetup<T>& cs, const EvalCtx&
       }
       const bool counted = k == TargetCheck::kCounted;
       if (!counted && !any_out) continue;
-      const RowEval ev = eval_row<T, kW, kS>(cs.x + r * C, counted ? tr : 0, cs, counted ? cap : 0);
+      const RowEval ev = eval_row<S, kW, kS>(cs.x + r * C, counted ? tr : 0, cs, counted ? cap : 0);
       if (counted) eval_add(tot, cx, r, kW ? double(cs.w[tr]) : 1.0, ev.loss, ev.rank, ev.ent, ev.lse);
       if (!any_out) continue;
-      if (cs.out) cs.out[r] = counted ? static_cast<T>(ev.loss) : T(0);
+      if (cs.out) store_one(cs.out + r, counted ? static_cast<T>(ev.loss) : T(0));
       if (a.out_rank) a.out_rank[r] = counted ? ev.rank : -1;
-      if (o_ent) o_ent[r] = static_cast<T>(ev.ent);
-      if (o_lse) o_lse[r] = static_cast<T>(ev.lse);
+      if (o_ent) store_one(o_ent + r, static_cast<T>(ev.ent));
+      if (o_lse) store_one(o_lse + r, static_cast<T>(ev.lse));
     }
     return tot;
   });
@@ -671,24 +675,25 @@ struct EvalLaneSide {
   V ed(int u) const { return widened ? ed_tot[u].value() : ed_acc[u]; }
 };
 
-template <class T, class Idx, bool kW, bool kS>
-EvalTotals eval_lanes(const EvaluateArgs& a, const CeSetup<T>& cs, const EvalCtx& cx) {
+template <class S, class Idx, bool kW, bool kS>
+EvalTotals eval_lanes(const EvaluateArgs& a, const CeSetup<S>& cs, const EvalCtx& cx) {
+  using T = Compute<S>;
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr int U = kLaneBlocks;
   constexpr std::int64_t G = kGroup<T>;
   constexpr T kInf = std::numeric_limits<T>::infinity();
   using F = RowFlags<false, kS, false, kW && kS>;
-  T* o_ent = static_cast<T*>(a.out_entropy);
-  T* o_lse = static_cast<T*>(a.out_lse);
-  const std::int64_t C = cs.C, S = cs.S, n_outer = a.n_outer;
+  S* o_ent = static_cast<S*>(a.out_entropy);
+  S* o_lse = static_cast<S*>(a.out_lse);
+  const std::int64_t C = cs.C, n_inner = cs.n_inner, n_outer = a.n_outer;
   const T ome = static_cast<T>(1.0 - cs.eps), eoc = smoothing_weight<T>(cs.eps, cs.eps_over_c);
   const V w_total = V::set1(static_cast<T>(cs.w_total));
 
-  auto group = [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src, EvalTotals& tot) {
+  auto group = [&](std::int64_t row0, std::int64_t lanes, const auto& src, EvalTotals& tot) {
     std::int64_t cls[G];
     T xt[G], wt[G], tf[G], thr_lo[G];
-    lane_targets<T, Idx, kW>(cs, row0, lanes, cls, xt, wt, tot.first_bad);
+    lane_targets<S, Idx, kW>(cs, row0, lanes, cls, xt, wt, tot.first_bad);
     for (std::int64_t j = 0; j < G; ++j) {
       if (cls[j] < 0) xt[j] = kInf;  // nothing is above it: the count stays 0
       tf[j] = cls[j] < 0 ? T(0) : static_cast<T>(cls[j]);
@@ -721,47 +726,50 @@ EvalTotals eval_lanes(const EvaluateArgs& a, const CeSetup<T>& cs, const EvalCtx
       const std::int64_t t = counted ? cls[j] : 0;
       double loss = r_loss[j], ent = r_ent[j], lse = r_lse[j];
       std::int64_t rank = static_cast<std::int64_t>(r_cnt[j]);
-      const T* xr = S == 1 ? cs.x + row * C : cs.x + (row / S) * C * S + row % S;
+      const S* xr = n_inner == 1 ? cs.x + row * C : cs.x + (row / n_inner) * C * n_inner + row % n_inner;
       // Σ >= 1 on a finite row (its max is one of the terms); NaN, +inf and all -inf fail.
       if (!(r_sum[j] >= T(1)) || !(std::fabs(lse) <= std::numeric_limits<double>::max())) {
-        lse = nonfinite_lse(xr, C, S);
+        lse = nonfinite_lse(xr, C, n_inner);
         loss = ent = std::numeric_limits<double>::quiet_NaN();
-        rank = scalar_rank(xr, C, S, t);
+        rank = scalar_rank(xr, C, n_inner, t);
       } else if (counted && xt[j] == -kInf) {
-        rank = scalar_rank(xr, C, S, t);
+        rank = scalar_rank(xr, C, n_inner, t);
       }
       if (counted) eval_add(tot, cx, row, double(wt[j]), loss, rank, ent, lse);
-      if (cs.out) cs.out[row] = counted ? static_cast<T>(loss) : T(0);
+      if (cs.out) store_one(cs.out + row, counted ? static_cast<T>(loss) : T(0));
       if (a.out_rank) a.out_rank[row] = counted ? rank : -1;
-      if (o_ent) o_ent[row] = static_cast<T>(ent);
-      if (o_lse) o_lse[row] = static_cast<T>(lse);
+      if (o_ent) store_one(o_ent + row, static_cast<T>(ent));
+      if (o_lse) store_one(o_lse + row, static_cast<T>(lse));
     }
   };
-  return ordered_reduce<EvalTotals>(lane_items(n_outer, S, G), min_chunk_items(G * C), a.n_threads,
+  return ordered_reduce<EvalTotals>(lane_items(n_outer, n_inner, G), min_chunk_items(G * C), a.n_threads,
                                     [&](std::int64_t ib, std::int64_t ie) {
     EvalTotals tot = EvalTotals::zero();
     T sx[kScratch<T>], sy[kScratch<T>];
     for (std::int64_t q = ib; q < ie; ++q)
-      with_lane_group(cs.x, static_cast<const T*>(nullptr), n_outer, C, S, q, sx, sy,
-                      [&](std::int64_t row0, std::int64_t lanes, const ContiguousLanes<T>& src,
-                          const ContiguousLanes<T>&) { group(row0, lanes, src, tot); });
+      with_lane_group(cs.x, static_cast<const S*>(nullptr), n_outer, C, n_inner, q, sx, sy,
+                      [&](std::int64_t row0, std::int64_t lanes, const auto& src, const auto&) {
+        // Whole tiles come as their own types: as the general one (copied or in place, S).
+        group(row0, lanes, ContiguousLanes<typename std::decay_t<decltype(src)>::Storage>(src), tot);
+      });
     return tot;
   });
 }
 
 // ---------------------------------------------------------------------------------------
 
-template <class T>
+// S: the storage type of the logits (half.hpp).
+template <class S>
 EvaluateResult evaluate(const EvaluateArgs& a) {
   if (a.n_outer <= 0 || a.n_inner <= 0 || a.n_classes <= 0) return {};
-  const CeSetup<T> cs = ce_setup<T>(a, a.out_loss);
+  const CeSetup<S> cs = ce_setup<S>(a, a.out_loss);
   EvalCtx cx{a.topk, std::min(a.n_topk, kMaxTopk), a.sample_weight};
   for (int j = 0; j < cx.nk; ++j) cx.k_max = std::max(cx.k_max, cx.ks[j]);
-  const bool rows = uses_rows_engine(cs.C, cs.S);
+  const bool rows = uses_rows_engine(cs.C, cs.n_inner);
   return with_ce_types<false>(cs, a.target_kind, [&](auto idx, auto kw, auto ks) {
     using Idx = typename decltype(idx)::type;
     constexpr bool kW = decltype(kw)::value, kS = decltype(ks)::value;
-    return rows ? eval_rows<T, Idx, kW, kS>(a, cs, cx) : eval_lanes<T, Idx, kW, kS>(a, cs, cx);
+    return rows ? eval_rows<S, Idx, kW, kS>(a, cs, cx) : eval_lanes<S, Idx, kW, kS>(a, cs, cx);
   });
 }
 

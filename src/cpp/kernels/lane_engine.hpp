@@ -44,6 +44,7 @@
 #include <utility>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "kernels/row_engine.hpp"
 #include "math/exp.hpp"
 #include "parallel.hpp"
@@ -75,16 +76,19 @@ constexpr std::int64_t kLaneNoWiden = 16;
 // base + c * class_stride + u * L; `valid` lanes in all (the last tile may be partial).
 // kFull: every lane block is whole (no per-load test); converts to the general type.
 // kCopied: a whole tile copied class-major into a scratch (class_stride = kGroup), whose
-// targets are picked after the pass (pick_from_tile).
-template <class T, bool kFull = false, bool kCopied = false>
+// targets are picked after the pass (pick_from_tile). S: the storage type (half.hpp), loaded
+// as its compute type.
+template <class S, bool kFull = false, bool kCopied = false>
 struct ContiguousLanes {
+  using T = Compute<S>;
+  using Storage = S;
   static constexpr bool kIsCopy = kCopied;
-  const T* base;
+  const S* base;
   std::int64_t class_stride;
   std::int64_t valid;
   Vec<T> load(std::int64_t c, int u) const {
     constexpr std::int64_t L = Vec<T>::kLanes;
-    const T* p = base + c * class_stride + u * L;
+    const S* p = base + c * class_stride + u * L;
     if constexpr (kFull) {
       return Vec<T>::load(p);
     } else {
@@ -93,7 +97,7 @@ struct ContiguousLanes {
     }
   }
   template <bool F = kFull, std::enable_if_t<F, int> = 0>
-  operator ContiguousLanes<T, false>() const {
+  operator ContiguousLanes<S, false>() const {
     return {base, class_stride, valid};
   }
 };
@@ -389,9 +393,10 @@ void transpose_in(const T* src, std::int64_t C, T* scratch) {
     }
 }
 
-// The inverse: class-major scratch back into `rows` rows of C classes at dst (row-major).
-template <class T>
-void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) {
+// The inverse: class-major scratch back into `rows` rows of C classes at dst (row-major; O may
+// be a half type, half.hpp: rounded as stored).
+template <class T, class O>
+void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, O* dst) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
   for (int u = 0; u < kLaneBlocks && u * L < rows; ++u)
@@ -400,7 +405,7 @@ void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) 
       V::load_transposed(scratch + c0 * G + u * L, G, t);
       const std::int64_t n = std::min(L, C - c0);
       for (std::int64_t i = 0; i < L && u * L + i < rows; ++i) {
-        T* row = dst + (u * L + i) * C + c0;
+        O* row = dst + (u * L + i) * C + c0;
         if (n == L) t[i].store(row);
         else t[i].store_n(row, n);
       }
@@ -411,6 +416,7 @@ void transpose_out(const T* scratch, std::int64_t C, std::int64_t rows, T* dst) 
 // readable elements, and a kScratch<T> scratch for a class-major copy.
 template <class T>
 struct RowBlockLanes {
+  using Storage = T;
   static constexpr bool kIsCopy = false;
   const T* rows;
   std::int64_t C;
@@ -582,12 +588,29 @@ inline std::int64_t lane_items(std::int64_t n_outer, std::int64_t n_inner, std::
   return n_inner == 1 ? (n_outer + G - 1) / G : n_outer * ((n_inner + G - 1) / G);
 }
 
+// n elements of a half type (half.hpp) converted into float at dst, then zeros up to span:
+// the lanes engine's groups of half rows (with_rows), a vector at a time.
+template <class S>
+FASTLOSS_INLINE void convert_span(const S* src, std::int64_t n, std::int64_t span, Compute<S>* dst) {
+  using V = Vec<Compute<S>>;
+  constexpr std::int64_t L = V::kLanes;
+  std::int64_t i = 0;
+  for (; i + L <= n; i += L) V::load(src + i).store(dst + i);
+  if (i < n) {
+    V::load_n(src + i, n - i, 0).store(dst + i);  // zeros past n, within span
+    i += L;
+  }
+  for (; i < span; ++i) dst[i] = 0;
+}
+
 // Calls fn(row0, lanes, src_x, src_y) for lane group q, with row0 the flat (outer, inner) index
 // of its lane 0: RowBlockLanes over the rows in place (n_inner == 1; near the end of the array
 // a zero-padded copy, since the transposing loads read up to G*C + L - 1 elements), or
 // ContiguousLanes over a tile of the inner axis. sx, sy: kScratch<T> elements each.
-template <class T, class Fn>
-FASTLOSS_INLINE void with_rows(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t q, T* sx,
+// Half rows (half.hpp) are converted into the padded copy, always: the transposing loads and
+// the engine then read float32 from L1 (a group is at most kMaxLaneClasses * G elements).
+template <class S, class Fn, class T = Compute<S>>
+FASTLOSS_INLINE void with_rows(const S* x, const S* y, std::int64_t n_outer, std::int64_t C, std::int64_t q, T* sx,
                                T* sy, Fn&& fn) {
   constexpr std::int64_t L = Vec<T>::kLanes, G = kGroup<T>;
   const std::int64_t row0 = q * G, rows = std::min(G, n_outer - row0);
@@ -595,33 +618,39 @@ FASTLOSS_INLINE void with_rows(const T* x, const T* y, std::int64_t n_outer, std
     prefetch_span(x + (row0 + kLaneAhead * G) * C, G * C);
     if (y) prefetch_span(y + (row0 + kLaneAhead * G) * C, G * C);
   }
-  const T* gx = x + row0 * C;
-  const T* gy = y ? y + row0 * C : nullptr;
   // One call of fn (it is inlined: a second call site would be a second copy of the engine).
   T pad_x[kMaxLaneClasses * G + L], pad_y[kMaxLaneClasses * G + L];
-  if ((row0 + G) * C + L - 1 > n_outer * C) {
+  const T* gx = pad_x;
+  const T* gy = y ? pad_y : nullptr;
+  if constexpr (kIsHalf<S>) {
+    const std::int64_t used = rows * C, span = G * C + L;
+    convert_span(x + row0 * C, used, span, pad_x);
+    if (y) convert_span(y + row0 * C, used, span, pad_y);
+  } else if ((row0 + G) * C + L - 1 > n_outer * C) {
     // Zero only what the transposes read (G*C + L - 1 elements): small calls come here.
     const std::size_t used = static_cast<std::size_t>(rows * C), span = static_cast<std::size_t>(G * C + L);
-    std::memcpy(pad_x, gx, sizeof(T) * used);
+    std::memcpy(pad_x, x + row0 * C, sizeof(T) * used);
     std::memset(pad_x + used, 0, sizeof(T) * (span - used));
-    gx = pad_x;
-    if (gy) {
-      std::memcpy(pad_y, gy, sizeof(T) * used);
+    if (y) {
+      std::memcpy(pad_y, y + row0 * C, sizeof(T) * used);
       std::memset(pad_y + used, 0, sizeof(T) * (span - used));
-      gy = pad_y;
     }
+  } else {
+    gx = x + row0 * C;
+    gy = y ? y + row0 * C : nullptr;
   }
   fn(row0, rows, RowBlockLanes<T>{gx, C, sx}, RowBlockLanes<T>{gy, C, sy});
 }
 
 // The kGroup lanes of C class rows `stride` apart into dst, class-major (C * kGroup elements),
 // prefetching each class row `ahead` elements on.
-template <class T>
-FASTLOSS_INLINE void copy_tile(const T* src, std::int64_t stride, std::int64_t C, std::int64_t ahead, T* dst) {
+// (half types: converted as they are loaded).
+template <class S, class T = Compute<S>>
+FASTLOSS_INLINE void copy_tile(const S* src, std::int64_t stride, std::int64_t C, std::int64_t ahead, T* dst) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes, G = kGroup<T>;
   for (std::int64_t c = 0; c < C; ++c) {
-    const T* row = src + c * stride;
+    const S* row = src + c * stride;
     prefetch_span(row + ahead, G);  // every line of the tile's row: two on AVX-512
     for (std::int64_t u = 0; u < G; u += L) V::load(row + u).store(dst + c * G + u);
   }
@@ -633,8 +662,8 @@ FASTLOSS_INLINE void copy_tile(const T* src, std::int64_t stride, std::int64_t C
 // falls in one L1 and L2 set, so a second pass over the tile in place reloads it from L3: a
 // whole tile of C <= kMaxLaneClasses is read once, into the contiguous scratch sx (sy), and
 // the passes read that.
-template <class T, class Fn>
-FASTLOSS_INLINE void with_tile(const T* x, const T* y, std::int64_t C, std::int64_t n_inner, std::int64_t outer,
+template <class S, class Fn, class T = Compute<S>>
+FASTLOSS_INLINE void with_tile(const S* x, const S* y, std::int64_t C, std::int64_t n_inner, std::int64_t outer,
                                std::int64_t s0, T* sx, T* sy, Fn&& fn) {
   constexpr std::int64_t G = kGroup<T>;
   const std::int64_t lanes = std::min(G, n_inner - s0);
@@ -655,16 +684,16 @@ FASTLOSS_INLINE void with_tile(const T* x, const T* y, std::int64_t C, std::int6
     }
   }
   if (lanes == G) {
-    using Full = ContiguousLanes<T, true>;
+    using Full = ContiguousLanes<S, true>;
     fn(outer * n_inner + s0, lanes, Full{x + off, n_inner, lanes}, Full{y ? y + off : nullptr, n_inner, lanes});
   } else {
-    fn(outer * n_inner + s0, lanes, ContiguousLanes<T>{x + off, n_inner, lanes},
-       ContiguousLanes<T>{y ? y + off : nullptr, n_inner, lanes});
+    fn(outer * n_inner + s0, lanes, ContiguousLanes<S>{x + off, n_inner, lanes},
+       ContiguousLanes<S>{y ? y + off : nullptr, n_inner, lanes});
   }
 }
 
-template <class T, class Fn>
-void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, std::int64_t q,
+template <class S, class Fn, class T = Compute<S>>
+void with_row_group(const S* x, const S* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, std::int64_t q,
                     T* sx, T* sy, Fn&& fn) {
   if (n_inner == 1) {
     with_rows(x, y, n_outer, C, q, sx, sy, fn);
@@ -680,8 +709,8 @@ void with_row_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C
 // kTiles: n_inner > 1, the layout as a template parameter, so that a kernel instantiates the
 // rows and the tiles separately (two functions of half the size: GCC's code for the rows loop
 // was slower when the tile paths shared its function).
-template <bool kTiles, class T, class Fn>
-FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
+template <bool kTiles, class S, class Fn, class T = Compute<S>>
+FASTLOSS_INLINE void for_row_groups(const S* x, const S* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner,
                                     std::int64_t q_begin, std::int64_t q_end, T* sx, T* sy, Fn&& fn) {
   constexpr std::int64_t G = kGroup<T>;
   if constexpr (!kTiles) {
@@ -703,8 +732,8 @@ FASTLOSS_INLINE void for_row_groups(const T* x, const T* y, std::int64_t n_outer
 
 // As with_row_group, but rows always come class-major (transposed into sx, sy first), so fn
 // sees ContiguousLanes in both layouts (evaluate.hpp reads the classes of a group repeatedly).
-template <class T, class Fn>
-void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, std::int64_t q,
+template <class S, class Fn, class T = Compute<S>>
+void with_lane_group(const S* x, const S* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, std::int64_t q,
                      T* sx, T* sy, Fn&& fn) {
   with_row_group(x, y, n_outer, C, n_inner, q, sx, sy,
                  [&](std::int64_t row0, std::int64_t lanes, const auto& sxl, const auto& syl) {
@@ -718,9 +747,10 @@ void with_lane_group(const T* x, const T* y, std::int64_t n_outer, std::int64_t 
 }
 
 // with_row_group over every group, in parallel chunks fixed by the shape.
-template <class T, class Fn>
-void for_lane_groups(const T* x, const T* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, int n_threads,
+template <class S, class Fn>
+void for_lane_groups(const S* x, const S* y, std::int64_t n_outer, std::int64_t C, std::int64_t n_inner, int n_threads,
                      Fn&& fn) {
+  using T = Compute<S>;
   constexpr std::int64_t G = kGroup<T>;
   parallel_chunks(lane_items(n_outer, n_inner, G), min_chunk_items(G * C), n_threads,
                   [&](std::int64_t begin, std::int64_t end) {

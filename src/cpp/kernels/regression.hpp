@@ -5,18 +5,21 @@
 // comparison on NaN is false, so NaN lanes take the arithmetic branch.
 #pragma once
 
+#include "half.hpp"
 #include "kernels/accumulate.hpp"
 #include "kernels/args.hpp"
 #include "simd/vec.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
-template <class T>
+// S: the storage type of input, target and out (half.hpp).
+template <class S>
 double regression(const RegressionArgs& a) {
+  using T = Compute<S>;
   using V = Vec<T>;
-  const T* x = static_cast<const T*>(a.input);
-  const T* y = static_cast<const T*>(a.target);
-  T* out = static_cast<T*>(a.out);
+  const S* x = static_cast<const S*>(a.input);
+  const S* y = static_cast<const S*>(a.target);
+  S* out = static_cast<S*>(a.out);
   const T p = static_cast<T>(a.param);
   const V half = V::set1(T(0.5));
   switch (a.kind) {

@@ -14,21 +14,24 @@
 #include <cmath>
 #include <cstdint>
 
+#include "half.hpp"
 #include "kernels/accumulate.hpp"
 #include "kernels/args.hpp"
+#include "kernels/unaligned.hpp"
 #include "parallel.hpp"
 #include "simd/vec.hpp"
 #include "stats.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
-template <class T>
-RegressionStats regression_stats_chunk(const T* x, const T* y, const T* w, std::int64_t n, T delta_t) {
+// x, y: storage type S (half.hpp); w and the arithmetic: its compute type T.
+template <class S, class T = Compute<S>>
+RegressionStats regression_stats_chunk(const S* x, const S* y, const T* w, std::int64_t n, T delta_t) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   const V delta = V::set1(delta_t), half = V::set1(T(0.5)), half_delta = V::set1(T(0.5) * delta_t);
   const V zero = V::set1(T(0)), one = V::set1(T(1));
-  const T y0 = n > 0 && std::isfinite(y[0]) ? y[0] : T(0);  // a finite pivot: padding lanes add 0
+  const T y0 = n > 0 && std::isfinite(load_one(y)) ? load_one(y) : T(0);  // a finite pivot: padding lanes add 0
   const V y0_v = V::set1(y0);
   SumAcc<T> w_acc, sq_acc, abs_acc, huber_acc, wy_acc;
   V max_v = zero;
@@ -83,17 +86,18 @@ struct StatsTotals : RegressionStats {
   void merge(const StatsTotals& o) { static_cast<RegressionStats&>(*this) = ::fastloss::merge(*this, o); }
 };
 
-template <class T>
+template <class S>
 RegressionStats regression_stats(const RegressionStatsArgs& a) {
-  const T* x = static_cast<const T*>(a.input);
-  const T* y = static_cast<const T*>(a.target);
+  using T = Compute<S>;
+  const S* x = static_cast<const S*>(a.input);
+  const S* y = static_cast<const S*>(a.target);
   const T* w = static_cast<const T*>(a.weight);
   // A chunk of input, target and weight stays in L2 for the second pass.
   const Chunks ch = fixed_chunks(a.n, 1 << 13);
   // Under 8 chunks the work is less than starting a team costs.
   return ordered_reduce<StatsTotals>(ch, ch.count >= 8 ? a.n_threads : 1, [&](std::int64_t begin, std::int64_t end) {
     return StatsTotals{
-        regression_stats_chunk<T>(x + begin, y + begin, w ? w + begin : nullptr, end - begin, static_cast<T>(a.delta))};
+        regression_stats_chunk<S>(x + begin, y + begin, w ? w + begin : nullptr, end - begin, static_cast<T>(a.delta))};
   });
 }
 

@@ -34,7 +34,9 @@
 #include <type_traits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 #include "kernels/accumulate.hpp"
+#include "kernels/unaligned.hpp"
 #include "math/exp.hpp"
 #include "math/log.hpp"
 #include "simd/vec.hpp"
@@ -122,10 +124,12 @@ struct RowSums {
   double exp_sum = 0.0, wx = 0.0, wy = 0.0, wyx = 0.0;
 };
 
-template <class T>
+// S: the storage type of the row and its targets (half.hpp); weights and stored terms are in
+// its compute type T.
+template <class S, class T = Compute<S>>
 struct RowOpts {
   const T* w = nullptr;  // class weights (kWeighted)
-  const T* y = nullptr;  // the row's probability targets (kProb)
+  const S* y = nullptr;  // the row's probability targets (kProb)
   T* store = nullptr;    // the row's exp terms are written here (kStore)
   T one_minus_eps = 1, eps_over_c = 0;
 };
@@ -144,8 +148,8 @@ struct NoSide {
   void operator()(std::int64_t, std::int64_t) const {}
 };
 
-template <class F, class T, class Exp, class Side = NoSide>
-RowSums row_pass(const T* x, std::int64_t n, const Exp& ex, T off, const RowOpts<T>& o, const Side& side = Side{}) {
+template <class F, class S, class Exp, class Side = NoSide, class T = Compute<S>>
+RowSums row_pass(const S* x, std::int64_t n, const Exp& ex, T off, const RowOpts<S>& o, const Side& side = Side{}) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   constexpr bool kLin = F::kLinear || F::kProb;
@@ -193,10 +197,16 @@ RowSums row_pass(const T* x, std::int64_t n, const Exp& ex, T off, const RowOpts
   while (i + kStep <= n) {
     const std::int64_t block_end = std::min(n, i + kWidenEvery * kStep);
     for (; i + kStep <= block_end; i += kStep) {
-      for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64) {
+      for (std::int64_t b = 0; b < kStep * static_cast<std::int64_t>(sizeof(S)); b += 64) {
         FASTLOSS_PREFETCH(reinterpret_cast<const char*>(x + i) + kPrefetchBytes + b);
         if constexpr (F::kProb) FASTLOSS_PREFETCH(reinterpret_cast<const char*>(o.y + i) + kPrefetchBytes + b);
         if constexpr (F::kStore) FASTLOSS_PREFETCH_W(reinterpret_cast<char*>(o.store + i) + kPrefetchBytes + b);
+      }
+      // Stored terms wider than x (half x: float32 terms) take a second line per line of x.
+      if constexpr (F::kStore && sizeof(T) > sizeof(S)) {
+        for (std::int64_t b = kStep * static_cast<std::int64_t>(sizeof(S));
+             b < kStep * static_cast<std::int64_t>(sizeof(T)); b += 64)
+          FASTLOSS_PREFETCH_W(reinterpret_cast<char*>(o.store + i) + kPrefetchBytes + b);
       }
       for (int u = 0; u < U; ++u) {
         const std::int64_t j = i + u * L;
@@ -242,8 +252,8 @@ RowSums row_pass(const T* x, std::int64_t n, const Exp& ex, T off, const RowOpts
 }
 
 // The row max (-inf for an empty row). NaN may or may not survive: callers detect it through Σ.
-template <class T>
-T row_max(const T* x, std::int64_t n) {
+template <class S, class T = Compute<S>>
+T row_max(const S* x, std::int64_t n) {
   using V = Vec<T>;
   constexpr std::int64_t L = V::kLanes;
   const T ninf = -std::numeric_limits<T>::infinity();
@@ -261,11 +271,11 @@ T row_max(const T* x, std::int64_t n) {
 
 // lse of a row whose finite max is not available or not usable: torch's answer for the
 // non-finite cases (NaN if any NaN, else +inf if any +inf, else -inf).
-template <class T>
-double nonfinite_lse(const T* x, std::int64_t n, std::int64_t stride) {
+template <class S>
+double nonfinite_lse(const S* x, std::int64_t n, std::int64_t stride) {
   double m = -std::numeric_limits<double>::infinity();
   for (std::int64_t c = 0; c < n; ++c) {
-    const double v = x[c * stride];
+    const double v = load_one(x + c * stride);
     if (v != v) return v;
     m = v > m ? v : m;
   }
@@ -286,8 +296,9 @@ struct RowLse {
 // lse and sums of one row: the folded one-pass path, or the exact two-pass one (see header).
 // `hint` is a value of the row known in advance (the target logit), or NaN.
 // side: a job for the offsets [0, n), run once, inside the fast pass when there is one.
-template <class F, class T, class Side = NoSide>
-RowLse row_lse(const T* x, std::int64_t n, double hint, const RowOpts<T>& o, const Side& side = Side{}) {
+template <class F, class S, class Side = NoSide>
+RowLse row_lse(const S* x, std::int64_t n, double hint, const RowOpts<S>& o, const Side& side = Side{}) {
+  using T = Compute<S>;
   using V = Vec<T>;
   bool side_done = false;
   if (n > 0) {

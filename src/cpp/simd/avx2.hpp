@@ -4,8 +4,11 @@
 
 #include <immintrin.h>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -53,6 +56,41 @@ struct Vec<float> {
   }
   void store(float* p) const { _mm256_storeu_ps(p, raw); }
   void store_n(float* p, std::int64_t n) const { _mm256_maskstore_ps(p, first_lanes_i32(n), raw); }
+  // The half types (half.hpp): F16C's vcvtph2ps / vcvtps2ph (round to nearest even), bfloat16
+  // by a 16-bit shift and an integer round to nearest even. AVX2 has no 16-bit masked moves:
+  // the partial ones go through a small buffer.
+  static Vec load(const F16* p) { return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))}; }
+  static Vec load(const Bf16* p) { return from_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  static Vec load_n(const H* p, std::int64_t n, float fill) {
+    H buf[8] = {};
+    if (n > 0) std::memcpy(buf, p, sizeof(H) * static_cast<std::size_t>(n < 8 ? n : 8));
+    const __m256i m = first_lanes_i32(n);
+    return {_mm256_blendv_ps(_mm256_set1_ps(fill), load(buf).raw, _mm256_castsi256_ps(m))};
+  }
+  void store(F16* p) const {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                     _mm256_cvtps_ph(raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  void store(Bf16* p) const { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), to_bf16()); }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  void store_n(H* p, std::int64_t n) const {
+    H buf[8];
+    store(buf);
+    if (n > 0) std::memcpy(p, buf, sizeof(H) * static_cast<std::size_t>(n < 8 ? n : 8));
+  }
+  static Vec from_bf16(__m128i h) { return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))}; }
+  // Round to nearest even on the low 16 bits; NaN made quiet (as to_bf16 in unaligned.hpp).
+  __m128i to_bf16() const {
+    const __m256i b = _mm256_castps_si256(raw);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_add_epi32(b, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd));
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(raw, raw, _CMP_UNORD_Q));
+    const __m256i r = _mm256_srli_epi32(
+        _mm256_blendv_epi8(rounded, _mm256_or_si256(b, _mm256_set1_epi32(0x400000)), nan), 16);
+    // Pack the 16-bit halves of both 128-bit lanes (values <= 0xffff: no saturation).
+    return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+  }
   // 8x8 transpose in registers: 8 loads, 24 shuffles (a gather costs ~11 cycles on Zen 3).
   FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {
     __m256 r[8];

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "attributes.hpp"
+#include "half.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -43,6 +44,37 @@ struct Vec<float> {
   void store(float* p) const { _mm512_storeu_ps(p, raw); }
   void store_n(float* p, std::int64_t n) const {
     _mm512_mask_storeu_ps(p, static_cast<__mmask16>(first_lanes_mask(n, 16)), raw);
+  }
+  // The half types (half.hpp): vcvtph2ps / vcvtps2ph (round to nearest even), bfloat16 by a
+  // 16-bit shift and an integer round to nearest even; partial ones by masked 16-bit moves.
+  static Vec load(const F16* p) { return {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))}; }
+  static Vec load(const Bf16* p) { return from_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static Vec load_n(const F16* p, std::int64_t n, float fill) {
+    const __mmask16 m = static_cast<__mmask16>(first_lanes_mask(n, 16));
+    return {_mm512_mask_blend_ps(m, _mm512_set1_ps(fill), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)))};
+  }
+  static Vec load_n(const Bf16* p, std::int64_t n, float fill) {
+    const __mmask16 m = static_cast<__mmask16>(first_lanes_mask(n, 16));
+    return {_mm512_mask_blend_ps(m, _mm512_set1_ps(fill), from_bf16(_mm256_maskz_loadu_epi16(m, p)).raw)};
+  }
+  void store(F16* p) const { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), to_f16()); }
+  void store(Bf16* p) const { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), to_bf16()); }
+  void store_n(F16* p, std::int64_t n) const {
+    _mm256_mask_storeu_epi16(p, static_cast<__mmask16>(first_lanes_mask(n, 16)), to_f16());
+  }
+  void store_n(Bf16* p, std::int64_t n) const {
+    _mm256_mask_storeu_epi16(p, static_cast<__mmask16>(first_lanes_mask(n, 16)), to_bf16());
+  }
+  static Vec from_bf16(__m256i h) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))}; }
+  __m256i to_f16() const { return _mm512_cvtps_ph(raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // Round to nearest even on the low 16 bits; NaN made quiet (as to_bf16 in unaligned.hpp).
+  __m256i to_bf16() const {
+    const __m512i b = _mm512_castps_si512(raw);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+    const __mmask16 nan = _mm512_cmp_ps_mask(raw, raw, _CMP_UNORD_Q);
+    const __m512i r = _mm512_mask_or_epi32(rounded, nan, b, _mm512_set1_epi32(0x400000));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
   }
   // 16x16 transpose in registers: 16 row loads and 64 shuffles (unpack, shuffle_ps, then two
   // rounds of 128-bit block shuffles), where a gather per output is several times slower.

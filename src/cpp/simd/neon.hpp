@@ -34,8 +34,11 @@
 
 #include <arm_neon.h>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "attributes.hpp"
+#include "half.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
 
@@ -75,6 +78,41 @@ struct Vec<float> {
     if (n > 0) vst1q_lane_f32(p, raw, 0);
     if (n > 1) vst1q_lane_f32(p + 1, raw, 1);
     if (n > 2) vst1q_lane_f32(p + 2, raw, 2);
+  }
+  // The half types (half.hpp): FCVTL / FCVTN (round to nearest even, the default mode),
+  // bfloat16 by a 16-bit shift and an integer round to nearest even; partial ones through a
+  // small buffer.
+  static Vec load(const F16* p) {
+    return {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const std::uint16_t*>(p))))};
+  }
+  static Vec load(const Bf16* p) {
+    return {vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const std::uint16_t*>(p)), 16))};
+  }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  static Vec load_n(const H* p, std::int64_t n, float fill) {
+    H buf[4] = {};
+    if (n > 0) std::memcpy(buf, p, sizeof(H) * static_cast<std::size_t>(n < 4 ? n : 4));
+    const Vec v = load(buf);
+    float f[4];
+    vst1q_f32(f, v.raw);
+    for (std::int64_t j = n < 0 ? 0 : n; j < 4; ++j) f[j] = fill;
+    return {vld1q_f32(f)};
+  }
+  void store(F16* p) const { vst1_u16(reinterpret_cast<std::uint16_t*>(p), vreinterpret_u16_f16(vcvt_f16_f32(raw))); }
+  // Round to nearest even on the low 16 bits; NaN made quiet (as to_bf16 in unaligned.hpp).
+  void store(Bf16* p) const {
+    const uint32x4_t b = vreinterpretq_u32_f32(raw);
+    const uint32x4_t odd = vandq_u32(vshrq_n_u32(b, 16), vdupq_n_u32(1));
+    const uint32x4_t rounded = vaddq_u32(b, vaddq_u32(vdupq_n_u32(0x7fff), odd));
+    const uint32x4_t num = vceqq_f32(raw, raw);
+    const uint32x4_t r = vbslq_u32(num, rounded, vorrq_u32(b, vdupq_n_u32(0x400000)));
+    vst1_u16(reinterpret_cast<std::uint16_t*>(p), vshrn_n_u32(r, 16));
+  }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  void store_n(H* p, std::int64_t n) const {
+    H buf[4];
+    store(buf);
+    if (n > 0) std::memcpy(p, buf, sizeof(H) * static_cast<std::size_t>(n < 4 ? n : 4));
   }
   // 4x4 transpose in registers: 4 row loads, TRN1/TRN2 on 32-bit lanes, then on 64-bit pairs.
   FASTLOSS_INLINE static void load_transposed(const float* p, std::int64_t stride, Vec* out) {

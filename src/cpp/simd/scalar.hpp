@@ -5,6 +5,9 @@
 //   Vec<T>::kLanes, Vec<T>::Mask
 //   Vec<T>::load(p), load_n(p, n, fill) (n < kLanes lanes, the rest = fill), set1(x)
 //   v.store(p), v.store_n(p, n)
+//   Vec<float> also loads from and stores to the half types (half.hpp): load(const Bf16*),
+//     load(const F16*), load_n(p, n, float fill), store(Bf16*), store_n(F16*, n), ...:
+//     converted as loaded, rounded to nearest even as stored (NaN stays a quiet NaN).
 //   + - * /, fma(a,b,c) = a*b+c (one rounding), fnma(a,b,c) = c-a*b (one rounding)
 //   min(a,b), max(a,b): return b when either is NaN (the x86 rule): put a constant first,
 //     max(kLow, x), so that a NaN in x survives.
@@ -38,7 +41,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
+#include "half.hpp"
 #include "kernels/unaligned.hpp"
 
 namespace fastloss::FASTLOSS_ISA {
@@ -66,6 +71,22 @@ struct Vec {
   void store(T* p) const { store_one(p, raw); }
   void store_n(T* p, std::int64_t n) const {
     if (n > 0) store_one(p, raw);
+  }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  static Vec load(const H* p) {
+    return {static_cast<T>(load_one(p))};
+  }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  static Vec load_n(const H* p, std::int64_t n, T fill) {
+    return {n > 0 ? static_cast<T>(load_one(p)) : fill};
+  }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  void store(H* p) const {
+    store_one(p, static_cast<float>(raw));
+  }
+  template <class H, std::enable_if_t<kIsHalf<H>, int> = 0>
+  void store_n(H* p, std::int64_t n) const {
+    if (n > 0) store_one(p, static_cast<float>(raw));
   }
 };
 
