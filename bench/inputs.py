@@ -2,7 +2,9 @@
 
 Logits are spread like real model outputs: normal with std 2.5, plus 1% confident rows
 whose target logit sits 20 to 40 above the rest (the hard case of docs/numerics.md). Targets
-are int64, the dtype torch requires, which fastloss reads in place.
+are int64, the dtype torch requires, which fastloss reads in place. Half-precision inputs
+(bfloat16, float16) are the float32 ones rounded to nearest even, so they hold the same
+values to the half type's precision.
 """
 
 from __future__ import annotations
@@ -100,8 +102,28 @@ def _contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else a.copy(order="C")
 
 
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype of a workload dtype name; bfloat16 is ml_dtypes' (ImportError without)."""
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def dtype_missing(name: str) -> str | None:
+    """Why inputs of this dtype cannot be made here, or None."""
+    try:
+        numpy_dtype(name)
+    except ImportError:
+        return f"{name} inputs need ml_dtypes, which is not installed (pip install ml_dtypes)"
+    return None
+
+
 def make_inputs(w: Workload, cache: Cache) -> dict[str, np.ndarray]:
     """The named input arrays of workload ``w``, C-contiguous, touched (so warm)."""
+    if w.half:
+        return _rounded(w, cache)
     dtype = np.dtype(w.dtype)
     shape = w.shape
     axis = w.axis % len(shape) if len(shape) > 1 else 0
@@ -151,6 +173,25 @@ def make_inputs(w: Workload, cache: Cache) -> dict[str, np.ndarray]:
         )
         return {"input": x, "target": y}
     raise ValueError(f"unknown input kind {kind!r} in workload {w.name!r}")
+
+
+def _rounded(w: Workload, cache: Cache) -> dict[str, np.ndarray]:
+    """The float32 inputs of ``w`` with every float array rounded to its half dtype.
+
+    Stored as their bits (uint16): np.load gives a bfloat16 array back as raw ``|V2``.
+    """
+    half = numpy_dtype(w.dtype)
+    wide = make_inputs(w.with_dtype("float32"), cache)
+    shape = "x".join(map(str, w.shape))
+    out = {}
+    for name, a in wide.items():
+        if a.dtype != np.float32:
+            out[name] = a  # integer targets: the same array
+            continue
+        key = f"v{VERSION}-{shape}-axis{w.axis}-{w.inputs}-{name}-{half.name}-bits"
+        bits = cache.get(key, lambda a=a: a.astype(half).view(np.uint16))
+        out[name] = bits.view(half)
+    return out
 
 
 def _rng(key: str) -> np.random.Generator:

@@ -9,7 +9,9 @@ limit = max(memory time, exp time), where
 - exp time: the workload's exp/log count through a reference float32 vector exp over an
   L1-resident buffer (``_core._probe_exp``); a log counts as one exp. float64 counts
   twice (half the lanes per vector): a lower bound, as a float64 exp needs a longer
-  polynomial.
+  polynomial. Half precision (bfloat16, float16) is computed in float32: its exps count as
+  float32's, and its memory time is that of its own 2-byte arrays (read through a stand-in
+  of the same byte count, as the probe sums float32/float64 only).
 nll_loss reads one log-probability per row: its memory time is a read of the targets plus
 one 64-byte cache line per row (streamed: the optimistic side of a random gather).
 Small workloads have no meaningful streaming limit: their baseline is an empty pybind11
@@ -92,7 +94,9 @@ def _readable(a: np.ndarray) -> np.ndarray:
     """``a`` itself when the read probe can sum it, else a stand-in of the same byte count.
 
     The probe sums floats; integer targets read as floats would be denormals, which some
-    CPUs add slowly, so a float64 stand-in of equal size is read instead.
+    CPUs add slowly, and half-precision arrays (pairs of 2-byte values read as float32:
+    denormals wherever the upper one is 0) too, so a float64 stand-in of equal size is read
+    instead.
     """
     if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
         return a

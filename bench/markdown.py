@@ -1,7 +1,8 @@
 """The README's results table from a saved run: python bench/markdown.py docs/bench/results.json
 
 One row per workload: time and multiple of the limit at each thread count, the peer ratios at
-one thread (torch eager, torch.compile, the faster JAX form), the default ISA over each forced
+one thread (torch eager, torch.compile, the faster JAX form, and the astype route where a
+half-precision workload ran), the default ISA over each forced
 lower one (when the run had --isa), and the extra memory of one call.
 """
 
@@ -55,6 +56,9 @@ def table(doc: dict[str, Any]) -> str:
     isa_head = f"default / {' / '.join(lowers)} time" if lowers else None
     tt = " / ".join(f"{t}T" for t in threads)
     head = ["workload", f"time {tt}", f"×limit {tt}", "×torch", "×compile", "×jax"]
+    astype = any("astype" in r.get("speedup", {}) for per in rows.values() for r in per.values())
+    if astype:
+        head.append("×astype")
     if isa_head:
         head.append(isa_head)
     head.append("extra MB")
@@ -71,6 +75,8 @@ def table(doc: dict[str, Any]) -> str:
             _ratio(base, "torch.compile"),
             _ratio(base, "jax"),
         ]
+        if astype:
+            cells.append(_ratio(base, "astype"))
         if isa_head:
             cells.append(_isa(base))
         cells.append(report._mb(base.get("memory", {}).get("fastloss")))

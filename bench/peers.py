@@ -5,6 +5,12 @@ in ``prepare`` and the first call, outside the timed rounds. A peer that is not 
 or has no equivalent of a workload, gives None: the table shows "-". A call returns an
 array, or a mapping of named values (``evaluate``: a dict of metrics); ``to_numpy`` and
 ``new_bytes`` take either.
+
+Half-precision workloads (bfloat16, float16) give every peer the same half-precision data:
+torch tensors over the same memory (bfloat16 through its bits: torch.from_numpy does not
+know ml_dtypes' type), JAX arrays of the same dtype. NumPy and SciPy have no half-precision
+form (``absent`` says why, and the report prints it). The ``astype`` peer is fastloss on a
+float32 copy made inside the timed call: what converting first costs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import ops_numpy
+from inputs import numpy_dtype
 from workloads import Workload
 
 Call = Callable[[], Any]
@@ -34,6 +41,10 @@ class Peer:
     def load(self) -> bool:
         """Import the library; False when it is not installed."""
         return True
+
+    def absent(self, w: Workload) -> str | None:
+        """Why this peer has no form of ``w`` worth a note (the table shows '-'), or None."""
+        return None
 
     def version(self) -> str | None:
         return None
@@ -133,12 +144,22 @@ class Fastloss(Peer):
         return functools.partial(ref, *(arrays[a] for a in w.args), **w.kwargs)
 
 
+# NumPy and SciPy on half-precision data: a reason printed under the table's notes.
+NO_NUMPY_HALF = (
+    "NumPy has no bfloat16 (ml_dtypes' type and NumPy's own float16 compute element by"
+    " element in software, converting each value): no NumPy or SciPy peer in half precision"
+)
+
+
 class NumPy(Peer):
     name = "numpy"
     numpy_only = True
 
     def version(self) -> str | None:
         return np.__version__
+
+    def absent(self, w: Workload) -> str | None:
+        return NO_NUMPY_HALF if w.half else None
 
     def prepare(
         self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
@@ -175,10 +196,17 @@ class Torch(Peer):
         # Entered once for the whole run, so a tiny call does not pay for it each time.
         return self.torch.inference_mode()
 
+    def tensor(self, a: np.ndarray) -> Any:
+        """A tensor over the array's memory; bfloat16 through its bits (torch.from_numpy
+        does not know ml_dtypes' type)."""
+        if a.dtype.name == "bfloat16":
+            return self.torch.from_numpy(a.view(np.uint16)).view(self.torch.bfloat16)
+        return self.torch.from_numpy(a)
+
     def prepare(
         self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
     ) -> Call | None:
-        t = [self.torch.from_numpy(arrays[a]) for a in w.args]
+        t = [self.tensor(arrays[a]) for a in w.args]
         kw = dict(w.kwargs)
         axis = int(kw.pop("axis", -1))
         F = self.F
@@ -196,7 +224,7 @@ class Torch(Peer):
         if op in ("softmax", "log_softmax"):
             tfn = getattr(self.torch, op)
             if out is not None:
-                return functools.partial(tfn, t[0], axis, out=self.torch.from_numpy(out))
+                return functools.partial(tfn, t[0], axis, out=self.tensor(out))
             return functools.partial(tfn, t[0], axis)
         if op == "logsumexp":
             return functools.partial(self.torch.logsumexp, t[0], axis)
@@ -226,6 +254,8 @@ class Torch(Peer):
         return out
 
     def array(self, value: Any) -> np.ndarray:
+        if value.dtype == self.torch.bfloat16:  # .numpy() refuses it: its bits, viewed
+            return value.view(self.torch.int16).numpy().view(numpy_dtype("bfloat16"))
         return value.numpy()
 
 
@@ -328,6 +358,9 @@ class SciPy(Peer):
     def version(self) -> str | None:
         return str(self.version_)
 
+    def absent(self, w: Workload) -> str | None:
+        return NO_NUMPY_HALF if w.half else None
+
     def prepare(
         self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
     ) -> Call | None:
@@ -401,9 +434,49 @@ class FastlossCalls(Peer):
         return call
 
 
+class Astype(Peer):
+    """fastloss on half-precision inputs converted first, the conversion timed with the call:
+    ``fastloss.f(x.astype(np.float32), ...)``, what a user pays without the native half path.
+    Its result is float32 (softmax: into a preallocated float32 buffer, as fastloss writes
+    into one of the input's dtype). Half-precision workloads only."""
+
+    name = "astype"
+
+    def __init__(self, module: Any) -> None:
+        self.fl = module
+        self.buffer: np.ndarray | None = None
+
+    def version(self) -> str | None:
+        return None  # fastloss's own, already in the header
+
+    def prepare(
+        self, w: Workload, arrays: dict[str, np.ndarray], out: np.ndarray | None
+    ) -> Call | None:
+        fn = getattr(self.fl, w.op, None)
+        if fn is None or not w.half:
+            return None
+        half = numpy_dtype(w.dtype)
+        args = [arrays[a] for a in w.args]
+        kw = dict(w.kwargs)
+        self.buffer = None
+        if w.writes and out is not None:
+            self.buffer = np.empty(out.shape, dtype=np.float32)
+            self.buffer.fill(0)  # touched now, as the out= buffer of the others
+            kw["out"] = self.buffer
+
+        def call() -> Any:
+            return fn(*(a.astype(np.float32) if a.dtype == half else a for a in args), **kw)
+
+        return call
+
+    def new_bytes(self, result: Any, out: np.ndarray | None) -> int:
+        return super().new_bytes(result, self.buffer)
+
+
 def all_peers(fastloss: Any = None) -> list[Peer]:
-    """Every peer; ``flcalls`` (fastloss's separate calls) needs the fastloss module."""
+    """Every peer; ``flcalls`` (fastloss's separate calls) and ``astype`` (fastloss on a
+    float32 copy) need the fastloss module."""
     peers: list[Peer] = [NumPy(), Torch(), TorchCompile(), Jax(), Optax(), SciPy()]
     if fastloss is not None:
-        peers.append(FastlossCalls(fastloss))
+        peers += [FastlossCalls(fastloss), Astype(fastloss)]
     return peers

@@ -14,12 +14,14 @@ PEER_COLORS = {
     "jax": "#2ca02c",
     "scipy": "#9467bd",
     "flcalls": "#7f7f7f",
+    "astype": "#8c564b",
 }
 PEER_LABELS = {
     "torch": "torch (eager)",
     "torch.compile": "torch.compile",
     "jax": "JAX, faster of jax.nn and optax",
     "flcalls": "fastloss's separate calls (evaluate)",
+    "astype": "fastloss on x.astype(float32) (half precision)",
 }
 THREAD_COLORS = ("#17becf", "#bcbd22", "#8c564b", "#e377c2")
 

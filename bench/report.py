@@ -6,7 +6,7 @@ import math
 import textwrap
 from typing import Any
 
-PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls")
+PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls", "astype")
 SHORT = {
     "fastloss": "fl",
     "numpy": "np",
@@ -16,6 +16,7 @@ SHORT = {
     "optax": "ox",
     "scipy": "sp",
     "flcalls": "fc",
+    "astype": "as",
 }
 # The table's peer-ratio columns. "xjax" is against the faster of JAX's two forms (jax.nn
 # and optax), each form listed under "JAX forms".
@@ -26,6 +27,7 @@ RATIO_COLUMNS = {
     "jax": "xjax",
     "scipy": "xscipy",
     "flcalls": "xflcalls",
+    "astype": "xastype",
 }
 WIDTH = 100  # wider tables are split, the workload and thread columns repeated
 ABSURD = 500.0  # a peer ratio beyond this (or below its inverse) is more likely noise
@@ -246,6 +248,11 @@ def legend(records: list[dict[str, Any]], peers: list[str]) -> str:
         )
     if "xflcalls" in heads:
         lines.append("  xflcalls: evaluate's metrics from separate fastloss calls (evaluate only).")
+    if "xastype" in heads:
+        lines.append(
+            "  xastype: fastloss on a float32 copy of the half-precision inputs, the astype"
+            " timed with the call (bf16/f16 only)."
+        )
     lines += [
         "marks: '!' result outside the tolerance of fastloss.reference, '?' no reference, 'err'"
         f" the call raised; '{SUSPECT}' noise (see warnings).",
@@ -274,6 +281,15 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
         for name, msg in rec.get("errors", {}).items():
             notes.append(f"{rec['workload']} t={rec['threads']} {name}: {msg}")
     notes += [f"skipped {w}: {why}" for w, why in skipped.items()]
+    # Peers with no form of a workload for a stated reason, one line per reason.
+    absent: dict[str, tuple[dict[str, None], set[str]]] = {}
+    for rec in records:
+        for peer, why in (rec.get("absent") or {}).items():
+            columns, names = absent.setdefault(why, ({}, set()))
+            columns[RATIO_COLUMNS.get(peer, peer)] = None
+            names.add(rec["workload"])
+    for why, (columns, names) in absent.items():
+        notes.append(f"{', '.join(columns)} '-' on {len(names)} workload(s): {why}")
     return notes
 
 

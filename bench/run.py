@@ -31,10 +31,11 @@ import plot  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
 
-# flcalls: fastloss's separate calls for the metrics of evaluate (no other workload).
-ALL_PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls")
+# flcalls: fastloss's separate calls for the metrics of evaluate (no other workload);
+# astype: fastloss on a float32 copy of half-precision inputs (bf16/f16 workloads only).
+ALL_PEERS = ("numpy", "torch", "torch.compile", "jax", "optax", "scipy", "flcalls", "astype")
 # SciPy's softmax alone costs --quick 5 s; torch.compile ~10-30 s of compiling per workload.
-QUICK_PEERS = ("numpy", "torch", "jax", "optax", "flcalls")
+QUICK_PEERS = ("numpy", "torch", "jax", "optax", "flcalls", "astype")
 SETTINGS = {
     # budget_s: rounds go on until fastloss and the limit probes have run this long (and
     # at least min_rounds); each peer runs at most half of it beyond its min_rounds.
@@ -74,7 +75,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--dtype",
         metavar="LIST",
-        help="run every selected workload in these dtypes (float32,float64);"
+        help=f"run every selected workload in these dtypes ({','.join(workloads.DTYPES)});"
         " default: each workload's own",
     )
     ap.add_argument("--json", metavar="PATH", help="save machine, settings and results")

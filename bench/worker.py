@@ -192,9 +192,10 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
         "speedup": {},
         "limit": {},
         "baseline": {},
-        "peer_bounds": dict(w.peer_bounds),
+        "peer_bounds": w.peer_targets,
+        "absent": {},
     }
-    missing = ctx.fastloss.missing(w)
+    missing = ctx.fastloss.missing(w) or inputs.dtype_missing(w.dtype)
     if missing:
         rec["skipped"] = missing
         return rec
@@ -205,7 +206,7 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
     if w.writes:
         # Not np.zeros: calloc'd pages are first touched by the first call, whose peak
         # memory would then count the buffer.
-        out = np.empty(w.shape, dtype=w.dtype)
+        out = np.empty(w.shape, dtype=inputs.numpy_dtype(w.dtype))
         out.fill(0)
     rec["bytes_in"] = limits.input_bytes(w, arrays)
     rec["bytes_out"] = out.nbytes if out is not None else 0
@@ -226,6 +227,10 @@ def measure(w: Any, ctx: Context, progress: Progress) -> dict[str, Any]:
     # check against the reference and the peak-memory measurement at once.
     calls: dict[str, Any] = {}
     for peer in [ctx.fastloss, *ctx.peers]:
+        why = peer.absent(w)
+        if why:
+            rec["absent"][peer.name] = why
+            continue
         progress.show(w.name, f"check {peer.name}")
         try:
             call = peer.prepare(w, arrays, out)

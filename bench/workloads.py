@@ -3,6 +3,11 @@
 A workload names a fastloss function, the generator of its inputs (see inputs.py), the
 order of its arguments and its keyword options. Everything here is plain data, so the
 parent process can select workloads without importing fastloss or any peer.
+
+Half precision (bfloat16, float16) is a dtype like float64: the same workloads on inputs
+rounded from the float32 ones, named with a ``bf16``/``f16`` suffix, and ``--dtype
+bfloat16,float16`` runs any workload in them. bfloat16 arrays are ml_dtypes.bfloat16
+(what JAX uses); float16 is np.float16.
 """
 
 from __future__ import annotations
@@ -12,7 +17,11 @@ import fnmatch
 import math
 from dataclasses import dataclass, field
 
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "bfloat16", "float16")
+HALF = ("bfloat16", "float16")  # computed in float32 by fastloss: exp counts as float32's
+SHORT_DTYPE = {"float64": "f64", "bfloat16": "bf16", "float16": "f16"}  # in workload names
+# SPEC §6: >= 10x PyTorch eager on the same bfloat16 tensors (beside the limit targets).
+BF16_TORCH_BOUND = 10.0
 M16 = 16 * 2**20  # elementwise workloads: 16M elements, 64 MB per float32 array
 
 
@@ -47,7 +56,7 @@ class Workload:
         if self.label:
             parts.append(self.label)
         if self.dtype != "float32":
-            parts.append({"float64": "f64"}.get(self.dtype, self.dtype))
+            parts.append(SHORT_DTYPE.get(self.dtype, self.dtype))
         return " ".join(parts)
 
     @property
@@ -69,6 +78,18 @@ class Workload:
     @property
     def n_exp(self) -> int:
         return round(self.exps_per_element * self.n_elements)
+
+    @property
+    def half(self) -> bool:
+        return self.dtype in HALF
+
+    @property
+    def peer_targets(self) -> dict[str, float]:
+        """Peer -> how many times faster than it fastloss must be (default 1)."""
+        out = dict(self.peer_bounds)
+        if self.dtype == "bfloat16":
+            out["torch"] = max(out.get("torch", 1.0), BF16_TORCH_BOUND)
+        return out
 
     def with_dtype(self, dtype: str) -> Workload:
         return dataclasses.replace(self, dtype=dtype)
@@ -190,6 +211,18 @@ SUITE: tuple[Workload, ...] = (
     # float64: the same kernels at half the lanes.
     _ce((1024, 32000), dtype="float64"),
     _elementwise("mse_loss", "regression", 0.0, dtype="float64"),
+    # Half precision: the limit reads 2 bytes per element, the exps are float32's.
+    *(
+        w
+        for dtype in HALF
+        for w in (
+            _ce((256, 128256), dtype=dtype),
+            _ce((1024, 32000), dtype=dtype),
+            _softmax_family("softmax", (32768, 1000), dtype=dtype),
+            _elementwise("binary_cross_entropy_with_logits", "logits_binary", 2.0, dtype=dtype),
+            _elementwise("mse_loss", "regression", 0.0, dtype=dtype),
+        )
+    ),
     # Per-call overhead, against an empty pybind11 call.
     _elementwise("mse_loss", "regression", 0.0, n=10, small=True, quick=True),
     _elementwise("mse_loss", "regression", 0.0, n=1000, small=True),
