@@ -545,19 +545,22 @@ void test_softmax() {
       // softmax: outputs below ~2^-126 (2^-1022) depend on the ISA's fold shift (see row_engine.hpp).
       run_and_compare<T>(e, base + " softmax", {{0, 0}}, {r, tiny_out}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(total);
-        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kSoftmax, false, threads};
+        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kSoftmax,
+                      false,    false,      threads};
         PICK(t, softmax)(a);
         return Out<T>{{}, copy_out(out), out.guards_ok()};
       });
       run_and_compare<T>(e, base + " log_softmax", {{0, 0}}, {r, r * xs}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(total);
-        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSoftmax, false, threads};
+        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSoftmax,
+                      false,    false,      threads};
         PICK(t, softmax)(a);
         return Out<T>{{}, copy_out(out), out.guards_ok()};
       });
       run_and_compare<T>(e, base + " logsumexp", {{0, 0}}, {r, r}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(rows);
-        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp, false, threads};
+        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp,
+                      false,    false,      threads};
         PICK(t, softmax)(a);
         return Out<T>{{}, copy_out(out), out.guards_ok()};
       });
@@ -565,7 +568,8 @@ void test_softmax() {
       {
         OutBuf<double> s(rows), n1(rows), n3(rows);
         for (auto [tab, buf, th] : {std::tuple{&kS, &s, 1}, std::tuple{&kN, &n1, 1}, std::tuple{&kN, &n3, 3}}) {
-          SoftmaxArgs a{x.data(), buf->data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp, true, th};
+          SoftmaxArgs a{x.data(), buf->data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp,
+                        true,     false,       th};
           PICK(*tab, softmax)(a);
         }
         record(e, s.guards_ok() && n1.guards_ok() && n3.guards_ok(), base + " logsumexp f64: guard overwritten");
@@ -613,9 +617,12 @@ CeData<T> make_ce(const Shape& sh, bool edge, bool log_probs, std::int64_t ignor
   return d;
 }
 
+// cross_entropy calls the cross_entropy_inner entry where the class axis is not last
+// (n_inner > 1), as bindings.cpp does.
 template <class T>
 void test_ce_family(bool nll) {
-  const std::string e = entry<T>(nll ? "nll_loss" : "cross_entropy");
+  const std::string e_rows = entry<T>(nll ? "nll_loss" : "cross_entropy");
+  const std::string e_inner = nll ? e_rows : entry<T>("cross_entropy_inner");
   const double r = Tol<T>::r;
   long combo = 0;
   for (const Shape& sh : kSoftmaxShapes)
@@ -624,6 +631,7 @@ void test_ce_family(bool nll) {
       const std::int64_t ignore = combo++ % 2 ? -100 : 2;  // 2 is a valid class: ignored all the same
       const CeData<T> d = make_ce<T>(sh, edge, nll, ignore);
       const Guarded<T> x(d.x), y(d.y), w(d.w);
+      const std::string& e = sh.inner > 1 ? e_inner : e_rows;
       const Guarded<std::int32_t> t32(d.t32);
       const Guarded<std::int64_t> t64(d.t64);
       const double xs = finite_max_abs(d.x) + std::log(double(std::max<std::int64_t>(sh.classes, 1))) + 1;
@@ -645,7 +653,9 @@ void test_ce_family(bool nll) {
               CrossEntropyArgs a{
                   x.data(), tgt,    wmode ? w.data() : nullptr, out, sh.outer, sh.classes, sh.inner, ignore, eps,
                   tk,       threads};
-              return nll ? PICK(t, nll_loss)(a) : PICK(t, cross_entropy)(a);
+              return nll            ? PICK(t, nll_loss)(a)
+                     : sh.inner > 1 ? PICK(t, cross_entropy_inner)(a)
+                                    : PICK(t, cross_entropy)(a);
             };
             run_and_compare<T>(e, what + " out", {{r, r * rows}, {r, 0}, {0, 0}}, {r, r * xs},
                                [&](const KernelTable& t, int threads) {
