@@ -340,7 +340,6 @@ template <class Fmt>
 struct Lim<Half<Fmt>> {
   using H = Half<Fmt>;
   static H nan() { return H::of_bits(Fmt::kInf | (1u << (Fmt::kMan - 1))); }
-  static H snan() { return H::of_bits(Fmt::kInf | 1u); }  // signaling, payload 1
   static H inf() { return H::of_bits(Fmt::kInf); }
   static H denorm() { return H::of_bits(1); }
   static H tiny() { return H::of_bits(1u << Fmt::kMan); }
