@@ -2,8 +2,8 @@
 # Runs tools/kernel_check's kernel harness on the AVX-512 table without AVX-512 hardware: the real
 # units of the avx512 table (isa/avx512.cpp, kernels/*.cpp) compiled against SIMDe's emulation of
 # the intrinsics (apt libsimde-dev; stand-ins for the few SIMDe 0.7.4 lacks in simde_shim.hpp),
-# checked against the real scalar table. Objects are rebuilt when a file under src/cpp or tools
-# is newer (tools/kernel_check/units.sh).
+# checked against the real scalar table. An object is rebuilt when its source or a header it
+# includes is newer (tools/kernel_check/units.sh).
 #   tools/avx512_check/run.sh [-v] [test-name-filter...]     exit 0 = all passed
 # The emulated units are compiled at -O0: -O2 takes many times longer (the kernels run slower
 # at -O0; what it checks is their logic: masks, lane orders, tails).

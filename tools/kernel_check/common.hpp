@@ -18,6 +18,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -138,6 +139,78 @@ class OutBuf {
   std::vector<T> v_;
 };
 
+// ---------------------------------------------------------------- half types
+// The half storage types of half.hpp (Bf16, F16: 16 bits each) as harness values: the same
+// bits, with conversions to and from float written here independently of the ones under test
+// (kernels/unaligned.hpp, simd/<isa>.hpp): exact arithmetic in double, round to nearest even
+// (the default rounding mode) by std::nearbyint. Man mantissa bits, Exp exponent bits.
+template <int Man, int Exp>
+struct HalfFormat {
+  static constexpr int kMan = Man, kExp = Exp, kBias = (1 << (Exp - 1)) - 1, kEmax = (1 << Exp) - 1;
+  static constexpr std::uint16_t kInf = kEmax << Man, kSign = 0x8000;
+
+  static float decode(std::uint16_t h) {
+    const unsigned e = (h >> Man) & kEmax, m = h & ((1u << Man) - 1);
+    const bool neg = (h & kSign) != 0;
+    if (e == unsigned(kEmax)) {  // inf, or NaN with its payload in the top mantissa bits of a float
+      const std::uint32_t b = (neg ? 0x80000000u : 0u) | 0x7f800000u | (m << (23 - Man));
+      float f;
+      std::memcpy(&f, &b, sizeof f);
+      return f;
+    }
+    const double v = e == 0 ? std::ldexp(double(m), 1 - kBias - Man)
+                            : std::ldexp(double(m | (1u << Man)), int(e) - kBias - Man);
+    return static_cast<float>(neg ? -v : v);
+  }
+  // Round to nearest even; beyond the largest finite half: inf; NaN: quiet, the top payload bits kept.
+  static std::uint16_t encode(float f) {
+    std::uint32_t fb;
+    std::memcpy(&fb, &f, sizeof fb);
+    const auto sign = static_cast<std::uint16_t>((fb >> 16) & kSign);
+    if (std::isnan(f))
+      return static_cast<std::uint16_t>(sign | kInf | (1u << (Man - 1)) | ((fb & 0x7fffffu) >> (23 - Man)));
+    if (std::isinf(f)) return sign | kInf;
+    const double a = std::fabs(double(f));
+    if (a == 0) return sign;
+    int e;
+    std::frexp(a, &e);                                // a = m 2^e, m in [0.5, 1): leading bit 2^(e-1)
+    const int lead = std::max(e - 1, 1 - kBias);     // subnormals: the smallest normal's exponent
+    const double r = std::nearbyint(std::ldexp(a, Man - lead));  // in ulps, the implicit bit included
+    // (exponent field lead + bias - 1) << Man plus r: r's implicit bit adds the 1 (normal), a
+    // subnormal has none, and a carry to 2^(Man+1) moves into the exponent, up to inf.
+    const double bits = std::ldexp(double(lead + kBias - 1), Man) + r;
+    if (bits >= double(kInf)) return sign | kInf;
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(bits));
+  }
+};
+using Bf16Format = HalfFormat<7, 8>;
+using F16Format = HalfFormat<10, 5>;
+
+// A harness value of a half type: converts to float (exactly) and from float (rounded, as
+// above); a double goes through float first (for making inputs only).
+template <class Fmt>
+struct Half {
+  using Format = Fmt;
+  std::uint16_t bits;
+  Half() = default;
+  Half(double v) : bits(Fmt::encode(static_cast<float>(v))) {}  // NOLINT: implicit, as a float
+  operator float() const { return Fmt::decode(bits); }           // NOLINT
+  static Half of_bits(std::uint16_t b) {
+    Half h;
+    h.bits = b;
+    return h;
+  }
+};
+using HBf16 = Half<Bf16Format>;  // the bits of fastloss::Bf16
+using HF16 = Half<F16Format>;    // the bits of fastloss::F16
+
+template <class T>
+constexpr bool kIsHalfValue = std::is_same_v<T, HBf16> || std::is_same_v<T, HF16>;
+// The type the kernels compute in for data of type T, and the type of the weights that are not
+// data (class weights, BCE weight tiles, the evaluator's float weights): float for the halves.
+template <class T>
+using CompOf = std::conditional_t<kIsHalfValue<T>, float, T>;
+
 // ---------------------------------------------------------------- comparison
 template <class T>
 struct Tol;
@@ -150,6 +223,21 @@ template <>
 struct Tol<double> {
   static constexpr double r = 1e-12;
   static constexpr const char* name = "f64";
+};
+// Half data computes in float32: float32's tolerance r for every result in float32 or float64
+// (sums), and for a result stored in the half type one rounding of it on each side (scalar's
+// and the ISA's float results may lie on either side of a rounding boundary): + 2 u relative
+// (u = 2^-8 bfloat16, 2^-11 float16) and + sub absolute, one subnormal step of the type (a
+// subnormal result is rounded to a fixed step: at most half a step on each side).
+template <>
+struct Tol<HBf16> {
+  static constexpr double r = 1e-5, u = 0x1p-8, sub = 0x1p-133;
+  static constexpr const char* name = "bf16";
+};
+template <>
+struct Tol<HF16> {
+  static constexpr double r = 1e-5, u = 0x1p-11, sub = 0x1p-24;
+  static constexpr const char* name = "f16";
 };
 
 // a and b agree: both NaN, or the same infinity, or |a - b| <= rtol max(|a|, |b|) + atol.
@@ -246,6 +334,17 @@ struct Lim {
   static T denorm() { return std::numeric_limits<T>::denorm_min(); }
   static T tiny() { return std::numeric_limits<T>::min(); }  // smallest normal
   static T max() { return std::numeric_limits<T>::max(); }
+  static T below(T x) { return std::nextafter(x, T(0)); }  // the next value toward 0, x > 0
+};
+template <class Fmt>
+struct Lim<Half<Fmt>> {
+  using H = Half<Fmt>;
+  static H nan() { return H::of_bits(Fmt::kInf | (1u << (Fmt::kMan - 1))); }
+  static H inf() { return H::of_bits(Fmt::kInf); }
+  static H denorm() { return H::of_bits(1); }
+  static H tiny() { return H::of_bits(1u << Fmt::kMan); }
+  static H max() { return H::of_bits(Fmt::kInf - 1); }
+  static H below(H x) { return H::of_bits(static_cast<std::uint16_t>(x.bits - 1)); }
 };
 
 }  // namespace kernel_check

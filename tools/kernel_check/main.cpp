@@ -6,6 +6,10 @@
 // and with NaN/+-inf/subnormal edge values; neon must agree with scalar within 1e-5 relative
 // (float32) / 1e-12 (float64), be bitwise the same for 1 and 3 threads, never read past an
 // input (inputs end at a PROT_NONE page) and never write past an output (guard values).
+// The half entries (_bf16, _f16) get the same cases on half data (bit patterns rounded from
+// the float values, the half type's NaN, +-inf and subnormals among the edges; weights that are
+// not data in float32) at float32's tolerance, plus two half roundings for half outputs
+// (common.hpp, Tol).
 // Exit status: 0 if every check passed and every entry was tested, 1 otherwise.
 #include <chrono>
 #include <set>
@@ -40,12 +44,22 @@ std::set<std::string>& tested() {
 
 template <class T>
 std::string entry(const char* base) {
-  std::string e = std::string(base) + (sizeof(T) == 4 ? "_f32" : "_f64");
+  std::string e = std::string(base) + "_" + Tol<T>::name;
   tested().insert(e);
   return e;
 }
 
-#define PICK(t, name) (sizeof(T) == 4 ? (t).name##_f32 : (t).name##_f64)
+// The entry of data type T (float, double, HBf16, HF16) of a family; PICK_F for the families
+// without half entries (math, probes).
+template <class T, class F>
+F pick(F f32, F f64, F bf16, F f16) {
+  if constexpr (std::is_same_v<T, float>) return f32;
+  else if constexpr (std::is_same_v<T, double>) return f64;
+  else if constexpr (std::is_same_v<T, HBf16>) return bf16;
+  else return f16;
+}
+#define PICK(t, name) pick<T>((t).name##_f32, (t).name##_f64, (t).name##_bf16, (t).name##_f16)
+#define PICK_F(t, name) (sizeof(T) == 4 ? (t).name##_f32 : (t).name##_f64)
 
 // What one kernel call produced: scalar results (sums, counts) and an output array.
 template <class T>
@@ -63,11 +77,12 @@ struct Tols {
 };
 
 // Runs f(table, threads) for scalar (1 thread) and neon (1 and 3 threads) and compares:
-// vals[i] within tol_vals[i], arr within tol_arr, neon bitwise the same for both thread
-// counts, and the output guards intact.
+// vals[i] within tol_vals[i], arr within tol_arr (widened by two roundings for a half T),
+// neon bitwise the same for both thread counts, and the output guards intact.
 template <class T, class F>
 void run_and_compare(const std::string& e, const std::string& what, const std::vector<Tols>& tol_vals, Tols tol_arr,
                      F f) {
+  if constexpr (kIsHalfValue<T>) tol_arr = {tol_arr.rtol + 2 * Tol<T>::u, tol_arr.atol + Tol<T>::sub};
   const auto t0 = std::chrono::steady_clock::now();
   const Out<T> s = f(kS, 1);
   const auto t1 = std::chrono::steady_clock::now();
@@ -78,10 +93,19 @@ void run_and_compare(const std::string& e, const std::string& what, const std::v
     std::printf("  slow: %s %s: scalar %.2f s, neon %.2f s\n", e.c_str(), what.c_str(), ts, tn);
   record(e, s.guards && n1.guards && n3.guards, what + ": an output guard was overwritten (write past the end)");
   bool det = n1.vals.size() == n3.vals.size() && n1.arr.size() == n3.arr.size();
-  for (std::size_t i = 0; det && i < n1.vals.size(); ++i) det = same_bits(n1.vals[i], n3.vals[i]);
+  std::string diff;  // the first value that differs
+  for (std::size_t i = 0; det && i < n1.vals.size(); ++i) {
+    det = same_bits(n1.vals[i], n3.vals[i]);
+    if (!det) {
+      std::uint64_t b1, b3;
+      std::memcpy(&b1, &n1.vals[i], sizeof b1);
+      std::memcpy(&b3, &n3.vals[i], sizeof b3);
+      diff = fmt(" (value[%zu]: %a vs %a, bits %016" PRIx64 " vs %016" PRIx64 ")", i, n1.vals[i], n3.vals[i], b1, b3);
+    }
+  }
   if (det && !n1.arr.empty()) det = std::memcmp(n1.arr.data(), n3.arr.data(), n1.arr.size() * sizeof(T)) == 0;
   if (det) det = n1.ints == n3.ints;
-  record(e, det, what + ": neon differs between 1 and 3 threads");
+  record(e, det, what + ": neon differs between 1 and 3 threads" + diff);
   for (std::size_t i = 0; i < s.vals.size(); ++i) {
     const Tols t = i < tol_vals.size() ? tol_vals[i] : tol_vals.back();
     check_value(e, fmt("%s value[%zu]", what.c_str(), i), s.vals[i], n1.vals[i], t.rtol, t.atol);
@@ -135,7 +159,16 @@ std::vector<T> uni_vec(std::int64_t n, double lo, double hi) {
 template <class T>
 std::vector<T> generic_edges() {
   using Li = Lim<T>;
-  return {Li::nan(), Li::inf(), -Li::inf(), Li::denorm(), -Li::denorm(), T(0), -T(0), Li::tiny() / T(4), Li::max()};
+  std::vector<T> v{Li::nan(), Li::inf(), -Li::inf(),        Li::denorm(), -Li::denorm(),
+                   T(0),      -T(0),     Li::tiny() / T(4), Li::max()};
+  // The halves: the largest subnormal, -max. No signaling NaN here: which NaN a sum of NaNs
+  // keeps then depends on qemu (7.2 leaves a float16 sNaN signaling through FCVTL, and its bits
+  // came out different at 1 and 3 threads); prims.cpp checks its load.
+  if constexpr (kIsHalfValue<T>) {
+    v.push_back(Li::below(Li::tiny()));
+    v.push_back(-Li::max());
+  }
+  return v;
 }
 
 // ---------------------------------------------------------------- math
@@ -187,7 +220,7 @@ void test_math() {
                            {Tol<T>::r, 4 * double(Lim<T>::denorm())}, [&](const KernelTable& t, int threads) {
           OutBuf<T> out(n);
           MathArgs a{x.data(), out.data(), n, fns[k], threads};
-          PICK(t, math)(a);
+          PICK_F(t, math)(a);
           return Out<T>{{}, copy_out(out), out.guards_ok()};
         });
       }
@@ -241,7 +274,7 @@ void test_probes() {
     const Guarded<T> xi(iv);
     run_and_compare<T>(er, fmt("n=%lld", (long long)n), {{0, 0}}, {0, 0}, [&](const KernelTable& t, int threads) {
       ProbeReadArgs a{xi.data(), n, threads};
-      return Out<T>{{PICK(t, probe_read)(a)}, {}, true};
+      return Out<T>{{PICK_F(t, probe_read)(a)}, {}, true};
     });
     std::vector<T> cv = gauss_vec<T>(n, 10);
     inject(cv, generic_edges<T>(), 0.01);
@@ -249,7 +282,7 @@ void test_probes() {
     run_and_compare<T>(ec, fmt("n=%lld", (long long)n), {}, {0, 0}, [&](const KernelTable& t, int threads) {
       OutBuf<T> out(n);
       ProbeCopyArgs a{xc.data(), out.data(), n, threads};
-      PICK(t, probe_copy)(a);
+      PICK_F(t, probe_copy)(a);
       const std::vector<T> o = copy_out(out);
       record(ec, n == 0 || std::memcmp(o.data(), cv.data(), n * sizeof(T)) == 0,
              fmt("n=%lld: copy is not bitwise equal to the source (%s)", (long long)n, t.isa));
@@ -283,16 +316,19 @@ void test_regression_stats() {
                          std::int64_t(1000), std::int64_t(100003)})
     for (int wmode = 0; wmode < 2; ++wmode)
       for (bool edge : {false, true}) {
-        std::vector<T> xv = gauss_vec<T>(n, 2, 1), yv = gauss_vec<T>(n, 3, 5), wv = uni_vec<T>(n, 0, 2);
+        using W = CompOf<T>;  // the weight: float32 for half data
+        std::vector<T> xv = gauss_vec<T>(n, 2, 1), yv = gauss_vec<T>(n, 3, 5);
+        std::vector<W> wv = uni_vec<W>(n, 0, 2);
         for (auto& w : wv)
           if (coin(0.1)) w = 0;
         if (edge) {
           inject(xv, {Lim<T>::nan(), Lim<T>::denorm(), -T(0)}, 0.002);
-          inject(wv, {T(0), Lim<T>::denorm()}, 0.01);
+          inject(wv, {W(0), Lim<W>::denorm()}, 0.01);
         }
         double ymax = 0;
         for (T y : yv) ymax = std::max(ymax, std::fabs(double(y)));
-        const Guarded<T> x(xv), y(yv), w(wv);
+        const Guarded<T> x(xv), y(yv);
+        const Guarded<W> w(wv);
         for (double delta : {1.0, 0.25}) {
           run_and_compare<T>(e,
                              fmt("n=%lld weight=%d delta=%g %s", (long long)n, wmode, delta, edge ? "edge" : "clean"),
@@ -352,14 +388,13 @@ void test_bce() {
             const bool hard = ymode == 1 || (ymode == 2 && (i / 8) % 3 != 0);
             y[i] = hard ? T(rint_in(0, 1)) : static_cast<T>(uni(0, 1));
           }
-          if (emode == 1)
-            inject(p, {T(0), T(1), -T(0), Lim<T>::denorm(), std::nextafter(T(1), T(0)), Lim<T>::tiny()}, 0.02);
+          if (emode == 1) inject(p, {T(0), T(1), -T(0), Lim<T>::denorm(), Lim<T>::below(T(1)), Lim<T>::tiny()}, 0.02);
           if (emode == 2) {
             inject(p, {Lim<T>::nan(), T(1.5), T(-0.25), Lim<T>::inf()}, 0.0005);
             inject(y, {T(-0.1), Lim<T>::nan()}, 0.0005);
           }
           const Guarded<T> pg(p), yg(y);
-          const Weight<T> w = make_weight<T>(wmode, n, 0, 2);
+          const Weight<CompOf<T>> w = make_weight<CompOf<T>>(wmode, n, 0, 2);
           const std::string what = fmt("n=%lld y=%d edge=%d weight=%d", (long long)n, ymode, emode, wmode);
           std::vector<T> terms;
           run_and_compare<T>(e, what + " out", {{0, 0}}, {r, 0}, [&](const KernelTable& t, int threads) {
@@ -398,7 +433,8 @@ void test_bce_with_logits() {
             inject(y, {Lim<T>::nan(), Lim<T>::denorm(), T(0), T(1)}, 0.002);
           }
           const Guarded<T> xg(x), yg(y);
-          const Weight<T> w = make_weight<T>(wmode, n, 0, 2), pw = make_weight<T>(pmode, n, 0.5, 3);
+          const Weight<CompOf<T>> w = make_weight<CompOf<T>>(wmode, n, 0, 2),
+                                  pw = make_weight<CompOf<T>>(pmode, n, 0.5, 3);
           const std::string what = fmt("n=%lld %s weight=%d pos_weight=%d", (long long)n, edge ? "edge" : "clean",
                                        wmode, pmode);
           std::vector<T> terms;
@@ -533,7 +569,7 @@ template <class T>
 void test_softmax() {
   const std::string e = entry<T>("softmax");
   const double r = Tol<T>::r;
-  const double tiny_out = sizeof(T) == 4 ? std::ldexp(1.0, -124) : std::ldexp(1.0, -1020);
+  const double tiny_out = std::is_same_v<T, double> ? std::ldexp(1.0, -1020) : std::ldexp(1.0, -124);
   for (const Shape& sh : kSoftmaxShapes)
     for (bool edge : {false, true}) {
       const std::vector<T> xv = make_logits<T>(sh, edge);
@@ -545,19 +581,22 @@ void test_softmax() {
       // softmax: outputs below ~2^-126 (2^-1022) depend on the ISA's fold shift (see row_engine.hpp).
       run_and_compare<T>(e, base + " softmax", {{0, 0}}, {r, tiny_out}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(total);
-        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kSoftmax, false, threads};
+        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kSoftmax,
+                      false,    false,      threads};
         PICK(t, softmax)(a);
         return Out<T>{{}, copy_out(out), out.guards_ok()};
       });
       run_and_compare<T>(e, base + " log_softmax", {{0, 0}}, {r, r * xs}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(total);
-        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSoftmax, false, threads};
+        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSoftmax,
+                      false,    false,      threads};
         PICK(t, softmax)(a);
         return Out<T>{{}, copy_out(out), out.guards_ok()};
       });
       run_and_compare<T>(e, base + " logsumexp", {{0, 0}}, {r, r}, [&](const KernelTable& t, int threads) {
         OutBuf<T> out(rows);
-        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp, false, threads};
+        SoftmaxArgs a{x.data(), out.data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp,
+                      false,    false,      threads};
         PICK(t, softmax)(a);
         return Out<T>{{}, copy_out(out), out.guards_ok()};
       });
@@ -565,7 +604,8 @@ void test_softmax() {
       {
         OutBuf<double> s(rows), n1(rows), n3(rows);
         for (auto [tab, buf, th] : {std::tuple{&kS, &s, 1}, std::tuple{&kN, &n1, 1}, std::tuple{&kN, &n3, 3}}) {
-          SoftmaxArgs a{x.data(), buf->data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp, true, th};
+          SoftmaxArgs a{x.data(), buf->data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp,
+                        true,     false,       th};
           PICK(*tab, softmax)(a);
         }
         record(e, s.guards_ok() && n1.guards_ok() && n3.guards_ok(), base + " logsumexp f64: guard overwritten");
@@ -573,13 +613,27 @@ void test_softmax() {
                base + " logsumexp f64: neon differs between 1 and 3 threads");
         check_arrays<double>(e, base + " logsumexp f64", s.data(), n1.data(), rows, r, r);
       }
+      // logsumexp of half data into float32 (out_f32).
+      if constexpr (kIsHalfValue<T>) {
+        OutBuf<float> s(rows), n1(rows), n3(rows);
+        for (auto [tab, buf, th] : {std::tuple{&kS, &s, 1}, std::tuple{&kN, &n1, 1}, std::tuple{&kN, &n3, 3}}) {
+          SoftmaxArgs a{x.data(), buf->data(), sh.outer, sh.classes, sh.inner, SoftmaxKind::kLogSumExp,
+                        false,    true,        th};
+          PICK(*tab, softmax)(a);
+        }
+        record(e, s.guards_ok() && n1.guards_ok() && n3.guards_ok(), base + " logsumexp f32: guard overwritten");
+        record(e, rows == 0 || std::memcmp(n1.data(), n3.data(), rows * sizeof(float)) == 0,
+               base + " logsumexp f32: neon differs between 1 and 3 threads");
+        check_arrays<float>(e, base + " logsumexp f32", s.data(), n1.data(), rows, r, r);
+      }
     }
 }
 
 // ---------------------------------------------------------------- cross-entropy, nll_loss
 template <class T>
 struct CeData {
-  std::vector<T> x, y, w;
+  std::vector<T> x, y;
+  std::vector<CompOf<T>> w;  // class weights: float32 for half logits
   std::vector<std::int32_t> t32;
   std::vector<std::int64_t> t64;
 };
@@ -591,7 +645,7 @@ CeData<T> make_ce(const Shape& sh, bool edge, bool log_probs, std::int64_t ignor
   d.x = make_logits<T>(sh, edge);
   if (log_probs)
     for (auto& v : d.x) v = static_cast<T>(-std::fabs(double(v)) / 10);
-  d.w = uni_vec<T>(C, 0.1, 2);
+  d.w = uni_vec<CompOf<T>>(C, 0.1, 2);
   for (std::int64_t r = 0; r < rows; ++r) {
     std::int64_t t = C > 0 ? rint_in(0, C - 1) : 0;
     if (coin(0.05)) t = ignore;
@@ -613,9 +667,12 @@ CeData<T> make_ce(const Shape& sh, bool edge, bool log_probs, std::int64_t ignor
   return d;
 }
 
+// cross_entropy calls the cross_entropy_inner entry where the class axis is not last
+// (n_inner > 1), as bindings.cpp does.
 template <class T>
 void test_ce_family(bool nll) {
-  const std::string e = entry<T>(nll ? "nll_loss" : "cross_entropy");
+  const std::string e_rows = entry<T>(nll ? "nll_loss" : "cross_entropy");
+  const std::string e_inner = nll ? e_rows : entry<T>("cross_entropy_inner");
   const double r = Tol<T>::r;
   long combo = 0;
   for (const Shape& sh : kSoftmaxShapes)
@@ -623,7 +680,9 @@ void test_ce_family(bool nll) {
       const std::int64_t rows = sh.outer * sh.inner, total = rows * sh.classes;
       const std::int64_t ignore = combo++ % 2 ? -100 : 2;  // 2 is a valid class: ignored all the same
       const CeData<T> d = make_ce<T>(sh, edge, nll, ignore);
-      const Guarded<T> x(d.x), y(d.y), w(d.w);
+      const Guarded<T> x(d.x), y(d.y);
+      const Guarded<CompOf<T>> w(d.w);
+      const std::string& e = sh.inner > 1 ? e_inner : e_rows;
       const Guarded<std::int32_t> t32(d.t32);
       const Guarded<std::int64_t> t64(d.t64);
       const double xs = finite_max_abs(d.x) + std::log(double(std::max<std::int64_t>(sh.classes, 1))) + 1;
@@ -645,7 +704,9 @@ void test_ce_family(bool nll) {
               CrossEntropyArgs a{
                   x.data(), tgt,    wmode ? w.data() : nullptr, out, sh.outer, sh.classes, sh.inner, ignore, eps,
                   tk,       threads};
-              return nll ? PICK(t, nll_loss)(a) : PICK(t, cross_entropy)(a);
+              return nll            ? PICK(t, nll_loss)(a)
+                     : sh.inner > 1 ? PICK(t, cross_entropy_inner)(a)
+                                    : PICK(t, cross_entropy)(a);
             };
             run_and_compare<T>(e, what + " out", {{r, r * rows}, {r, 0}, {0, 0}}, {r, r * xs},
                                [&](const KernelTable& t, int threads) {
@@ -676,7 +737,8 @@ void test_evaluate() {
       const CeData<T> d = make_ce<T>(sh, edge, false, ignore);
       std::vector<double> swv(rows);
       for (auto& v : swv) v = coin(0.1) ? 0.0 : uni(0, 2);
-      const Guarded<T> x(d.x), w(d.w);
+      const Guarded<T> x(d.x);
+      const Guarded<CompOf<T>> w(d.w);
       const Guarded<double> sw(swv);
       const Guarded<std::int32_t> t32(d.t32);
       const Guarded<std::int64_t> t64(d.t64);
@@ -788,6 +850,27 @@ const Test kTests[] = {
     {"nll_loss_f64", [] { test_ce_family<double>(true); }},
     {"evaluate_f32", test_evaluate<float>},
     {"evaluate_f64", test_evaluate<double>},
+    // The half entries.
+    {"regression_bf16", test_regression<HBf16>},
+    {"regression_f16", test_regression<HF16>},
+    {"regression_stats_bf16", test_regression_stats<HBf16>},
+    {"regression_stats_f16", test_regression_stats<HF16>},
+    {"bce_bf16", test_bce<HBf16>},
+    {"bce_f16", test_bce<HF16>},
+    {"bce_with_logits_bf16", test_bce_with_logits<HBf16>},
+    {"bce_with_logits_f16", test_bce_with_logits<HF16>},
+    {"kl_div_bf16", test_kl_div<HBf16>},
+    {"kl_div_f16", test_kl_div<HF16>},
+    {"entropy_bf16", test_entropy<HBf16>},
+    {"entropy_f16", test_entropy<HF16>},
+    {"softmax_bf16", test_softmax<HBf16>},
+    {"softmax_f16", test_softmax<HF16>},
+    {"cross_entropy_bf16", [] { test_ce_family<HBf16>(false); }},
+    {"cross_entropy_f16", [] { test_ce_family<HF16>(false); }},
+    {"nll_loss_bf16", [] { test_ce_family<HBf16>(true); }},
+    {"nll_loss_f16", [] { test_ce_family<HF16>(true); }},
+    {"evaluate_bf16", test_evaluate<HBf16>},
+    {"evaluate_f16", test_evaluate<HF16>},
 };
 
 }  // namespace

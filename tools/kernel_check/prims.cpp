@@ -3,6 +3,10 @@
 // this TU under two namespaces). Values cover NaN (two payloads, so that "returns the second
 // operand" is checked bit for bit) in every lane position, +-0, +-inf, subnormals, ties and
 // random values of all magnitudes. Results go to the report as "prim <type> <name>".
+// The half loads and stores of Vec<float> (Bf16, F16) are checked against scalar.hpp's (the
+// conversions of kernels/unaligned.hpp), and those against common.hpp's own conversions: every
+// half bit pattern loaded; stored, every half value, the ties between neighbours and the floats
+// next to them, overflow to inf, float16 subnormals, NaN payloads.
 #include <arm_neon.h>
 
 #include <cmath>
@@ -585,6 +589,141 @@ void check_type() {
   }
 }
 
+// Loads and stores of the half type H (fastloss::Bf16 or F16, Fmt its common.hpp format).
+template <class H, class Fmt>
+void check_half(const char* tn) {
+  using VN = N::Vec<float>;
+  using VS = S::Vec<float>;
+  constexpr int L = VN::kLanes;
+  constexpr std::uint32_t kQuiet = 0x400000;  // a float NaN's quiet bit
+  auto bits_of = [](float f) { return to_bits(f); };
+  auto half = [](std::uint32_t b) { return H{static_cast<std::uint16_t>(b)}; };
+
+  // load: all 65536 bit patterns at every lane position. Bits as scalar's, except that a NaN
+  // may come back quiet (FCVTL quiets a signaling float16 NaN; sign and payload stay).
+  {
+    std::vector<H> all;
+    for (std::uint32_t b = 0; b < 65536 + L; ++b) all.push_back(half(b & 0xffff));
+    Checker<float> c{name_of(tn, "load")}, o{name_of(tn, "load (scalar vs harness)")};
+    rotations<L>(all.size(), [&](std::size_t i) {
+      float out[L];
+      VN::load(&all[i]).store(out);
+      for (int k = 0; k < L; ++k) {
+        const float ref = VS::load(&all[i + k]).raw;
+        const bool ok = std::isnan(ref) ? std::isnan(out[k]) && (bits_of(ref) | kQuiet) == (bits_of(out[k]) | kQuiet)
+                                        : bits_of(ref) == bits_of(out[k]);
+        c.lane(ok, "lane %d bits 0x%04x: scalar %a (0x%08x) neon %a (0x%08x)", k, unsigned(all[i + k].bits),
+               double(ref), unsigned(bits_of(ref)), double(out[k]), unsigned(bits_of(out[k])));
+        if (i % L == 0 && k == 0) {
+          const float h = Fmt::decode(all[i].bits);
+          o.lane(bits_of(h) == bits_of(ref), "bits 0x%04x: harness %a scalar %a", unsigned(all[i].bits), double(h),
+                 double(ref));
+        }
+      }
+    });
+  }
+
+  // store: bit for bit as scalar (round to nearest even; NaN quiet with its top payload bits).
+  {
+    std::vector<float> xs;
+    auto add = [&](double v) {
+      xs.push_back(static_cast<float>(v));
+      xs.push_back(static_cast<float>(-v));
+    };
+    const std::uint32_t max_bits = Fmt::kInf - 1;
+    for (std::uint32_t b = 0; b <= max_bits; ++b) {  // every finite half, the tie above it, its neighbours
+      const double lo = Fmt::decode(static_cast<std::uint16_t>(b));
+      const double hi = b < max_bits ? double(Fmt::decode(static_cast<std::uint16_t>(b + 1)))
+                                     : 2 * lo - double(Fmt::decode(static_cast<std::uint16_t>(b - 1)));
+      const float mid = static_cast<float>((lo + hi) / 2);  // exact: a half has <= 11 bits
+      add(lo);
+      add(mid);
+      add(std::nextafter(mid, 0.0f));
+      add(std::nextafter(mid, INFINITY));
+    }
+    const std::uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7fc00001u, 0x7fd2345fu, 0xffe00100u,
+                                  0x7f800001u, 0x7fa00000u, 0xffbfffffu, 0x7f802000u, 0x7f810000u};
+    for (std::uint32_t b : nans) xs.push_back(from_bits<float>(b));
+    for (double v : {0.0,
+                     double(INFINITY),
+                     double(std::numeric_limits<float>::max()),
+                     double(std::numeric_limits<float>::denorm_min()),
+                     double(std::numeric_limits<float>::min()),
+                     65504.0,
+                     65519.0,
+                     65520.0,
+                     65535.0,
+                     65536.0,
+                     1e10,
+                     0x1p-24,
+                     0x1p-25,
+                     0x1.000002p-25,
+                     0x1p-26,
+                     0x1.8p-24,
+                     0x1.4p-23,
+                     0x1p-133,
+                     0x1p-134,
+                     0x1.8p-133,
+                     0x1p-126})
+      add(v);
+    for (int i = 0; i < 20000; ++i) xs.push_back(from_bits<float>(static_cast<std::uint32_t>(rng()())));
+    Checker<float> c{name_of(tn, "store")}, o{name_of(tn, "store (scalar vs harness)")};
+    rotations<L>(xs.size(), [&](std::size_t i) {
+      H out[L];
+      VN::load(&xs[i]).store(out);
+      for (int k = 0; k < L; ++k) {
+        H ref;
+        VS::load(&xs[i + k]).store(&ref);
+        c.lane(ref.bits == out[k].bits, "lane %d x=%a (0x%08x): scalar 0x%04x neon 0x%04x", k, double(xs[i + k]),
+               unsigned(bits_of(xs[i + k])), unsigned(ref.bits), unsigned(out[k].bits));
+        if (i % L == 0 && k == 0) {
+          const std::uint16_t h = Fmt::encode(xs[i]);
+          o.lane(h == ref.bits, "x=%a (0x%08x): harness 0x%04x scalar 0x%04x", double(xs[i]), unsigned(bits_of(xs[i])),
+                 unsigned(h), unsigned(ref.bits));
+        }
+      }
+    });
+  }
+
+  // load_n / store_n: memory that ends at a PROT_NONE page after the n-th element; lanes from n
+  // on are the fill; store_n writes the first n elements, rounded as store, and nothing else.
+  {
+    Checker<float> c{name_of(tn, "load_n/store_n")};
+    const float fill = -7.25f;
+    for (int n = -1; n <= L + 1; ++n) {
+      const std::size_t have = static_cast<std::size_t>(std::max(0, std::min(n, L)));
+      std::vector<H> src(have);
+      for (std::size_t k = 0; k < have; ++k) src[k] = half(k % 2 ? Fmt::kInf | 0x8000u | 3u : 0x3c01u + 77 * k);
+      const Guarded<H> g(src);
+      float out[L];
+      VN::load_n(g.data(), n, fill).store(out);
+      for (int k = 0; k < L; ++k) {
+        const float ref = VS::load_n(g.data() + k, n - k, fill).raw;
+        c.lane(std::isnan(ref) ? std::isnan(out[k]) : bits_of(ref) == bits_of(out[k]),
+               "load_n n=%d lane %d: expected %a got %a", n, k, double(ref), double(out[k]));
+      }
+      // Lanes that round: a tie to even, a NaN, a value that overflows float16, a subnormal.
+      const float lanes[L] = {1.00390625f, std::numeric_limits<float>::quiet_NaN(), 65520.0f, 0x1.8p-24f};
+      H want[L];
+      for (int k = 0; k < L; ++k) VS::load(&lanes[k]).store(&want[k]);
+      std::vector<H> zero(have, half(0));
+      Guarded<H> d(zero);
+      VN::load(lanes).store_n(d.data(), n);
+      for (std::size_t k = 0; k < have; ++k)
+        c.lane(d.data()[k].bits == want[k].bits, "store_n n=%d lane %zu: expected 0x%04x got 0x%04x", n, k,
+               unsigned(want[k].bits), unsigned(d.data()[k].bits));
+      H big[2 * L + 2];
+      for (auto& h : big) h = half(0xa5a5);
+      VN::load(lanes).store_n(big, n);
+      for (int k = 0; k < 2 * L + 2; ++k) {
+        const std::uint16_t ref = k < std::min(std::max(n, 0), L) ? want[k].bits : 0xa5a5;
+        c.lane(big[k].bits == ref, "store_n n=%d element %d: expected 0x%04x got 0x%04x", n, k, unsigned(ref),
+               unsigned(big[k].bits));
+      }
+    }
+  }
+}
+
 void check_widen() {
   Checker<double> c{"prim f32->f64 widen_add"};
   for (int it = 0; it < 5000; ++it) {
@@ -621,5 +760,7 @@ void run_primitive_checks() {
   check_type<float>();
   check_type<double>();
   check_widen();
+  check_half<fastloss::Bf16, Bf16Format>("bf16");
+  check_half<fastloss::F16, F16Format>("f16");
 }
 }  // namespace kernel_check

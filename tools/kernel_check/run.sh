@@ -2,8 +2,8 @@
 # Builds the kernel harness with the NEON table for aarch64 (cross compiler) and runs it under
 # qemu-aarch64.
 #   tools/kernel_check/run.sh [-v] [filter...]   (-v: print the first failures of passing entries too)
-# Needs: apt-get install g++-aarch64-linux-gnu qemu-user. Objects are rebuilt when a file under
-# src/cpp or tools is newer (units.sh). Override: CXX_AARCH64, QEMU_AARCH64, AARCH64_SYSROOT,
+# Needs: apt-get install g++-aarch64-linux-gnu qemu-user. An object is rebuilt when its source or a
+# header it includes is newer (units.sh). Override: CXX_AARCH64, QEMU_AARCH64, AARCH64_SYSROOT,
 # KERNEL_CHECK_BUILD (output directory, default build/kernel_check).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
