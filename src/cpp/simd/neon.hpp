@@ -14,6 +14,9 @@
 //   decompose: the bit trick of avx2.hpp; 64-bit lanes use the arithmetic shift SSHR.
 //   reduce_add: fixed order ((v0 + v2) + (v1 + v3)) for float, v0 + v1 for double.
 //   load_transposed: kLanes row loads and TRN1/TRN2 (no gather on NEON).
+//   the half types: FCVTL/FCVTN for float16 (round to nearest even, FPCR's default mode),
+//     bfloat16 by a 16-bit shift and an integer round to nearest even; their partial loads
+//     and stores go through a 4-element buffer.
 // scale_pow2 is ldexp bit for bit whenever v 2^h stays normal (always for exp's v in [0.5, 2));
 // like avx2.hpp it may round twice when v is already tiny and the result subnormal.
 //
@@ -23,10 +26,13 @@
 //   - checks every primitive of this header lane by lane against simd/scalar.hpp on edge
 //     values (two NaN payloads in every lane position, +-0, +-inf, subnormals, ties), with
 //     scale_pow2 over all n in [-250, 250] / [-2000, 2000] and decompose over every exponent;
+//     the half loads and stores over every bfloat16 and float16 bit pattern, the ties above
+//     each finite value, overflow to inf and float16's subnormals;
 //   - calls every entry of the KernelTable on random data of odd sizes (1 ... 100003) with
 //     NaN/+-inf/subnormal inputs, inputs placed against a PROT_NONE page (a read past the end
 //     faults) and outputs followed by guard values (a write past the end is caught), and
-//     compares neon against scalar (1e-5 relative for float32, 1e-12 for float64), and neon
+//     compares neon against scalar (1e-5 relative for float32, 1e-12 for float64, plus two
+//     roundings of the half type for half outputs), and neon
 //     with 1 thread against 3 threads (bitwise).
 // Mutations (vmaxq for max, vminnmq for min, vaddvq for reduce_add, a full-vector load_n) were
 // each caught by it. Not run on Arm hardware; not timed (qemu says nothing about speed).
