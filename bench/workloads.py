@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 DTYPES = ("float32", "float64", "bfloat16", "float16")
 HALF = ("bfloat16", "float16")  # computed in float32 by fastloss: exp counts as float32's
 SHORT_DTYPE = {"float64": "f64", "bfloat16": "bf16", "float16": "f16"}  # in workload names
-# SPEC §6: >= 10x PyTorch eager on the same bfloat16 tensors (beside the limit targets).
+# >= 10x PyTorch eager on the same bfloat16 tensors, beside the limit targets
+# (docs/performance.md, "Targets").
 BF16_TORCH_BOUND = 10.0
 M16 = 16 * 2**20  # elementwise workloads: 16M elements, 64 MB per float32 array
 

@@ -140,9 +140,6 @@ bool known_dtype(const py::array& a, DType* dt) {
   }
 }
 
-// float32 or float64 only (the probes and the math library have no half entries).
-DType single_or_double(const py::array& a, const char* what);
-
 // The dtype of a float array a kernel reads in place (see readable), or a TypeError.
 DType float_dtype(const py::array& a, const char* what) {
   if (!in_place(a))
@@ -153,6 +150,7 @@ DType float_dtype(const py::array& a, const char* what) {
   return dt;
 }
 
+// float32 or float64 only (the probes and the math library have no half entries).
 DType single_or_double(const py::array& a, const char* what) {
   const DType dt = float_dtype(a, what);
   if (is_half(dt)) throw py::type_error(std::string("_core: ") + what + " must be float32 or float64");

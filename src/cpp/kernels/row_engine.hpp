@@ -126,8 +126,9 @@ struct RowSums {
 
 // S: the storage type of the row and its targets (half.hpp); weights and stored terms are in
 // its compute type T.
-template <class S, class T = Compute<S>>
+template <class S>
 struct RowOpts {
+  using T = Compute<S>;
   const T* w = nullptr;  // class weights (kWeighted)
   const S* y = nullptr;  // the row's probability targets (kProb)
   T* store = nullptr;    // the row's exp terms are written here (kStore)
