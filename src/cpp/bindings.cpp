@@ -110,12 +110,17 @@ py::array readable(const py::array& a) {
 constexpr int kNpyHalf = 23;      // NumPy's NPY_HALF (float16)
 constexpr int kNpyUserDef = 256;  // NPY_USERDEF: the first dtype number of a registered type
 
+// ml_dtypes' bfloat16 dtype number once seen (-1 before): a registered type keeps its number
+// for the life of the process, so later calls skip the lookup of its name (a small bfloat16
+// call took 0.53 µs with it, 0.17 µs without). Read and written with the GIL held.
+int bf16_type_num = -1;
+
 // A's dtype as a half type, if it is one: float16, or bfloat16 (ml_dtypes' registered type
 // named bfloat16, or uint16 marked {"fastloss": "bfloat16"} in its dtype's metadata). Only
 // arrays of another type than float32/float64 come here.
 bool half_dtype(const py::array& a, int num, DType* dt) {
-  if (num == kNpyHalf) {
-    *dt = DType::kF16;
+  if (num == kNpyHalf || num == bf16_type_num) {
+    *dt = num == kNpyHalf ? DType::kF16 : DType::kBF16;
     return true;
   }
   if (a.itemsize() != 2 || (num < kNpyUserDef && num != py::detail::npy_api::NPY_USHORT_)) return false;
@@ -123,6 +128,7 @@ bool half_dtype(const py::array& a, int num, DType* dt) {
   bool bf16;
   if (num >= kNpyUserDef) {
     bf16 = py::str(d.attr("type").attr("__name__")).cast<std::string>() == "bfloat16";
+    if (bf16) bf16_type_num = num;
   } else {
     const py::object md = d.attr("metadata");  // None, or a read-only mapping
     bf16 = !md.is_none() && py::str(md.attr("get")("fastloss", "")).cast<std::string>() == "bfloat16";
